@@ -1,0 +1,50 @@
+# Helpers for the end-to-end tests (sourced). Each test is a bash script that prints what it
+# checks ("ok: ..." / "FAIL: ...") and exits non-zero if any check failed.
+# run_all.sh exports SEF_QEMU and SEF_GUEST_DIR so that run_vm.sh builds nothing.
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$E2E_DIR/../.." && pwd)"
+RUN_VM="$REPO_ROOT/tools/vm/run_vm.sh"
+STOCK_DEVICES="$REPO_ROOT/tools/vm/stock_devices.sh"
+E2E_FAILURES=0
+
+# A scratch directory for this test, removed at exit (set SEF_E2E_KEEP=1 to keep it).
+E2E_TMP="$(mktemp -d "${TMPDIR:-/tmp}/sef-e2e-$(basename "$0" .sh).XXXXXX")"
+e2e_cleanup() { [[ "${SEF_E2E_KEEP:-0}" == 1 ]] || rm -rf "$E2E_TMP"; }
+trap e2e_cleanup EXIT
+
+ok() { echo "ok: $*"; }
+fail() { echo "FAIL: $*"; E2E_FAILURES=$((E2E_FAILURES + 1)); }
+
+# check DESCRIPTION COMMAND...: runs the command, records ok/FAIL.
+check() {
+  local what="$1"; shift
+  if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+# has FILE ERE: the file has a line matching the extended regex.
+has() { grep -Eq -- "$2" "$1"; }
+# lacks FILE ERE: no line matches.
+lacks() { ! grep -Eq -- "$2" "$1"; }
+
+# show FILE: prints a captured guest output, indented, for the log.
+show() { sed 's/^/  | /' "$1"; }
+
+# e2e_done: prints the summary and exits with the right status.
+e2e_done() {
+  if [[ $E2E_FAILURES -eq 0 ]]; then
+    echo "all checks passed"
+    exit 0
+  fi
+  echo "$E2E_FAILURES check(s) failed"
+  exit 1
+}
+
+# qemu_procs_with STRING: pids of live QEMU processes whose command line contains STRING.
+qemu_procs_with() {
+  local pid
+  for pid in $(pgrep -f -- "$1" 2>/dev/null || true); do
+    [[ "$pid" == "$$" ]] && continue
+    if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == qemu-system-* ]]; then echo "$pid"; fi
+  done
+}
