@@ -83,9 +83,9 @@ rc=0
 if [ -f /newroot/tmp/.sef/script ]; then
   echo "SEF-VM-BEGIN"
   if [ "$MODE" = shell ]; then
-    run_in_root /tmp/.sef/script </dev/console >/dev/console 2>&1
+    run_in_root /tmp/.sef/script </newroot/dev/console >/newroot/dev/console 2>&1
   else
-    run_in_root /tmp/.sef/script </dev/null >/dev/console 2>&1
+    run_in_root /tmp/.sef/script </newroot/dev/null >/newroot/dev/console 2>&1
   fi
   rc=$?
   echo "SEF-VM-EXIT=$rc"
@@ -93,7 +93,7 @@ fi
 if [ "$MODE" = shell ]; then
   echo "sef-init: interactive shell (host root read-only at /, writable /tmp, outputs in /tmp/out);"
   echo "sef-init: exit the shell to power off."
-  run_in_root setsid -c /bin/bash -l </dev/ttyS0 >/dev/ttyS0 2>&1
+  run_in_root setsid -c /bin/bash -l </newroot/dev/ttyS0 >/newroot/dev/ttyS0 2>&1
 fi
 sync
 umount /newroot/tmp/out 2>/dev/null
