@@ -15,6 +15,9 @@
 #ifndef SEF_HAL_CMD_CODEC_H_
 #define SEF_HAL_CMD_CODEC_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "sef/hal/cmd/command.h"
 #include "sef/hal/cmd/requests.h"
@@ -85,6 +88,9 @@ absl::StatusOr<Command> Encode(const IoRequest& r, const DomainFormat& f);
 absl::StatusOr<AdminRequest> DecodeAdmin(const Command& c);
 // `f` is the format of the domain named by c.nsid().
 absl::StatusOr<IoRequest> DecodeIo(const Command& c, const DomainFormat& f);
+
+// The capacity configuration descriptor of Set/Get Features 0xD2, as the device returns it.
+std::vector<uint8_t> SerializeCapacityConfig(const CapacityConfig& config);
 
 // A short human name of a command, e.g. "Get Log Page 0xD2", for messages and traces.
 std::string DescribeCommand(const Command& c);

@@ -651,6 +651,12 @@ absl::StatusOr<AdminRequest> DecodeCapacityManagement(const Command& c) {
 
 }  // namespace internal
 
+std::vector<uint8_t> SerializeCapacityConfig(const CapacityConfig& config) {
+  std::vector<uint8_t> out(CapacityConfigBytes(config));
+  WriteCapacityConfig(config, out.data());
+  return out;
+}
+
 uint32_t CapacityConfig::total_dies() const {
   uint32_t n = 0;
   for (const VdDies& vd : vds) n += static_cast<uint32_t>(vd.dies.size());

@@ -1,0 +1,83 @@
+// The SEF device model: a software SEF controller.
+//
+// It consumes the very commands the kernel would carry to real hardware (sef::Command, i.e.
+// struct nvme_passthru_cmd64 with its buffers) and completes each with the 64-bit result
+// and an NVMe status, enforcing the SEF command set's state machines and limits. Storage is
+// in RAM or in a backing file that keeps data, metadata and the whole device state across a
+// clean close and a crash of the process (docs/model.md describes the format).
+//
+//   auto unit = model::Controller::Open({.config = *LoadUnitConfig("testdata/units/tiny.json")});
+//   (*unit)->Submit(command, [](model::Completion c) { ... });
+//
+// Thread-safety: Submit may be called from any number of threads at once (each thread acts
+// as a submission queue). Commands on unrelated QoS domains do not serialise behind one lock.
+// Completion callbacks run on the submitting thread, before Submit returns, except for
+// commands that wait for a partner or an event: an Asynchronous Event Request completes when
+// an event arrives, and the first command of a FAR+NLW or NLC+GCR pair completes when its
+// second arrives (on that second command's thread). Callbacks must not call Submit
+// recursively for the same pair.
+#ifndef SEF_HAL_MODEL_CONTROLLER_H_
+#define SEF_HAL_MODEL_CONTROLLER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "sef/base/clock.h"
+#include "sef/hal/cmd/command.h"
+#include "sef/hal/model/unit_config.h"
+
+namespace sef::model {
+
+struct Completion {
+  uint64_t result = 0;  // CQE DW1:DW0
+  NvmeStatus status;
+};
+
+using CompletionCallback = absl::AnyInvocable<void(Completion) &&>;
+
+struct ControllerOptions {
+  UnitConfig config;
+  // Empty: RAM. Otherwise created if missing, reopened if present (it must have been created
+  // for the same config); locked against a second opener.
+  std::string backing_file;
+  // Time source for open-SB expiry, patrol cycles and unpaired-command timeouts. Not owned;
+  // nullptr = the real monotonic clock.
+  Clock* clock = nullptr;
+  // A first command of a pair (FAR, NLC) still unpaired after this long is aborted.
+  int64_t unpaired_timeout_ms = 30'000;
+};
+
+class Controller {
+ public:
+  // Errors: InvalidArgument (config), FailedPrecondition (backing file held by another
+  // opener, or created for another config), DataLoss (file header or records corrupt),
+  // or the OS error of open/mmap/ftruncate, naming the file.
+  static absl::StatusOr<std::unique_ptr<Controller>> Open(ControllerOptions options);
+
+  // Flushes a backing file and releases it. Outstanding AERs and unpaired commands complete
+  // with Abort Requested.
+  virtual ~Controller() = default;
+
+  // Executes `cmd`; completes through `done` exactly once. REQUIRES: buffers referenced by
+  // `cmd` stay valid until `done` runs.
+  virtual void Submit(const Command& cmd, CompletionCallback done) = 0;
+
+  // Submit and wait. Must not be used for a command that waits for a partner or an event.
+  Completion Execute(const Command& cmd);
+
+  // Runs time-driven work now (open-SB expiry, patrol cycle, unpaired timeouts). Submit does
+  // it too, at most once per model second.
+  virtual void Tick() = 0;
+
+  virtual const UnitConfig& config() const = 0;
+
+ protected:
+  Controller() = default;
+};
+
+}  // namespace sef::model
+
+#endif  // SEF_HAL_MODEL_CONTROLLER_H_

@@ -1,0 +1,505 @@
+// I/O commands: Super Block Management, FAR+NLW pairs, Read, NLC+GCR pairs.
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "sef/hal/cmd/results.h"
+#include "sef/hal/model/internal/model.h"
+
+namespace sef::model::internal {
+namespace {
+
+using wire::StatusCodeType;
+namespace sc = wire::sc;
+
+// Too many open super blocks. SEF v1.13's own code for it is not public; this is the status
+// ZNS gives the same condition (Too Many Open Zones).
+constexpr uint8_t kTooManyOpen = 0xBE;
+
+Outcome InvalidNamespace() { return Fail(StatusCodeType::kGeneric, sc::kInvalidNamespace); }
+Outcome CapacityExceeded() { return Fail(StatusCodeType::kGeneric, sc::kCapacityExceeded); }
+Outcome Unwritten() { return Fail(StatusCodeType::kMediaAndDataIntegrity, 0x87); }
+Outcome AccessDenied() { return Fail(StatusCodeType::kMediaAndDataIntegrity, 0x86); }
+Outcome CompareFailure() { return Fail(StatusCodeType::kMediaAndDataIntegrity, 0x85); }
+Outcome PartialWrite(uint32_t not_written) {
+  Outcome o = Fail(StatusCodeType::kVendorSpecific, sc::kPartialWrite);
+  o.result = cmd::NlwResult{not_written, 0}.ToResult();
+  return o;
+}
+
+// Walks a scatter list in ADU-sized steps.
+class IovCursor {
+ public:
+  explicit IovCursor(const cmd::IoVecs& v) : v_(v) {}
+  // Copies `n` bytes between the scatter list and `flat`.
+  void Read(uint8_t* flat, size_t n) { Move(flat, n, /*to_iov=*/false); }
+  void Write(const uint8_t* flat, size_t n) { Move(const_cast<uint8_t*>(flat), n, true); }
+
+ private:
+  void Move(uint8_t* flat, size_t n, bool to_iov) {
+    while (n > 0 && index_ < v_.count) {
+      const iovec& iov = v_.iov[index_];
+      const size_t take = std::min(n, iov.iov_len - offset_);
+      auto* base = static_cast<uint8_t*>(iov.iov_base) + offset_;
+      if (to_iov) {
+        std::memcpy(base, flat, take);
+      } else {
+        std::memcpy(flat, base, take);
+      }
+      flat += take;
+      n -= take;
+      offset_ += take;
+      if (offset_ == iov.iov_len) {
+        ++index_;
+        offset_ = 0;
+      }
+    }
+  }
+  cmd::IoVecs v_;
+  uint32_t index_ = 0;
+  size_t offset_ = 0;
+};
+
+bool IsOpen(SbState s) { return s == SbState::kOpenByErase || s == SbState::kOpenByPlacement; }
+
+uint8_t ClosedTransition(const SuperBlock& sb) {
+  if (sb.state() == SbState::kOpenByErase) {
+    return (sb.rec.flags & kSbFlagOpenedByCopy) ? wire::kStNlcClosed : wire::kStEraseClosed;
+  }
+  return wire::kStNlwClosed;
+}
+
+}  // namespace
+
+Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions& out,
+                         bool& parked) {
+  Domain* d = FindDomain(c.nsid());
+  if (d == nullptr || !d->rec.attached) return InvalidNamespace();
+  absl::StatusOr<cmd::IoRequest> decoded = cmd::DecodeIo(c, d->format);
+  if (!decoded.ok()) {
+    return decoded.status().code() == absl::StatusCode::kUnimplemented
+               ? Fail(StatusCodeType::kGeneric, sc::kInvalidOpcode)
+               : InvalidField();
+  }
+  cmd::IoRequest& r = *decoded;
+  if (const auto* v = std::get_if<cmd::SuperBlockManagementRequest>(&r)) {
+    std::lock_guard lock(d->mu);
+    return SuperBlockManagement(*d, *v);
+  }
+  if (const auto* v = std::get_if<cmd::ReadRequest>(&r)) {
+    std::lock_guard lock(d->mu);
+    return Read(*d, *v);
+  }
+  // The first command of a pair waits for its second.
+  const bool far = std::holds_alternative<cmd::FlashAddressRequest>(r);
+  if (far || std::holds_alternative<cmd::NamelessCopyRequest>(r)) {
+    const uint32_t id = far ? std::get<cmd::FlashAddressRequest>(r).nlwid
+                            : std::get<cmd::NamelessCopyRequest>(r).nlcid;
+    std::lock_guard lock(d->mu);
+    auto& pending = far ? d->pending_far : d->pending_nlc;
+    if (pending.count(id) != 0) return Fail(StatusCodeType::kGeneric, sc::kCommandIdConflict);
+    pending.emplace(id, PendingCommand{clock_->NowNanos(), std::move(done), std::move(r)});
+    parked = true;
+    return Outcome::Ok();
+  }
+  if (const auto* nlw = std::get_if<cmd::NamelessWriteRequest>(&r)) {
+    std::lock_guard lock(d->mu);
+    auto it = d->pending_far.find(nlw->nlwid);
+    if (it == d->pending_far.end()) return SequenceError();  // no FAR with this NLWID
+    PendingCommand first = std::move(it->second);
+    d->pending_far.erase(it);
+    Outcome far_outcome;
+    const Outcome o =
+        Write(*d, std::get<cmd::FlashAddressRequest>(first.request), *nlw, far_outcome);
+    out.emplace_back(std::move(first.done), Completion{far_outcome.result, far_outcome.status});
+    return o;
+  }
+  const auto& gcr = std::get<cmd::GetCopyResultRequest>(r);
+  PendingCommand first;
+  {
+    std::lock_guard lock(d->mu);
+    auto it = d->pending_nlc.find(gcr.nlcid);
+    if (it == d->pending_nlc.end()) return SequenceError();  // no NLC with this NLCID
+    first = std::move(it->second);
+    d->pending_nlc.erase(it);
+  }
+  const auto& nlc = std::get<cmd::NamelessCopyRequest>(first.request);
+  // A copy may read other domains: lock every domain involved, in id order.
+  std::set<uint16_t> ids{d->id.value()};
+  if (const auto* list = std::get_if<cmd::CopyList>(&nlc.source)) {
+    for (FlashAddress a : list->addresses) ids.insert(a.domain().value());
+  } else {
+    ids.insert(std::get<cmd::CopyBitmap>(nlc.source).start.domain().value());
+  }
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (uint16_t id : ids) {
+    if (Domain* s = FindDomain(id)) locks.emplace_back(s->mu);
+  }
+  Outcome nlc_outcome;
+  const Outcome o = Copy(*d, nlc, gcr, nlc_outcome);
+  out.emplace_back(std::move(first.done), Completion{nlc_outcome.result, nlc_outcome.status});
+  return o;
+}
+
+// ---- super block management -------------------------------------------------------------------
+
+std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint32_t> wanted,
+                                       SbState state, uint16_t placement, uint32_t& out_sb) {
+  Vd& vd = *d.vd;
+  if (pslc && (!options_.config.pslc || options_.config.adus_per_block() < 4)) {
+    return InvalidField();
+  }
+  const uint32_t capacity = SbCapacity(vd, pslc);
+  const uint64_t used = pslc ? d.used_pslc_plane_pages : d.used_plane_pages;
+  const uint64_t quota = pslc ? d.rec.pslc_quota : d.rec.quota;
+  if (used + PlanePages(capacity) > quota) return CapacityExceeded();
+  if (d.open_count >= d.rec.max_open_super_blocks) {
+    return Fail(StatusCodeType::kCommandSpecific, kTooManyOpen);
+  }
+  uint32_t id = 0;
+  uint32_t serial = 0;
+  {
+    std::lock_guard lock(vd.mu);
+    if (pslc && vd.pslc_in_use >= vd.pslc_super_blocks) return CapacityExceeded();
+    if (wanted.has_value()) {
+      if (*wanted >= vd.sbs.size()) return InvalidField();
+      auto it = std::find(vd.free_list.begin(), vd.free_list.end(), *wanted);
+      if (it == vd.free_list.end()) return SequenceError();  // the SB is not free
+      vd.free_list.erase(it);
+      id = *wanted;
+    } else {
+      if (vd.free_list.empty()) return CapacityExceeded();
+      id = vd.free_list.front();
+      vd.free_list.pop_front();
+    }
+    if (pslc) ++vd.pslc_in_use;
+    serial = ++vd.erase_serial;
+    vd.sbs[id].owner.store(d.id.value(), std::memory_order_release);
+  }
+  UpdateCriticalWarning(vd);
+  SuperBlock& sb = vd.sbs[id];
+  sb.rec.flags = pslc ? kSbFlagPslc : 0;
+  sb.capacity = capacity;
+  sb.written = 0;
+  // Erasing forgets every ADU of the SB: their "written" markers go back to zero. The
+  // record still says Free until SetSbState writes it, so a crash here loses nothing.
+  for (uint32_t o = 0; o < capacity;) {
+    const uint64_t first = PhysicalAdu(vd, id, o);
+    const uint64_t per_die = pslc ? options_.config.adus_per_block() / 4
+                                  : options_.config.adus_per_block();
+    const uint32_t run = static_cast<uint32_t>(std::min<uint64_t>(per_die - o % per_die, capacity - o));
+    std::memset(media_->info(first), 0, run * sizeof(AduInfo));
+    o += run;
+  }
+  sb.rec.domain = d.id.value();
+  sb.rec.vd = vd.id.value();
+  sb.rec.sb_id = id;
+  sb.rec.placement_id = placement;
+  sb.rec.erase_serial = serial;
+  ++sb.rec.erase_count;
+  SetSbState(d, id, state, 0);
+  out_sb = id;
+  return std::nullopt;
+}
+
+Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRequest& r) {
+  Vd& vd = *d.vd;
+  const bool erase = r.op == wire::SbOperation::kErase || r.op == wire::SbOperation::kPslcErase;
+  if (erase) {
+    std::optional<uint32_t> wanted;
+    if (r.sb != kDeviceChoosesSuperBlock) wanted = r.sb.value();
+    uint32_t id = 0;
+    if (auto failed = Allocate(d, r.op == wire::SbOperation::kPslcErase, wanted,
+                               SbState::kOpenByErase, 0xFFFF, id)) {
+      return *failed;
+    }
+    if (r.buffer.size != 0) {
+      wire::SbInfoLog info;
+      FillSbInfo(vd, id, 0, info);
+      std::memset(r.buffer.data, 0, r.buffer.size);
+      std::memcpy(r.buffer.data, &info, std::min<size_t>(sizeof(info), r.buffer.size));
+    }
+    return Outcome::Ok(cmd::EraseResult{SuperBlockId(id), AduCount(vd.sbs[id].capacity)}.ToResult());
+  }
+  const uint32_t id = r.sb.value();
+  if (id >= vd.sbs.size() || vd.sbs[id].owner.load(std::memory_order_acquire) != d.id.value()) {
+    return InvalidField();  // not a super block of this domain
+  }
+  SuperBlock& sb = vd.sbs[id];
+  uint64_t result = 0;
+  switch (r.op) {
+    case wire::SbOperation::kClose: {
+      const bool closing = IsOpen(sb.state());
+      if (closing) SetSbState(d, id, SbState::kClosed, ClosedTransition(sb));
+      result = cmd::CloseResult{SuperBlockId(id), closing}.ToResult();
+      break;
+    }
+    case wire::SbOperation::kFree:
+      SetSbState(d, id, SbState::kFree, 0);
+      return Outcome::Ok(cmd::FreeResult{SuperBlockId(id)}.ToResult());
+    case wire::SbOperation::kPatrol:
+      sb.rec.flags &= ~kSbFlagNeedsPatrol;
+      sb.rec.state_since_seconds = clock_->NowSeconds();
+      PersistSb(vd, id);
+      result = cmd::PatrolResult{0}.ToResult();  // the model's media never degrades
+      break;
+    case wire::SbOperation::kFlush:
+      for (uint32_t o = 0; o < sb.written; ++o) media_->Sync(PhysicalAdu(vd, id, o), 1);
+      result = cmd::CloseResult{SuperBlockId(id), false}.ToResult();
+      break;
+    default:
+      return InvalidField();
+  }
+  if (r.buffer.size != 0) {
+    wire::SbInfoLog info;
+    FillSbInfo(vd, id, 0, info);
+    std::memset(r.buffer.data, 0, r.buffer.size);
+    std::memcpy(r.buffer.data, &info, std::min<size_t>(sizeof(info), r.buffer.size));
+  }
+  return Outcome::Ok(result);
+}
+
+// ---- nameless write ---------------------------------------------------------------------------
+
+void Model::AppendAdu(Domain& d, uint32_t id, uint64_t ua, const uint8_t* data,
+                      const uint8_t* meta) {
+  Vd& vd = *d.vd;
+  SuperBlock& sb = vd.sbs[id];
+  const uint64_t phys = PhysicalAdu(vd, id, sb.written);
+  AduInfo* info = media_->info(phys);
+  std::memcpy(media_->data(phys), data, wire::kAduDataBytes);
+  info->user_address = ua;
+  if (meta != nullptr) {
+    std::memcpy(info->metadata, meta, wire::kAduMetaBytes);
+  } else {
+    std::memset(info->metadata, 0, wire::kAduMetaBytes);
+  }
+  // The ADU counts as written only once everything else is in place.
+  std::atomic_signal_fence(std::memory_order_release);
+  info->sequence = write_sequence_.fetch_add(1, std::memory_order_relaxed) + 1;
+  ++sb.written;
+}
+
+Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
+                     const cmd::NamelessWriteRequest& nlw, Outcome& far_outcome) {
+  Vd& vd = *d.vd;
+  // The two halves must name the same target.
+  const bool by_sb = std::holds_alternative<SuperBlockId>(nlw.target);
+  if (by_sb != std::holds_alternative<SuperBlockId>(far.target) ||
+      (by_sb && std::get<SuperBlockId>(nlw.target) != std::get<SuperBlockId>(far.target)) ||
+      (!by_sb && std::get<cmd::ByPlacement>(nlw.target).placement !=
+                     std::get<PlacementId>(far.target))) {
+    far_outcome = InvalidField();
+    return InvalidField();
+  }
+  wire::AddressRequestResponse arr{};
+  arr.npsp = static_cast<uint16_t>(vd.dies_per_sb * options_.config.planes);
+  IovCursor data(nlw.data);
+  uint8_t adu[wire::kAduDataBytes];
+  uint32_t done = 0;
+  const uint32_t total = nlw.adus.value();
+  Outcome failure = Outcome::Ok();
+  const bool pslc = !by_sb && std::get<cmd::ByPlacement>(nlw.target).pslc;
+  const uint16_t pid = by_sb ? 0xFFFF : std::get<cmd::ByPlacement>(nlw.target).placement.value();
+  while (done < total && arr.nsb < wire::kMaxArrExtents) {
+    uint32_t id = 0;
+    if (by_sb) {
+      id = std::get<SuperBlockId>(nlw.target).value();
+      if (id >= vd.sbs.size() || vd.sbs[id].owner.load(std::memory_order_acquire) != d.id.value()) {
+        failure = InvalidField();
+        break;
+      }
+      if (!IsOpen(vd.sbs[id].state())) {
+        failure = SequenceError();  // writing a closed super block
+        break;
+      }
+    } else if (auto it = d.open_by_placement.find({pid, pslc}); it != d.open_by_placement.end()) {
+      id = it->second;
+    } else {
+      if (auto failed = Allocate(d, pslc, std::nullopt, SbState::kOpenByPlacement, pid, id)) {
+        failure = *failed;
+        break;
+      }
+      d.open_by_placement[{pid, pslc}] = id;
+    }
+    SuperBlock& sb = vd.sbs[id];
+    const uint32_t n = std::min(total - done, sb.capacity - sb.written);
+    wire::SbExtent& extent = arr.sbis[arr.nsb++];
+    extent.nfla = n;
+    extent.sfla = FlashAddress::Make(d.id, SuperBlockId(id), AduOffset(sb.written), vd.format)->raw();
+    const uint32_t first = sb.written;
+    for (uint32_t i = 0; i < n; ++i) {
+      data.Read(adu, sizeof(adu));
+      const uint64_t ua = nlw.start.is_ignore() ? nlw.start.raw() : nlw.start.raw() + done + i;
+      const uint8_t* meta =
+          nlw.metadata.size != 0 ? nlw.metadata.data + uint64_t{done + i} * wire::kAduMetaBytes
+                                 : nullptr;
+      AppendAdu(d, id, ua, adu, meta);
+    }
+    if (nlw.fua) {
+      for (uint32_t o = first; o < sb.written; ++o) media_->Sync(PhysicalAdu(vd, id, o), 1);
+    }
+    done += n;
+    arr.nradu = sb.capacity - sb.written;
+    if (sb.written == sb.capacity) SetSbState(d, id, SbState::kClosed, ClosedTransition(sb));
+    if (by_sb) break;  // a write into one SB never spills into another
+  }
+  std::memcpy(far.arr.data, &arr, std::min<size_t>(sizeof(arr), far.arr.size));
+  if (done == 0) {
+    far_outcome = failure.status.ok() ? SequenceError() : failure;
+    return far_outcome;
+  }
+  far_outcome = Outcome::Ok(cmd::FarResult{done}.ToResult());
+  if (done < total) return PartialWrite(total - done);
+  return Outcome::Ok(cmd::NlwResult{done, 0}.ToResult());
+}
+
+// ---- read -------------------------------------------------------------------------------------
+
+Outcome Model::Read(Domain& d, const cmd::ReadRequest& r) {
+  Vd& vd = *d.vd;
+  const uint32_t id = r.address.super_block(vd.format).value();
+  const uint32_t offset = r.address.adu_offset(vd.format).value();
+  if (id >= vd.sbs.size()) return InvalidField();
+  const uint16_t owner = vd.sbs[id].owner.load(std::memory_order_acquire);
+  if (owner == 0) return Unwritten();
+  if (owner != d.id.value()) return AccessDenied();  // a super block of another QoS domain
+  if (r.fifo != kDefaultReadFifo) {
+    const uint32_t fifo = r.fifo.value();
+    const auto& fifos = fifos_;
+    if (fifo == 0 || fifo > fifos.size() || fifos[fifo - 1].vd != vd.id.value()) {
+      return InvalidField();
+    }
+  }
+  const SuperBlock& sb = vd.sbs[id];
+  const uint32_t n = r.adus.value();
+  if (uint64_t{offset} + n > sb.written) return Unwritten();  // past the written ADUs
+  if (!r.verify.is_ignore()) {
+    for (uint32_t i = 0; i < n; ++i) {
+      if (media_->info(PhysicalAdu(vd, id, offset + i))->user_address != r.verify.raw() + i) {
+        return CompareFailure();
+      }
+    }
+  }
+  IovCursor out(r.data);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint64_t phys = PhysicalAdu(vd, id, offset + i);
+    if (r.data.count != 0) out.Write(media_->data(phys), wire::kAduDataBytes);
+    if (r.metadata.size != 0) {
+      std::memcpy(r.metadata.data + uint64_t{i} * wire::kAduMetaBytes, media_->info(phys)->metadata,
+                  wire::kAduMetaBytes);
+    }
+  }
+  return Outcome::Ok();
+}
+
+// ---- nameless copy ----------------------------------------------------------------------------
+
+Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
+                    const cmd::GetCopyResultRequest& gcr, Outcome& nlc_outcome) {
+  Vd& vd = *dest.vd;
+  const uint32_t id = nlc.destination_sb.value();
+  if (id >= vd.sbs.size() || vd.sbs[id].owner.load(std::memory_order_acquire) != dest.id.value()) {
+    nlc_outcome = InvalidField();
+    return nlc_outcome;
+  }
+  SuperBlock& target = vd.sbs[id];
+  if (!IsOpen(target.state())) {
+    nlc_outcome = SequenceError();  // copying into a closed super block
+    return nlc_outcome;
+  }
+  // The source, as a list of flash addresses with the index the ACR reports as "next".
+  std::vector<std::pair<FlashAddress, uint32_t>> sources;
+  if (const auto* list = std::get_if<cmd::CopyList>(&nlc.source)) {
+    for (uint32_t i = 0; i < list->addresses.size(); ++i) sources.push_back({list->addresses[i], i});
+  } else {
+    const auto& bitmap = std::get<cmd::CopyBitmap>(nlc.source);
+    const uint64_t base = bitmap.start.raw() & ~wire::kNlcBitmapAlignMask;
+    for (uint32_t w = 0; w < bitmap.words.size(); ++w) {
+      for (uint32_t b = 0; b < 32; ++b) {
+        if (bitmap.words[w] & (1u << b)) {
+          sources.push_back({FlashAddress::FromRaw(base + w * 32 + b), w * 32 + b});
+        }
+      }
+    }
+  }
+  const uint32_t acr_entries =
+      (gcr.acr.size - sizeof(wire::AcrHeader)) / sizeof(wire::AddressChange);
+  wire::AcrHeader header{};
+  std::vector<wire::AddressChange> changes;
+  uint8_t status = 0;
+  size_t next = 0;
+  for (; next < sources.size(); ++next) {
+    if (target.written == target.capacity) {
+      status |= wire::kCopyClosedDestination;
+      break;
+    }
+    if (changes.size() == acr_entries) {
+      status |= wire::kCopyFilledAcr;
+      break;
+    }
+    const FlashAddress from = sources[next].first;
+    Domain* src = FindDomain(from.domain().value());
+    ++header.processed_adus;
+    if (src == nullptr) {
+      ++header.read_error_adus;
+      status |= wire::kCopyReadError;
+      continue;
+    }
+    Vd& svd = *src->vd;
+    const uint32_t sid = from.super_block(svd.format).value();
+    const uint32_t soff = from.adu_offset(svd.format).value();
+    if (sid >= svd.sbs.size() || svd.sbs[sid].owner.load(std::memory_order_acquire) != src->id.value()) {
+      ++header.read_error_adus;
+      status |= wire::kCopyReadError;
+      continue;
+    }
+    const SuperBlock& ssb = svd.sbs[sid];
+    if (ssb.state() != SbState::kClosed) {
+      ++header.read_error_adus;
+      status |= wire::kCopyNonClosedSource;
+      continue;
+    }
+    if (soff >= ssb.written) {
+      ++header.read_error_adus;
+      status |= wire::kCopyReadError;
+      continue;
+    }
+    const uint64_t sphys = PhysicalAdu(svd, sid, soff);
+    const AduInfo* sinfo = media_->info(sphys);
+    if (nlc.filter.has_value()) {
+      const uint64_t ua = sinfo->user_address;
+      const bool inside = ua >= nlc.filter->start.raw() && ua - nlc.filter->start.raw() < nlc.filter->length;
+      if (inside == nlc.filter->exclude) {
+        status |= wire::kCopyFilteredUas;
+        continue;
+      }
+    }
+    const FlashAddress to =
+        *FlashAddress::Make(dest.id, SuperBlockId(id), AduOffset(target.written), vd.format);
+    AppendAdu(dest, id, sinfo->user_address, media_->data(sphys), sinfo->metadata);
+    changes.push_back({sinfo->user_address, from.raw(), to.raw()});
+  }
+  if (next == sources.size()) status |= wire::kCopyConsumedSource;
+  header.next_adu_offset = next < sources.size() ? sources[next].second
+                           : std::holds_alternative<cmd::CopyList>(nlc.source)
+                               ? static_cast<uint32_t>(std::get<cmd::CopyList>(nlc.source).addresses.size())
+                               : static_cast<uint32_t>(std::get<cmd::CopyBitmap>(nlc.source).words.size() * 32);
+  if (target.written == target.capacity) {
+    target.rec.flags |= kSbFlagOpenedByCopy;
+    SetSbState(dest, id, SbState::kClosed, wire::kStNlcClosed);
+    status |= wire::kCopyClosedDestination;
+  }
+  header.adus_left = target.capacity - target.written;
+  header.copy_status = status;
+  std::memset(gcr.acr.data, 0, gcr.acr.size);
+  std::memcpy(gcr.acr.data, &header, sizeof(header));
+  std::memcpy(gcr.acr.data + sizeof(header), changes.data(), changes.size() * sizeof(wire::AddressChange));
+  if (gcr.fua) {
+    for (uint32_t o = 0; o < target.written; ++o) media_->Sync(PhysicalAdu(vd, id, o), 1);
+  }
+  nlc_outcome = Outcome::Ok(cmd::NlcResult{header.adus_left, status}.ToResult());
+  return Outcome::Ok(cmd::GcrResult{0}.ToResult());
+}
+
+}  // namespace sef::model::internal

@@ -1,0 +1,291 @@
+#include "sef/hal/model/internal/media.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "sef/base/crc32c.h"
+#include "sef/base/status_macros.h"
+
+namespace sef::model::internal {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+uint32_t SlotBytes(uint32_t payload) {
+  return static_cast<uint32_t>(sizeof(SlotHeader) + RoundUp(payload, 8));
+}
+
+absl::Status OsError(const std::string& what, const std::string& path) {
+  const int e = errno;
+  return absl::Status(e == ENOENT   ? absl::StatusCode::kNotFound
+                      : e == EACCES ? absl::StatusCode::kPermissionDenied
+                                    : absl::StatusCode::kInternal,
+                      absl::StrFormat("%s %s: %s", what, path, std::strerror(e)));
+}
+
+uint32_t SlotCrc(const SlotHeader& h, const uint8_t* payload) {
+  uint32_t crc = Crc32c(&h.generation, sizeof(h.generation));
+  crc = Crc32c(&h.bytes, sizeof(h.bytes), crc);
+  return Crc32c(payload, h.bytes, crc);
+}
+
+uint32_t HeaderCrc(const FileHeader& h) {
+  FileHeader copy = h;
+  copy.crc = 0;
+  return Crc32c(&copy, sizeof(copy));
+}
+
+// Where everything lives, derived from the config alone.
+FileHeader Layout(const UnitConfig& config, const std::string& json) {
+  FileHeader h{};
+  std::memcpy(h.magic, kMagic, sizeof(kMagic));
+  h.version = kFormatVersion;
+  h.unit_slot_bytes = SlotBytes(UnitStateBytes(config));
+  h.domain_slot_bytes = SlotBytes(sizeof(DomainRecord));
+  h.sb_slot_bytes = SlotBytes(sizeof(SbRecord));
+  h.unit_record_offset = kHeaderBytes;
+  h.domain_records_offset = h.unit_record_offset + 2ull * h.unit_slot_bytes;
+  h.sb_records_offset =
+      h.domain_records_offset + 2ull * h.domain_slot_bytes * config.max_qos_domains;
+  const uint64_t blocks = uint64_t{config.dies()} * config.blocks_per_die;
+  h.physical_adus = config.total_adus();
+  h.adu_info_offset = RoundUp(h.sb_records_offset + 2ull * h.sb_slot_bytes * blocks, kPage);
+  h.data_offset = RoundUp(h.adu_info_offset + h.physical_adus * sizeof(AduInfo), kPage);
+  h.file_bytes = h.data_offset + h.physical_adus * wire::kAduDataBytes;
+  h.config_json_bytes = static_cast<uint32_t>(json.size());
+  std::memcpy(h.config_json, json.data(), json.size());
+  h.crc = HeaderCrc(h);
+  return h;
+}
+
+}  // namespace
+
+uint32_t UnitStateBytes(const UnitConfig& config) {
+  return static_cast<uint32_t>(sizeof(UnitStateHeader) + config.dies() * sizeof(VdSettings) +
+                               config.dies() * sizeof(uint16_t) +
+                               config.read_fifos * sizeof(FifoSettings));
+}
+
+absl::StatusOr<std::unique_ptr<Media>> Media::Open(const UnitConfig& config,
+                                                   const std::string& path) {
+  const std::string json = UnitConfigToJson(config);
+  if (json.size() > sizeof(FileHeader::config_json)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "unit configuration '%s' is %u bytes of JSON; the file header holds %u", config.name,
+        json.size(), sizeof(FileHeader::config_json)));
+  }
+  const FileHeader layout = Layout(config, json);
+  std::unique_ptr<Media> m(new Media());
+  m->path_ = path;
+  if (path.empty()) {
+    void* p = mmap(nullptr, layout.file_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return OsError("cannot map RAM for unit", config.name);
+    m->base_ = static_cast<uint8_t*>(p);
+    m->bytes_ = layout.file_bytes;
+    m->created_ = true;
+    std::memcpy(m->base_, &layout, sizeof(layout));
+  } else {
+    m->fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (m->fd_ < 0) return OsError("cannot open backing file", path);
+    if (flock(m->fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "backing file %s is in use by another SEF model (it is locked)", path));
+      }
+      return OsError("cannot lock backing file", path);
+    }
+    struct stat st;
+    if (fstat(m->fd_, &st) != 0) return OsError("cannot stat backing file", path);
+    if (st.st_size == 0) {
+      if (ftruncate(m->fd_, static_cast<off_t>(layout.file_bytes)) != 0) {
+        return OsError(absl::StrFormat("cannot size backing file to %u bytes", layout.file_bytes),
+                       path);
+      }
+      if (pwrite(m->fd_, &layout, sizeof(layout), 0) != static_cast<ssize_t>(sizeof(layout))) {
+        return OsError("cannot write the header of backing file", path);
+      }
+      m->created_ = true;
+    } else {
+      FileHeader existing;
+      if (st.st_size < static_cast<off_t>(sizeof(existing)) ||
+          pread(m->fd_, &existing, sizeof(existing), 0) != static_cast<ssize_t>(sizeof(existing))) {
+        return absl::FailedPreconditionError(
+            absl::StrFormat("%s is not a SEF model backing file (too short)", path));
+      }
+      if (std::memcmp(existing.magic, kMagic, sizeof(kMagic)) != 0) {
+        return absl::FailedPreconditionError(
+            absl::StrFormat("%s is not a SEF model backing file (bad magic)", path));
+      }
+      if (existing.version != kFormatVersion) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "%s has format version %u; this build reads version %u", path, existing.version,
+            kFormatVersion));
+      }
+      if (HeaderCrc(existing) != existing.crc) {
+        return absl::DataLossError(absl::StrFormat("%s: header CRC mismatch", path));
+      }
+      if (std::memcmp(&existing, &layout, sizeof(layout)) != 0) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "%s was created for another unit configuration (%.*s); open it with that "
+            "configuration or use a new file",
+            path, std::min<uint32_t>(existing.config_json_bytes, 200), existing.config_json));
+      }
+      if (static_cast<uint64_t>(st.st_size) != layout.file_bytes) {
+        return absl::DataLossError(absl::StrFormat("%s is %u bytes; the header says %u", path,
+                                                   st.st_size, layout.file_bytes));
+      }
+    }
+    void* p = mmap(nullptr, layout.file_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd_, 0);
+    if (p == MAP_FAILED) return OsError("cannot map backing file", path);
+    m->base_ = static_cast<uint8_t*>(p);
+    m->bytes_ = layout.file_bytes;
+  }
+  m->header_ = reinterpret_cast<FileHeader*>(m->base_);
+  m->info_ = reinterpret_cast<AduInfo*>(m->base_ + layout.adu_info_offset);
+  m->data_ = m->base_ + layout.data_offset;
+  m->unit_slot_bytes_ = layout.unit_slot_bytes;
+  m->domain_slot_bytes_ = layout.domain_slot_bytes;
+  m->sb_slot_bytes_ = layout.sb_slot_bytes;
+  m->domain_generation_.assign(config.max_qos_domains, 0);
+  m->sb_generation_.assign(uint64_t{config.dies()} * config.blocks_per_die, 0);
+  return m;
+}
+
+Media::~Media() {
+  if (base_ != nullptr) {
+    if (fd_ >= 0) msync(base_, bytes_, MS_SYNC);
+    munmap(base_, bytes_);
+  }
+  if (fd_ >= 0) close(fd_);  // releases the flock
+}
+
+absl::StatusOr<std::optional<std::vector<uint8_t>>> Media::ReadPair(uint8_t* pair,
+                                                                    uint32_t slot_bytes,
+                                                                    uint64_t* generation,
+                                                                    const std::string& what) {
+  const uint8_t* best = nullptr;
+  SlotHeader best_header{};
+  bool torn = false;
+  for (int i = 0; i < 2; ++i) {
+    const uint8_t* slot = pair + i * slot_bytes;
+    SlotHeader h;
+    std::memcpy(&h, slot, sizeof(h));
+    if (h.generation == 0) continue;
+    if (h.bytes > slot_bytes - sizeof(SlotHeader) || SlotCrc(h, slot + sizeof(h)) != h.crc) {
+      torn = true;
+      continue;
+    }
+    if (best == nullptr || h.generation > best_header.generation) {
+      best = slot;
+      best_header = h;
+    }
+  }
+  if (best == nullptr) {
+    // Both slots torn can only mean corruption: a crash tears at most the slot being written,
+    // and the first write of a record leaves the other slot never-written (generation 0).
+    int written = 0;
+    for (int i = 0; i < 2; ++i) {
+      SlotHeader h;
+      std::memcpy(&h, pair + i * slot_bytes, sizeof(h));
+      written += h.generation != 0;
+    }
+    if (torn && written == 2) {
+      return absl::DataLossError(
+          absl::StrFormat("%s: %s has no valid copy (both slots fail their CRC)", path_, what));
+    }
+    return std::optional<std::vector<uint8_t>>();
+  }
+  *generation = best_header.generation;
+  return std::optional<std::vector<uint8_t>>(
+      std::vector<uint8_t>(best + sizeof(SlotHeader), best + sizeof(SlotHeader) + best_header.bytes));
+}
+
+void Media::WritePair(uint8_t* pair, uint32_t slot_bytes, uint64_t* generation,
+                      const void* payload, uint32_t bytes) {
+  // The newest copy is in slot (generation % 2); write the other one.
+  const uint64_t next = *generation + 1;
+  uint8_t* slot = pair + (next % 2) * slot_bytes;
+  SlotHeader h{};
+  std::memcpy(slot + sizeof(h), payload, bytes);
+  // The header (with generation and CRC) is stored after the payload, also for the compiler.
+  std::atomic_signal_fence(std::memory_order_release);
+  h.generation = next;
+  h.bytes = bytes;
+  h.crc = SlotCrc(h, slot + sizeof(h));
+  std::memcpy(slot, &h, sizeof(h));
+  *generation = next;
+}
+
+absl::StatusOr<std::vector<uint8_t>> Media::ReadUnitState() {
+  SEF_ASSIGN_OR_RETURN(auto payload,
+                       ReadPair(base_ + header_->unit_record_offset, unit_slot_bytes_,
+                                &unit_generation_, "the unit state record"));
+  return payload.value_or(std::vector<uint8_t>());
+}
+
+void Media::WriteUnitState(const std::vector<uint8_t>& payload) {
+  WritePair(base_ + header_->unit_record_offset, unit_slot_bytes_, &unit_generation_,
+            payload.data(), static_cast<uint32_t>(payload.size()));
+}
+
+absl::StatusOr<std::optional<DomainRecord>> Media::ReadDomain(uint32_t index) {
+  SEF_ASSIGN_OR_RETURN(
+      auto payload,
+      ReadPair(base_ + header_->domain_records_offset + 2ull * domain_slot_bytes_ * index,
+               domain_slot_bytes_, &domain_generation_[index],
+               absl::StrFormat("the record of QoS domain %u", index + 1)));
+  if (!payload.has_value()) return std::optional<DomainRecord>();
+  DomainRecord r{};
+  std::memcpy(&r, payload->data(), std::min(payload->size(), sizeof(r)));
+  return std::optional<DomainRecord>(r);
+}
+
+void Media::WriteDomain(uint32_t index, const DomainRecord& record) {
+  WritePair(base_ + header_->domain_records_offset + 2ull * domain_slot_bytes_ * index,
+            domain_slot_bytes_, &domain_generation_[index], &record, sizeof(record));
+}
+
+absl::StatusOr<std::optional<SbRecord>> Media::ReadSb(uint64_t slot) {
+  SEF_ASSIGN_OR_RETURN(
+      auto payload, ReadPair(base_ + header_->sb_records_offset + 2ull * sb_slot_bytes_ * slot,
+                             sb_slot_bytes_, &sb_generation_[slot],
+                             absl::StrFormat("the super block record at block slot %u", slot)));
+  if (!payload.has_value()) return std::optional<SbRecord>();
+  SbRecord r{};
+  std::memcpy(&r, payload->data(), std::min(payload->size(), sizeof(r)));
+  return std::optional<SbRecord>(r);
+}
+
+void Media::WriteSb(uint64_t slot, const SbRecord& record) {
+  WritePair(base_ + header_->sb_records_offset + 2ull * sb_slot_bytes_ * slot, sb_slot_bytes_,
+            &sb_generation_[slot], &record, sizeof(record));
+}
+
+void Media::Sync(uint64_t first_physical_adu, uint64_t count) {
+  if (fd_ < 0 || count == 0) return;
+  const auto sync = [this](const uint8_t* begin, const uint8_t* end) {
+    const uint64_t from = (begin - base_) / kPage * kPage;
+    msync(base_ + from, end - (base_ + from), MS_SYNC);
+  };
+  sync(data(first_physical_adu), data(first_physical_adu + count));
+  sync(reinterpret_cast<uint8_t*>(info(first_physical_adu)),
+       reinterpret_cast<uint8_t*>(info(first_physical_adu + count)));
+}
+
+void Media::SyncAll() {
+  if (fd_ >= 0) msync(base_, bytes_, MS_SYNC);
+}
+
+}  // namespace sef::model::internal

@@ -1,0 +1,81 @@
+// The model's storage: one memory mapping laid out as internal/format.h describes. RAM units
+// map anonymous memory (pages appear when first touched); file-backed units map the file
+// shared, so every store is in the page cache at once and survives a crash of the process.
+//
+// Thread-safety: record reads/writes and ADU accesses are not synchronised here; the
+// controller serialises them (an SB's records and ADUs under its domain's lock, the unit and
+// domain records under the topology lock).
+#ifndef SEF_HAL_MODEL_INTERNAL_MEDIA_H_
+#define SEF_HAL_MODEL_INTERNAL_MEDIA_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sef/hal/model/internal/format.h"
+#include "sef/hal/model/unit_config.h"
+
+namespace sef::model::internal {
+
+class Media {
+ public:
+  // Creates or reopens. Errors: see Controller::Open.
+  static absl::StatusOr<std::unique_ptr<Media>> Open(const UnitConfig& config,
+                                                     const std::string& path);
+  ~Media();  // msync (file), unlock, unmap
+  Media(const Media&) = delete;
+  Media& operator=(const Media&) = delete;
+
+  bool created() const { return created_; }  // false: reopened an existing file
+  bool file_backed() const { return fd_ >= 0; }
+
+  // The unit state record: empty when never written.
+  absl::StatusOr<std::vector<uint8_t>> ReadUnitState();
+  void WriteUnitState(const std::vector<uint8_t>& payload);
+
+  absl::StatusOr<std::optional<DomainRecord>> ReadDomain(uint32_t index);
+  void WriteDomain(uint32_t index, const DomainRecord& record);
+
+  // Physical block slot = die * blocks_per_die + block.
+  absl::StatusOr<std::optional<SbRecord>> ReadSb(uint64_t slot);
+  void WriteSb(uint64_t slot, const SbRecord& record);
+
+  AduInfo* info(uint64_t physical_adu) { return info_ + physical_adu; }
+  uint8_t* data(uint64_t physical_adu) { return data_ + physical_adu * wire::kAduDataBytes; }
+
+  // Makes the given ADUs durable (FUA, flush): msync of their data and info (file only).
+  void Sync(uint64_t first_physical_adu, uint64_t count);
+  // Makes everything durable (clean close).
+  void SyncAll();
+
+ private:
+  Media() = default;
+  absl::StatusOr<std::optional<std::vector<uint8_t>>> ReadPair(uint8_t* pair, uint32_t slot_bytes,
+                                                               uint64_t* generation,
+                                                               const std::string& what);
+  void WritePair(uint8_t* pair, uint32_t slot_bytes, uint64_t* generation, const void* payload,
+                 uint32_t bytes);
+
+  int fd_ = -1;
+  bool created_ = false;
+  std::string path_;
+  uint8_t* base_ = nullptr;
+  uint64_t bytes_ = 0;
+  FileHeader* header_ = nullptr;
+  AduInfo* info_ = nullptr;
+  uint8_t* data_ = nullptr;
+  uint32_t unit_slot_bytes_ = 0, domain_slot_bytes_ = 0, sb_slot_bytes_ = 0;
+  // Newest generation per record, so that a write goes to the other slot.
+  uint64_t unit_generation_ = 0;
+  std::vector<uint64_t> domain_generation_, sb_generation_;
+};
+
+// Size of the unit state payload for `config`.
+uint32_t UnitStateBytes(const UnitConfig& config);
+
+}  // namespace sef::model::internal
+
+#endif  // SEF_HAL_MODEL_INTERNAL_MEDIA_H_

@@ -1,0 +1,200 @@
+// The device model's implementation class, shared by model.cc (open, recovery, dispatch,
+// pairing, time), admin.cc (admin commands), io.cc (I/O commands) and events.cc (AENs).
+//
+// Locking (outermost first):
+//   topology_mu_  exclusive for every admin command, shared for I/O;
+//   Domain::mu    the domain's open SBs, pending pairs, and the SBs it owns (records + ADUs);
+//                 a copy between two domains takes both, in id order;
+//   Vd::mu        the VD's free list and allocation counters;
+//   events_mu_    the AEN queues and parked AERs.
+// Completion callbacks run after every lock is released.
+#ifndef SEF_HAL_MODEL_INTERNAL_MODEL_H_
+#define SEF_HAL_MODEL_INTERNAL_MODEL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "sef/hal/cmd/codec.h"
+#include "sef/hal/cmd/results.h"
+#include "sef/hal/model/controller.h"
+#include "sef/hal/model/internal/format.h"
+#include "sef/hal/model/internal/media.h"
+
+namespace sef::model::internal {
+
+// An outcome of one command: a status and the 64-bit result.
+struct Outcome {
+  NvmeStatus status;
+  uint64_t result = 0;
+  static Outcome Ok(uint64_t result = 0) { return {NvmeStatus::Success(), result}; }
+};
+Outcome Fail(wire::StatusCodeType sct, uint8_t sc);
+Outcome InvalidField();
+Outcome SequenceError();
+
+// Deferred completions, run once locks are released.
+using Completions = std::vector<std::pair<CompletionCallback, Completion>>;
+
+struct SuperBlock {
+  // The owning domain's id (0 = free). Written under the owner's lock; read by any domain to
+  // learn whether an SB is its own before touching the other fields.
+  std::atomic<uint16_t> owner{0};
+  SbRecord rec{};         // mirror of the persisted record
+  uint32_t written = 0;   // write pointer, ADUs
+  uint32_t capacity = 0;  // ADUs, fixed at allocation (pSLC = 1/4)
+  bool free() const { return rec.state == static_cast<uint8_t>(SbState::kFree); }
+  SbState state() const { return static_cast<SbState>(rec.state); }
+};
+
+struct Vd {
+  VirtualDeviceId id;
+  std::vector<uint16_t> dies;
+  uint16_t dies_per_sb = 1;
+  uint32_t pslc_super_blocks = 0;  // how many SBs may be open or closed in pSLC mode
+  ReadFifoId default_fifo;
+  uint8_t aen_mask = wire::kCritAll;
+  uint32_t suspend_min_time = 0;
+  AddressFormat format;
+  std::vector<SuperBlock> sbs;  // index = SB id; fields guarded by the owner domain's mu
+
+  std::mutex mu;
+  std::deque<uint32_t> free_list ABSL_GUARDED_BY(mu);
+  uint32_t pslc_in_use ABSL_GUARDED_BY(mu) = 0;
+  uint32_t erase_serial ABSL_GUARDED_BY(mu) = 0;  // current erase serial number
+  uint8_t critical_warning ABSL_GUARDED_BY(mu) = 0;
+
+  uint32_t groups() const { return static_cast<uint32_t>(dies.size() / dies_per_sb); }
+};
+
+struct PendingCommand {
+  int64_t since_nanos = 0;
+  CompletionCallback done;
+  cmd::IoRequest request;
+};
+
+struct Domain {
+  QosDomainId id;
+  Vd* vd = nullptr;
+  DomainRecord rec{};
+  cmd::DomainFormat format;
+
+  std::mutex mu;
+  std::map<std::pair<uint16_t, bool>, uint32_t> open_by_placement ABSL_GUARDED_BY(mu);
+  uint32_t open_count ABSL_GUARDED_BY(mu) = 0;
+  uint64_t used_plane_pages ABSL_GUARDED_BY(mu) = 0;
+  uint64_t used_pslc_plane_pages ABSL_GUARDED_BY(mu) = 0;
+  uint32_t owned ABSL_GUARDED_BY(mu) = 0;
+  std::map<uint32_t, PendingCommand> pending_far ABSL_GUARDED_BY(mu);
+  std::map<uint32_t, PendingCommand> pending_nlc ABSL_GUARDED_BY(mu);
+};
+
+// The capacity configurations the host defined with Set Features 0xD2.
+using CapacityConfigs = std::map<uint16_t, cmd::CapacityConfig>;
+
+class Model final : public Controller {
+ public:
+  static absl::StatusOr<std::unique_ptr<Model>> Create(ControllerOptions options);
+  ~Model() override;
+
+  void Submit(const Command& cmd, CompletionCallback done) override;
+  void Tick() override;
+  const UnitConfig& config() const override { return options_.config; }
+
+ private:
+  explicit Model(ControllerOptions options);
+  absl::Status Recover();
+
+  // ---- geometry ----
+  uint32_t SbCapacity(const Vd& vd, bool pslc) const;
+  uint64_t PlanePages(uint64_t adus) const { return adus / options_.config.adus_per_plane_page(); }
+  uint64_t Slot(const Vd& vd, uint32_t sb) const;  // physical block slot of the SB's record
+  uint64_t PhysicalAdu(const Vd& vd, uint32_t sb, uint32_t offset) const;
+
+  // ---- admin (admin.cc) ----
+  Outcome ExecuteAdmin(const Command& c, Completions& out);
+  Outcome Identify(const cmd::AdminRequest& r);
+  Outcome GetLog(const cmd::AdminRequest& r);
+  Outcome SetVdFeature(const cmd::AdminRequest& r);
+  Outcome ReadFifoList(VirtualDeviceId vd, const cmd::MutableBytes& buffer);
+  Outcome SetDomainFeature(const cmd::AdminRequest& r);
+  Outcome CapacityAdmin(const cmd::AdminRequest& r, Completions& out);
+  Outcome DomainAdmin(const cmd::AdminRequest& r, Completions& out);
+  void PersistUnit();
+  void PersistDomain(const Domain& d);
+  absl::Status BuildVds(const cmd::CapacityConfig& config);
+  void DeleteDomainState(Domain& d, Completions& out);
+
+  // ---- I/O (io.cc) ----
+  Outcome ExecuteIo(const Command& c, CompletionCallback& done, Completions& out, bool& parked);
+  Outcome SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRequest& r);
+  Outcome Write(Domain& d, const cmd::FlashAddressRequest& far,
+                const cmd::NamelessWriteRequest& nlw, Outcome& far_outcome);
+  Outcome Read(Domain& d, const cmd::ReadRequest& r);
+  Outcome Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
+               const cmd::GetCopyResultRequest& gcr, Outcome& nlc_outcome);
+  // Allocates a free SB of d's VD to d. Errors are the NVMe statuses the spec names.
+  std::optional<Outcome> Allocate(Domain& d, bool pslc, std::optional<uint32_t> sb,
+                                  SbState state, uint16_t placement, uint32_t& out_sb)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
+  void AppendAdu(Domain& d, uint32_t sb, uint64_t ua, const uint8_t* data, const uint8_t* meta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
+  void FillSbInfo(const Vd& vd, uint32_t sb, uint8_t transition, wire::SbInfoLog& out) const;
+
+  // ---- the SB state machine: the one place an SB changes state ----
+  // Legal: Free -> OpenByErase | OpenByPlacement; Open* -> Closed; any but Free -> Free.
+  // Closing raises an SB state-change event; freeing returns the SB to the VD's free list.
+  Outcome SetSbState(Domain& d, uint32_t sb, SbState to, uint8_t transition)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
+  void PersistSb(const Vd& vd, uint32_t sb);
+
+  // ---- events (events.cc) ----
+  void RaiseSbEvent(const Vd& vd, uint32_t sb, uint8_t transition);
+  void UpdateCriticalWarning(Vd& vd);
+  void ParkAer(CompletionCallback done, Completions& out);
+  void DeliverEvents(Completions& out);
+  // Log 0xD0 / 0xD3 with LSI 0xFFFF: the pending event's VD / SB, consumed unless `retain`.
+  std::optional<VirtualDeviceId> PendingVdEvent(bool retain, Completions& out);
+  std::optional<wire::SbInfoLog> PendingSbEvent(bool retain, Completions& out);
+
+  // ---- time ----
+  void MaybeTick();
+  void ExpireUnpaired(Completions& out);
+
+  Domain* FindDomain(uint32_t nsid) ABSL_SHARED_LOCKS_REQUIRED(topology_mu_);
+  Vd* FindVd(uint16_t vd) ABSL_SHARED_LOCKS_REQUIRED(topology_mu_);
+
+  ControllerOptions options_;
+  Clock* clock_;
+  std::unique_ptr<Media> media_;
+  std::atomic<uint64_t> write_sequence_{0};
+  std::atomic<int64_t> next_tick_nanos_{0};
+
+  std::shared_mutex topology_mu_;
+  uint16_t selected_config_ ABSL_GUARDED_BY(topology_mu_) = 0;
+  CapacityConfigs defined_configs_ ABSL_GUARDED_BY(topology_mu_);
+  std::map<uint16_t, std::unique_ptr<Vd>> vds_ ABSL_GUARDED_BY(topology_mu_);
+  std::vector<std::unique_ptr<Domain>> domains_ ABSL_GUARDED_BY(topology_mu_);  // [id - 1]
+  std::vector<FifoSettings> fifos_ ABSL_GUARDED_BY(topology_mu_);              // [rfid - 1]
+
+  std::mutex events_mu_;
+  std::deque<CompletionCallback> aers_ ABSL_GUARDED_BY(events_mu_);
+  std::deque<wire::SbInfoLog> sb_events_ ABSL_GUARDED_BY(events_mu_);
+  std::deque<uint16_t> vd_events_ ABSL_GUARDED_BY(events_mu_);
+  bool sb_event_outstanding_ ABSL_GUARDED_BY(events_mu_) = false;
+  bool vd_event_outstanding_ ABSL_GUARDED_BY(events_mu_) = false;
+
+  friend class Controller;
+};
+
+}  // namespace sef::model::internal
+
+#endif  // SEF_HAL_MODEL_INTERNAL_MODEL_H_
