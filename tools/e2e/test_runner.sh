@@ -94,6 +94,23 @@ check "SIGTERM: QEMU was running (pid ${seen:-none})" test -n "$seen"
 check "SIGTERM: runner exits 143 (got $RC)" test "$RC" -eq 143
 check "SIGTERM: no QEMU left" no_qemu_left sigterm
 
+# 4b. SIGKILL to the runner (no trap can run): QEMU dies with it (setpriv --pdeathsig).
+mkdir -p "$E2E_TMP/sigkill/tmp"
+TMPDIR="$E2E_TMP/sigkill/tmp" "$RUN_VM" --timeout 300 --script "$E2E_TMP/sleep.sh" \
+  >"$E2E_TMP/sigkill/stdout" 2>"$E2E_TMP/sigkill/stderr" &
+runner=$!
+seen=""
+for _ in $(seq 1 100); do
+  seen="$(qemu_procs_with "$E2E_TMP/sigkill/")"
+  [[ -n "$seen" ]] && break
+  sleep 0.2
+done
+kill -KILL "$runner"
+wait "$runner" 2>/dev/null || true
+sleep 1
+check "SIGKILL: QEMU was running (pid ${seen:-none})" test -n "$seen"
+check "SIGKILL: no QEMU left" no_qemu_left sigkill
+
 # 5. A guest kernel panic: no status, 125, QEMU gone.
 cat >"$E2E_TMP/panic.sh" <<'GUEST'
 #!/bin/sh

@@ -233,6 +233,10 @@ fetch_source() {
   SRC_CACHE="$CACHE_ROOT/qemu-src/${SRC_PACKAGE}_${version//:/_}"
   PRISTINE="$SRC_CACHE/tree"
   [[ -f "$SRC_CACHE/.complete" && -d "$PRISTINE" ]] && return 0
+  mkdir -p "$CACHE_ROOT/qemu-src"
+  exec 8>"$CACHE_ROOT/qemu-src/.lock" # one fetch at a time; the loser finds it done
+  flock 8
+  [[ -f "$SRC_CACHE/.complete" && -d "$PRISTINE" ]] && return 0
   ensure_deb_src
   local tmp t0
   mkdir -p "$CACHE_ROOT/qemu-src"
@@ -250,6 +254,7 @@ fetch_source() {
   rm -rf "$SRC_CACHE"
   mv -T "$tmp" "$SRC_CACHE"
   log "fetch: done in $(($(now) - t0)) s ($(du -sh "$PRISTINE" | cut -f1) unpacked)"
+  exec 8>&-
 }
 
 # apply_series TREE LOGDIR: applies the series with patch -p1, stopping at the first failure

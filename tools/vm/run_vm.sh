@@ -146,9 +146,9 @@ if [[ $SHELL_MODE -eq 1 ]]; then
   fi
   set +e
   if [[ $TIMEOUT -gt 0 ]]; then
-    timeout --foreground --kill-after=5 "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" "${QEMU_EXTRA[@]+"${QEMU_EXTRA[@]}"}"
+    timeout --foreground --kill-after=5 "$TIMEOUT" setpriv --pdeathsig KILL -- "$QEMU" "${QEMU_ARGS[@]}" "${QEMU_EXTRA[@]+"${QEMU_EXTRA[@]}"}"
   else
-    "$QEMU" "${QEMU_ARGS[@]}" "${QEMU_EXTRA[@]+"${QEMU_EXTRA[@]}"}"
+    setpriv --pdeathsig KILL -- "$QEMU" "${QEMU_ARGS[@]}" "${QEMU_EXTRA[@]+"${QEMU_EXTRA[@]}"}"
   fi
   rc=$?
   set -e
@@ -159,7 +159,8 @@ CONSOLE="$WORK/console.log"
 : >"$CONSOLE"
 QEMU_ARGS+=(-chardev "file,id=con,path=$CONSOLE" -serial chardev:con -monitor none)
 
-"$QEMU" "${QEMU_ARGS[@]}" "${QEMU_EXTRA[@]+"${QEMU_EXTRA[@]}"}" </dev/null >"$WORK/qemu.out" 2>&1 &
+# setpriv --pdeathsig: QEMU also dies if this script is killed with SIGKILL (no trap runs then).
+setpriv --pdeathsig KILL -- "$QEMU" "${QEMU_ARGS[@]}" "${QEMU_EXTRA[@]+"${QEMU_EXTRA[@]}"}" </dev/null >"$WORK/qemu.out" 2>&1 &
 QEMU_PID=$!
 if [[ $VERBOSE == 1 ]]; then
   tail -n +1 -f --pid="$QEMU_PID" "$CONSOLE" | tr -d '\r' >&2 &
