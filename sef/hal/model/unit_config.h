@@ -16,7 +16,7 @@
 namespace sef::model {
 
 struct UnitConfig {
-  std::string name;           // free text, shown by probes
+  std::string name;  // free text, shown by probes
   std::string serial = "SEFMODEL0001";
   std::string model_number = "SEF software model";
 
@@ -29,10 +29,10 @@ struct UnitConfig {
   uint32_t plane_data_bytes = 16384;  // power of two >= 4096; ADUs per plane page = /4096
 
   // Limits.
-  uint32_t max_qos_domains = 8;      // Identify NN: QoS domain ids 1..max
-  uint32_t max_placement_ids = 4;    // per domain
-  uint32_t max_open_super_blocks = 8;  // per domain, at most
-  uint32_t read_fifos = 8;           // unit-wide; FIFO ids 1..read_fifos
+  uint32_t max_qos_domains = 8;          // Identify NN: QoS domain ids 1..max
+  uint32_t max_placement_ids = 4;        // per domain
+  uint32_t max_open_super_blocks = 8;    // per domain, at most
+  uint32_t read_fifos = 8;               // unit-wide; FIFO ids 1..read_fifos
   uint32_t open_expiration_seconds = 0;  // EOP; 0 = open SBs never expire
   uint32_t patrol_cycle_minutes = 0;     // 0 = no patrol required by time
   uint32_t pages_to_secure_integrity = 1;
@@ -42,7 +42,8 @@ struct UnitConfig {
 
   // Identify 06h capability bits (wire::SefCapability). Validated against what the model
   // implements: perfect defect strategy, UA-range and FLA-list copies, pSLC.
-  uint32_t capabilities = wire::kCapPerfect | wire::kCapCopyUaRange | wire::kCapCopyFlaList | wire::kCapPslc;
+  uint32_t capabilities =
+      wire::kCapPerfect | wire::kCapCopyUaRange | wire::kCapCopyFlaList | wire::kCapPslc;
   bool pslc = true;
 
   uint32_t dies() const { return channels * banks; }

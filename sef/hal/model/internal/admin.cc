@@ -121,9 +121,9 @@ Outcome Model::ExecuteAdmin(const Command& c, Completions& out) {
             h.rpc = static_cast<uint16_t>(options_.config.patrol_cycle_minutes);
             h.mxosb = options_.config.max_open_super_blocks;
             h.drfid = vd->default_fifo.value();
-            h.nrf = static_cast<uint32_t>(std::count_if(
-                fifos_.begin(), fifos_.end(),
-                [&](const FifoSettings& f) { return f.vd == vd->id.value(); }));
+            h.nrf = static_cast<uint32_t>(
+                std::count_if(fifos_.begin(), fifos_.end(),
+                              [&](const FifoSettings& f) { return f.vd == vd->id.value(); }));
             h.npblk = vd->pslc_super_blocks * vd->dies_per_sb;
             h.vdcap = normal_pp * vd->sbs.size();
             h.vdgcap = allocated;
@@ -181,14 +181,14 @@ Outcome Model::ExecuteAdmin(const Command& c, Completions& out) {
                   break;
               }
               if (!listed) continue;
-              uint8_t sbs = closed ? wire::kSbsClosed
+              uint8_t sbs = closed                                ? wire::kSbsClosed
                             : sb.state() == SbState::kOpenByErase ? wire::kSbsOpenByErase
-                                                                   : wire::kSbsOpenByPlacement;
+                                                                  : wire::kSbsOpenByPlacement;
               if (sb.rec.flags & kSbFlagPslc) sbs |= wire::kSbsPslc;
-              entries.push_back({key, wire::SbListEntry{
-                                          id, static_cast<uint8_t>(std::min<uint32_t>(
-                                                  sb.rec.erase_count, 255)),
-                                          sbs, 0}});
+              entries.push_back(
+                  {key, wire::SbListEntry{
+                            id, static_cast<uint8_t>(std::min<uint32_t>(sb.rec.erase_count, 255)),
+                            sbs, 0}});
             }
             std::sort(entries.begin(), entries.end(),
                       [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -305,11 +305,11 @@ Outcome Model::Identify(const cmd::AdminRequest& r) {
     id.mxosb = config.max_open_super_blocks;
     id.nrf = config.read_fifos;
     id.npsi = static_cast<uint8_t>(config.pages_to_secure_integrity);
-    id.nurf = static_cast<uint32_t>(
-        std::count_if(fifos_.begin(), fifos_.end(), [](const FifoSettings& f) { return f.vd != 0; }));
+    id.nurf = static_cast<uint32_t>(std::count_if(fifos_.begin(), fifos_.end(),
+                                                  [](const FifoSettings& f) { return f.vd != 0; }));
     id.nvd = static_cast<uint16_t>(vds_.size());
-    id.nqosd = static_cast<uint16_t>(
-        std::count_if(domains_.begin(), domains_.end(), [](const auto& d) { return d != nullptr; }));
+    id.nqosd = static_cast<uint16_t>(std::count_if(domains_.begin(), domains_.end(),
+                                                   [](const auto& d) { return d != nullptr; }));
     CopyOut(v->buffer, id);
     return Outcome::Ok();
   }
@@ -402,11 +402,10 @@ Outcome Model::SetVdFeature(const cmd::AdminRequest& r) {
     if (fifo == 0 || fifo > fifos_.size() || fifos_[fifo - 1].vd != vd->id.value()) {
       return InvalidField();
     }
-    const bool in_use =
-        vd->default_fifo == v->fifo ||
-        std::any_of(domains_.begin(), domains_.end(), [&](const auto& d) {
-          return d != nullptr && d->rec.default_read_fifo == fifo;
-        });
+    const bool in_use = vd->default_fifo == v->fifo ||
+                        std::any_of(domains_.begin(), domains_.end(), [&](const auto& d) {
+                          return d != nullptr && d->rec.default_read_fifo == fifo;
+                        });
     if (in_use) return SequenceError();
     fifos_[fifo - 1] = {};
   } else if (const auto* v = std::get_if<cmd::SetPslcSuperBlocksRequest>(&r)) {
@@ -539,7 +538,8 @@ absl::Status Model::BuildVds(const cmd::CapacityConfig& config) {
     for (cmd::DieId die : spec.dies) {
       if (die.value() >= options_.config.dies() || !used.insert(die.value()).second) {
         vds_.clear();
-        return absl::InvalidArgumentError("capacity configuration names a die twice or past the unit");
+        return absl::InvalidArgumentError(
+            "capacity configuration names a die twice or past the unit");
       }
     }
     auto vd = std::make_unique<Vd>();
@@ -642,7 +642,8 @@ void Model::DeleteDomainState(Domain& d, Completions& out) {
   std::lock_guard lock(d.mu);
   const Outcome aborted = Fail(StatusCodeType::kGeneric, sc::kAbortRequested);
   for (auto* pending : {&d.pending_far, &d.pending_nlc}) {
-    for (auto& [id, p] : *pending) out.emplace_back(std::move(p.done), Completion{0, aborted.status});
+    for (auto& [id, p] : *pending)
+      out.emplace_back(std::move(p.done), Completion{0, aborted.status});
     pending->clear();
   }
   for (uint32_t id = 0; id < d.vd->sbs.size(); ++id) {
@@ -663,8 +664,13 @@ void Model::PersistUnit() {
   for (const auto& [id, vd] : vds_) {
     std::lock_guard lock(vd->mu);
     h.erase_serial = std::max(h.erase_serial, vd->erase_serial);
-    settings[i++] = {id, vd->dies_per_sb, vd->pslc_super_blocks, vd->default_fifo.value(),
-                     vd->suspend_min_time, vd->aen_mask, {}};
+    settings[i++] = {id,
+                     vd->dies_per_sb,
+                     vd->pslc_super_blocks,
+                     vd->default_fifo.value(),
+                     vd->suspend_min_time,
+                     vd->aen_mask,
+                     {}};
     for (uint16_t die : vd->dies) owner[die] = id;
   }
   uint8_t* p = payload.data();

@@ -9,7 +9,7 @@
 
 namespace sef::model::internal {
 namespace {
-constexpr size_t kMaxAers = 4;            // Identify AERL + 1
+constexpr size_t kMaxAers = 4;             // Identify AERL + 1
 constexpr size_t kMaxQueuedEvents = 4096;  // a host that never reads loses the oldest
 }  // namespace
 
@@ -38,7 +38,8 @@ void Model::FillSbInfo(const Vd& vd, uint32_t id, uint8_t transition, wire::SbIn
   out.qosdid = sb.rec.domain;
   out.peci = static_cast<uint8_t>(std::min<uint32_t>(sb.rec.erase_count, 255));
   const uint32_t eop = options_.config.open_expiration_seconds;
-  if (eop != 0 && (sb.state() == SbState::kOpenByErase || sb.state() == SbState::kOpenByPlacement)) {
+  if (eop != 0 &&
+      (sb.state() == SbState::kOpenByErase || sb.state() == SbState::kOpenByPlacement)) {
     const int64_t left = eop - (clock_->NowSeconds() - sb.rec.state_since_seconds);
     out.tl = static_cast<uint16_t>(std::clamp<int64_t>(left / 60, 0, 0xFFFF));
   }

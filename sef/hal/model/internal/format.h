@@ -24,20 +24,20 @@ inline constexpr uint32_t kHeaderBytes = 4096;
 #pragma pack(push, 1)
 
 struct FileHeader {
-  char magic[8];                    // 0 "SEFMODEL"
-  uint32_t version;                 // 8
-  uint32_t crc;                     // 12 CRC-32C of the 4 KiB header with this field zero
-  uint64_t file_bytes;              // 16
-  uint64_t unit_record_offset;      // 24 one pair
-  uint32_t unit_slot_bytes;         // 32
-  uint32_t domain_slot_bytes;       // 36
-  uint64_t domain_records_offset;   // 40 max_qos_domains pairs
-  uint64_t sb_records_offset;       // 48 one pair per physical block (die * blocks + block)
-  uint32_t sb_slot_bytes;           // 56
-  uint32_t config_json_bytes;       // 60
-  uint64_t adu_info_offset;         // 64
-  uint64_t data_offset;             // 72
-  uint64_t physical_adus;           // 80
+  char magic[8];                   // 0 "SEFMODEL"
+  uint32_t version;                // 8
+  uint32_t crc;                    // 12 CRC-32C of the 4 KiB header with this field zero
+  uint64_t file_bytes;             // 16
+  uint64_t unit_record_offset;     // 24 one pair
+  uint32_t unit_slot_bytes;        // 32
+  uint32_t domain_slot_bytes;      // 36
+  uint64_t domain_records_offset;  // 40 max_qos_domains pairs
+  uint64_t sb_records_offset;      // 48 one pair per physical block (die * blocks + block)
+  uint32_t sb_slot_bytes;          // 56
+  uint32_t config_json_bytes;      // 60
+  uint64_t adu_info_offset;        // 64
+  uint64_t data_offset;            // 72
+  uint64_t physical_adus;          // 80
   uint8_t rsvd88[40];
   char config_json[kHeaderBytes - 128];  // 128 the canonical unit configuration
 };
@@ -116,7 +116,7 @@ static_assert(offsetof(AduInfo, sequence) % 8 == 0);
 struct UnitStateHeader {
   uint16_t selected_config;  // 0 = no virtual devices
   uint16_t rsvd;
-  uint32_t erase_serial;     // current erase serial number (cesn)
+  uint32_t erase_serial;  // current erase serial number (cesn)
   uint64_t rsvd8;
 };
 static_assert(sizeof(UnitStateHeader) == 16);

@@ -185,9 +185,10 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   // record still says Free until SetSbState writes it, so a crash here loses nothing.
   for (uint32_t o = 0; o < capacity;) {
     const uint64_t first = PhysicalAdu(vd, id, o);
-    const uint64_t per_die = pslc ? options_.config.adus_per_block() / 4
-                                  : options_.config.adus_per_block();
-    const uint32_t run = static_cast<uint32_t>(std::min<uint64_t>(per_die - o % per_die, capacity - o));
+    const uint64_t per_die =
+        pslc ? options_.config.adus_per_block() / 4 : options_.config.adus_per_block();
+    const uint32_t run =
+        static_cast<uint32_t>(std::min<uint64_t>(per_die - o % per_die, capacity - o));
     std::memset(media_->info(first), 0, run * sizeof(AduInfo));
     o += run;
   }
@@ -219,7 +220,8 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
       std::memset(r.buffer.data, 0, r.buffer.size);
       std::memcpy(r.buffer.data, &info, std::min<size_t>(sizeof(info), r.buffer.size));
     }
-    return Outcome::Ok(cmd::EraseResult{SuperBlockId(id), AduCount(vd.sbs[id].capacity)}.ToResult());
+    return Outcome::Ok(
+        cmd::EraseResult{SuperBlockId(id), AduCount(vd.sbs[id].capacity)}.ToResult());
   }
   const uint32_t id = r.sb.value();
   if (id >= vd.sbs.size() || vd.sbs[id].owner.load(std::memory_order_acquire) != d.id.value()) {
@@ -287,8 +289,8 @@ Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
   const bool by_sb = std::holds_alternative<SuperBlockId>(nlw.target);
   if (by_sb != std::holds_alternative<SuperBlockId>(far.target) ||
       (by_sb && std::get<SuperBlockId>(nlw.target) != std::get<SuperBlockId>(far.target)) ||
-      (!by_sb && std::get<cmd::ByPlacement>(nlw.target).placement !=
-                     std::get<PlacementId>(far.target))) {
+      (!by_sb &&
+       std::get<cmd::ByPlacement>(nlw.target).placement != std::get<PlacementId>(far.target))) {
     far_outcome = InvalidField();
     return InvalidField();
   }
@@ -326,14 +328,15 @@ Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
     const uint32_t n = std::min(total - done, sb.capacity - sb.written);
     wire::SbExtent& extent = arr.sbis[arr.nsb++];
     extent.nfla = n;
-    extent.sfla = FlashAddress::Make(d.id, SuperBlockId(id), AduOffset(sb.written), vd.format)->raw();
+    extent.sfla =
+        FlashAddress::Make(d.id, SuperBlockId(id), AduOffset(sb.written), vd.format)->raw();
     const uint32_t first = sb.written;
     for (uint32_t i = 0; i < n; ++i) {
       data.Read(adu, sizeof(adu));
       const uint64_t ua = nlw.start.is_ignore() ? nlw.start.raw() : nlw.start.raw() + done + i;
-      const uint8_t* meta =
-          nlw.metadata.size != 0 ? nlw.metadata.data + uint64_t{done + i} * wire::kAduMetaBytes
-                                 : nullptr;
+      const uint8_t* meta = nlw.metadata.size != 0
+                                ? nlw.metadata.data + uint64_t{done + i} * wire::kAduMetaBytes
+                                : nullptr;
       AppendAdu(d, id, ua, adu, meta);
     }
     if (nlw.fua) {
@@ -411,7 +414,8 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
   // The source, as a list of flash addresses with the index the ACR reports as "next".
   std::vector<std::pair<FlashAddress, uint32_t>> sources;
   if (const auto* list = std::get_if<cmd::CopyList>(&nlc.source)) {
-    for (uint32_t i = 0; i < list->addresses.size(); ++i) sources.push_back({list->addresses[i], i});
+    for (uint32_t i = 0; i < list->addresses.size(); ++i)
+      sources.push_back({list->addresses[i], i});
   } else {
     const auto& bitmap = std::get<cmd::CopyBitmap>(nlc.source);
     const uint64_t base = bitmap.start.raw() & ~wire::kNlcBitmapAlignMask;
@@ -449,7 +453,8 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     Vd& svd = *src->vd;
     const uint32_t sid = from.super_block(svd.format).value();
     const uint32_t soff = from.adu_offset(svd.format).value();
-    if (sid >= svd.sbs.size() || svd.sbs[sid].owner.load(std::memory_order_acquire) != src->id.value()) {
+    if (sid >= svd.sbs.size() ||
+        svd.sbs[sid].owner.load(std::memory_order_acquire) != src->id.value()) {
       ++header.read_error_adus;
       status |= wire::kCopyReadError;
       continue;
@@ -469,7 +474,8 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     const AduInfo* sinfo = media_->info(sphys);
     if (nlc.filter.has_value()) {
       const uint64_t ua = sinfo->user_address;
-      const bool inside = ua >= nlc.filter->start.raw() && ua - nlc.filter->start.raw() < nlc.filter->length;
+      const bool inside =
+          ua >= nlc.filter->start.raw() && ua - nlc.filter->start.raw() < nlc.filter->length;
       if (inside == nlc.filter->exclude) {
         status |= wire::kCopyFilteredUas;
         continue;
@@ -481,10 +487,11 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     changes.push_back({sinfo->user_address, from.raw(), to.raw()});
   }
   if (next == sources.size()) status |= wire::kCopyConsumedSource;
-  header.next_adu_offset = next < sources.size() ? sources[next].second
-                           : std::holds_alternative<cmd::CopyList>(nlc.source)
-                               ? static_cast<uint32_t>(std::get<cmd::CopyList>(nlc.source).addresses.size())
-                               : static_cast<uint32_t>(std::get<cmd::CopyBitmap>(nlc.source).words.size() * 32);
+  header.next_adu_offset =
+      next < sources.size() ? sources[next].second
+      : std::holds_alternative<cmd::CopyList>(nlc.source)
+          ? static_cast<uint32_t>(std::get<cmd::CopyList>(nlc.source).addresses.size())
+          : static_cast<uint32_t>(std::get<cmd::CopyBitmap>(nlc.source).words.size() * 32);
   if (target.written == target.capacity) {
     target.rec.flags |= kSbFlagOpenedByCopy;
     SetSbState(dest, id, SbState::kClosed, wire::kStNlcClosed);
@@ -494,7 +501,8 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
   header.copy_status = status;
   std::memset(gcr.acr.data, 0, gcr.acr.size);
   std::memcpy(gcr.acr.data, &header, sizeof(header));
-  std::memcpy(gcr.acr.data + sizeof(header), changes.data(), changes.size() * sizeof(wire::AddressChange));
+  std::memcpy(gcr.acr.data + sizeof(header), changes.data(),
+              changes.size() * sizeof(wire::AddressChange));
   if (gcr.fua) {
     for (uint32_t o = 0; o < target.written; ++o) media_->Sync(PhysicalAdu(vd, id, o), 1);
   }

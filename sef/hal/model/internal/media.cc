@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -81,9 +81,9 @@ absl::StatusOr<std::unique_ptr<Media>> Media::Open(const UnitConfig& config,
                                                    const std::string& path) {
   const std::string json = UnitConfigToJson(config);
   if (json.size() > sizeof(FileHeader::config_json)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "unit configuration '%s' is %u bytes of JSON; the file header holds %u", config.name,
-        json.size(), sizeof(FileHeader::config_json)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("unit configuration '%s' is %u bytes of JSON; the file header holds %u",
+                        config.name, json.size(), sizeof(FileHeader::config_json)));
   }
   const FileHeader layout = Layout(config, json);
   std::unique_ptr<Media> m(new Media());
@@ -101,8 +101,8 @@ absl::StatusOr<std::unique_ptr<Media>> Media::Open(const UnitConfig& config,
     if (m->fd_ < 0) return OsError("cannot open backing file", path);
     if (flock(m->fd_, LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "backing file %s is in use by another SEF model (it is locked)", path));
+        return absl::FailedPreconditionError(
+            absl::StrFormat("backing file %s is in use by another SEF model (it is locked)", path));
       }
       return OsError("cannot lock backing file", path);
     }
@@ -129,9 +129,9 @@ absl::StatusOr<std::unique_ptr<Media>> Media::Open(const UnitConfig& config,
             absl::StrFormat("%s is not a SEF model backing file (bad magic)", path));
       }
       if (existing.version != kFormatVersion) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "%s has format version %u; this build reads version %u", path, existing.version,
-            kFormatVersion));
+        return absl::FailedPreconditionError(
+            absl::StrFormat("%s has format version %u; this build reads version %u", path,
+                            existing.version, kFormatVersion));
       }
       if (HeaderCrc(existing) != existing.crc) {
         return absl::DataLossError(absl::StrFormat("%s: header CRC mismatch", path));
@@ -208,12 +208,12 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> Media::ReadPair(uint8_t* pai
     return std::optional<std::vector<uint8_t>>();
   }
   *generation = best_header.generation;
-  return std::optional<std::vector<uint8_t>>(
-      std::vector<uint8_t>(best + sizeof(SlotHeader), best + sizeof(SlotHeader) + best_header.bytes));
+  return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(
+      best + sizeof(SlotHeader), best + sizeof(SlotHeader) + best_header.bytes));
 }
 
-void Media::WritePair(uint8_t* pair, uint32_t slot_bytes, uint64_t* generation,
-                      const void* payload, uint32_t bytes) {
+void Media::WritePair(uint8_t* pair, uint32_t slot_bytes, uint64_t* generation, const void* payload,
+                      uint32_t bytes) {
   // The newest copy is in slot (generation % 2); write the other one.
   const uint64_t next = *generation + 1;
   uint8_t* slot = pair + (next % 2) * slot_bytes;
@@ -229,9 +229,8 @@ void Media::WritePair(uint8_t* pair, uint32_t slot_bytes, uint64_t* generation,
 }
 
 absl::StatusOr<std::vector<uint8_t>> Media::ReadUnitState() {
-  SEF_ASSIGN_OR_RETURN(auto payload,
-                       ReadPair(base_ + header_->unit_record_offset, unit_slot_bytes_,
-                                &unit_generation_, "the unit state record"));
+  SEF_ASSIGN_OR_RETURN(auto payload, ReadPair(base_ + header_->unit_record_offset, unit_slot_bytes_,
+                                              &unit_generation_, "the unit state record"));
   return payload.value_or(std::vector<uint8_t>());
 }
 
@@ -258,10 +257,10 @@ void Media::WriteDomain(uint32_t index, const DomainRecord& record) {
 }
 
 absl::StatusOr<std::optional<SbRecord>> Media::ReadSb(uint64_t slot) {
-  SEF_ASSIGN_OR_RETURN(
-      auto payload, ReadPair(base_ + header_->sb_records_offset + 2ull * sb_slot_bytes_ * slot,
-                             sb_slot_bytes_, &sb_generation_[slot],
-                             absl::StrFormat("the super block record at block slot %u", slot)));
+  SEF_ASSIGN_OR_RETURN(auto payload,
+                       ReadPair(base_ + header_->sb_records_offset + 2ull * sb_slot_bytes_ * slot,
+                                sb_slot_bytes_, &sb_generation_[slot],
+                                absl::StrFormat("the super block record at block slot %u", slot)));
   if (!payload.has_value()) return std::optional<SbRecord>();
   SbRecord r{};
   std::memcpy(&r, payload->data(), std::min(payload->size(), sizeof(r)));

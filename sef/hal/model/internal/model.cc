@@ -148,9 +148,9 @@ absl::Status Model::Recover() {
     if (!rec.has_value() || !rec->in_use) continue;
     Vd* vd = FindVd(rec->vd);
     if (vd == nullptr) {
-      return absl::DataLossError(absl::StrFormat(
-          "%s: QoS domain %u belongs to virtual device %u, which does not exist",
-          options_.backing_file, i + 1, rec->vd));
+      return absl::DataLossError(
+          absl::StrFormat("%s: QoS domain %u belongs to virtual device %u, which does not exist",
+                          options_.backing_file, i + 1, rec->vd));
     }
     auto d = std::make_unique<Domain>();
     d->id = QosDomainId(static_cast<uint16_t>(i + 1));
@@ -316,14 +316,13 @@ void Model::Tick() {
         SuperBlock& sb = vd.sbs[id];
         if (sb.owner.load(std::memory_order_acquire) != d->id.value()) continue;
         const int64_t age = now_s - sb.rec.state_since_seconds;
-        const bool open = sb.state() == SbState::kOpenByErase ||
-                          sb.state() == SbState::kOpenByPlacement;
+        const bool open =
+            sb.state() == SbState::kOpenByErase || sb.state() == SbState::kOpenByPlacement;
         // An open SB past the expiration of its open period is closed by the device.
-        if (open && config.open_expiration_seconds != 0 &&
-            age >= config.open_expiration_seconds) {
-          SetSbState(*d, id,
-                     SbState::kClosed,
-                     sb.state() == SbState::kOpenByErase ? wire::kStEraseClosed : wire::kStNlwClosed);
+        if (open && config.open_expiration_seconds != 0 && age >= config.open_expiration_seconds) {
+          SetSbState(
+              *d, id, SbState::kClosed,
+              sb.state() == SbState::kOpenByErase ? wire::kStEraseClosed : wire::kStNlwClosed);
         } else if (sb.state() == SbState::kClosed && config.patrol_cycle_minutes != 0 &&
                    !(sb.rec.flags & kSbFlagNeedsPatrol) &&
                    age >= int64_t{config.patrol_cycle_minutes} * 60) {

@@ -142,8 +142,8 @@ class Model final : public Controller {
   Outcome Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
                const cmd::GetCopyResultRequest& gcr, Outcome& nlc_outcome);
   // Allocates a free SB of d's VD to d. Errors are the NVMe statuses the spec names.
-  std::optional<Outcome> Allocate(Domain& d, bool pslc, std::optional<uint32_t> sb,
-                                  SbState state, uint16_t placement, uint32_t& out_sb)
+  std::optional<Outcome> Allocate(Domain& d, bool pslc, std::optional<uint32_t> sb, SbState state,
+                                  uint16_t placement, uint32_t& out_sb)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
   void AppendAdu(Domain& d, uint32_t sb, uint64_t ua, const uint8_t* data, const uint8_t* meta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
@@ -183,7 +183,7 @@ class Model final : public Controller {
   CapacityConfigs defined_configs_ ABSL_GUARDED_BY(topology_mu_);
   std::map<uint16_t, std::unique_ptr<Vd>> vds_ ABSL_GUARDED_BY(topology_mu_);
   std::vector<std::unique_ptr<Domain>> domains_ ABSL_GUARDED_BY(topology_mu_);  // [id - 1]
-  std::vector<FifoSettings> fifos_ ABSL_GUARDED_BY(topology_mu_);              // [rfid - 1]
+  std::vector<FifoSettings> fifos_ ABSL_GUARDED_BY(topology_mu_);               // [rfid - 1]
 
   std::mutex events_mu_;
   std::deque<CompletionCallback> aers_ ABSL_GUARDED_BY(events_mu_);
