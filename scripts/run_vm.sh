@@ -36,7 +36,8 @@ done
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/sef-main-vm.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 [[ -n "$DISKS" ]] || DISKS="$TMP/disks"
-mapfile -t DEVS < <(tools/vm/stock_devices.sh "$DISKS")
+devs="$(tools/vm/stock_devices.sh "$DISKS")"
+mapfile -t DEVS <<<"$devs"
 
 cat >"$TMP/report.sh" <<'EOF'
 #!/bin/bash

@@ -49,14 +49,16 @@ echo "$GREETING" >"$SEF_OUT/sub/greeting.txt"
 dd if=/dev/urandom of="$SEF_OUT/sub/blob.bin" bs=64k count=16 status=none
 sha256sum "$SEF_OUT/sub/blob.bin" | cut -d' ' -f1
 echo "pwd=$(pwd) user=$(id -un)"
+grep -qw zonefs /proc/filesystems && echo "zonefs-available"
 GUEST
-run_case out --timeout 120 --out "$E2E_TMP/out/shared" --env "GREETING=hello from the guest" --script "$E2E_TMP/out.sh"
+run_case out --timeout 120 --modules zonefs --out "$E2E_TMP/out/shared" --env "GREETING=hello from the guest" --script "$E2E_TMP/out.sh"
 check "shared folder: runner exit 0 (got $RC)" test "$RC" -eq 0
 check "shared folder: kernel.txt has the guest's 6.1 kernel" has "$E2E_TMP/out/shared/kernel.txt" '^6\.1\.[0-9]+-[0-9]+-amd64$'
 check "shared folder: --env value arrived" has "$E2E_TMP/out/shared/sub/greeting.txt" '^hello from the guest$'
 host_sum="$(sha256sum "$E2E_TMP/out/shared/sub/blob.bin" 2>/dev/null | cut -d' ' -f1)"
 check "shared folder: 1 MiB file intact on the host (sha256 ${host_sum:0:12}...)" has "$E2E_TMP/out/stdout" "^${host_sum:-none}\$"
 check "script ran as root in /tmp" has "$E2E_TMP/out/stdout" '^pwd=/tmp user=root$'
+check "--modules zonefs: the guest kernel has zonefs" has "$E2E_TMP/out/stdout" "^zonefs-available\$"
 check "shared folder: no QEMU left" no_qemu_left out
 
 # 3. A script that outlives --timeout.

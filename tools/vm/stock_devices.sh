@@ -16,16 +16,18 @@ set -euo pipefail
 VIRTIO_SIZE=256M
 ZNS_SIZE=256M
 ZONE_SIZE=16M
-while [[ $# -gt 1 ]]; do
+DIR=""
+while [[ $# -gt 0 ]]; do
   case "$1" in
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     --virtio-size) VIRTIO_SIZE="$2"; shift 2 ;;
     --zns-size) ZNS_SIZE="$2"; shift 2 ;;
     --zone-size) ZONE_SIZE="$2"; shift 2 ;;
-    *) echo "stock_devices.sh: unknown argument '$1'" >&2; exit 2 ;;
+    -*) echo "stock_devices.sh: unknown argument '$1'" >&2; exit 2 ;;
+    *) [[ -z "$DIR" ]] || { echo "stock_devices.sh: one DIR only" >&2; exit 2; }; DIR="$1"; shift ;;
   esac
 done
-[[ $# -eq 1 ]] || { echo "usage: stock_devices.sh [--virtio-size S] [--zns-size S] [--zone-size S] DIR" >&2; exit 2; }
-DIR="$1"
+[[ -n "$DIR" ]] || { echo "usage: stock_devices.sh [--virtio-size S] [--zns-size S] [--zone-size S] DIR" >&2; exit 2; }
 mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd)"
 
