@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Helpers for the end-to-end tests (sourced). Each test is a bash script that prints what it
 # checks ("ok: ..." / "FAIL: ...") and exits non-zero if any check failed.
 # run_all.sh exports SEF_QEMU and SEF_GUEST_DIR so that run_vm.sh builds nothing.

@@ -127,6 +127,7 @@ MODE=script
 APPEND="console=ttyS0,115200 quiet loglevel=3 panic=-1 random.trust_cpu=on sef.mode=$MODE sef.out=1"
 [[ -n "$MODULES" ]] && APPEND+=" sef.modules=$MODULES"
 
+# shellcheck disable=SC2054 # commas are QEMU option syntax
 QEMU_ARGS=(
   -accel tcg -machine q35 -cpu max -smp "$SMP" -m "$MEM"
   -nodefaults -no-user-config -no-reboot -display none
