@@ -34,6 +34,46 @@ ModelHarness ModelHarness::Open(const std::string& name, const std::string& back
   return ModelHarness(*std::move(unit));
 }
 
+ModelHarness ModelHarness::OpenWith(ControllerOptions options) {
+  absl::StatusOr<std::unique_ptr<Controller>> unit = Controller::Open(std::move(options));
+  if (!unit.ok()) {
+    ADD_FAILURE() << "opening unit: " << unit.status();
+    return ModelHarness(nullptr);
+  }
+  return ModelHarness(*std::move(unit));
+}
+
+ModelHarness::Slot ModelHarness::SubmitAsync(const Command& c) {
+  Slot slot = std::make_shared<std::optional<Completion>>();
+  unit_->Submit(c, [slot](Completion done) { *slot = done; });
+  return slot;
+}
+
+ModelHarness::Slot ModelHarness::SubmitAsync(const cmd::AdminRequest& r) {
+  absl::StatusOr<Command> c = cmd::Encode(r);
+  if (!c.ok()) {
+    ADD_FAILURE() << "encoding: " << c.status();
+    return std::make_shared<std::optional<Completion>>();
+  }
+  return SubmitAsync(*c);
+}
+
+ModelHarness::Slot ModelHarness::SubmitAsync(const cmd::IoRequest& r, const cmd::DomainFormat& f) {
+  absl::StatusOr<Command> c = cmd::Encode(r, f);
+  if (!c.ok()) {
+    ADD_FAILURE() << "encoding: " << c.status();
+    return std::make_shared<std::optional<Completion>>();
+  }
+  return SubmitAsync(*c);
+}
+
+ModelHarness::Slot ModelHarness::SubmitAer() {
+  Command c;
+  c.queue = QueueType::kAdmin;
+  c.sqe.opcode = static_cast<uint8_t>(wire::AdminOpcode::kAsyncEventRequest);
+  return SubmitAsync(c);
+}
+
 Completion ModelHarness::Admin(const cmd::AdminRequest& r) {
   absl::StatusOr<Command> c = cmd::Encode(r);
   if (!c.ok()) {

@@ -6,12 +6,15 @@
 //   ModelHarness::Written w = h.Write(d, cmd::ByPlacement{PlacementId(0)}, Lba(7), 3);
 //
 // Every helper encodes with sef/hal/cmd and fails the current test (gtest ADD_FAILURE) when
-// encoding fails, so tests read as sequences of commands and expected statuses.
+// encoding fails, so tests read as sequences of commands and expected statuses. Helpers may
+// be called from several threads at once (the model is thread-safe; pair ids are atomic).
 #ifndef SEF_HAL_MODEL_TESTING_HARNESS_H_
 #define SEF_HAL_MODEL_TESTING_HARNESS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,8 @@ class ModelHarness {
   static ModelHarness Open(const std::string& name, const std::string& backing_file = "",
                            Clock* clock = nullptr);
   explicit ModelHarness(std::unique_ptr<Controller> unit) : unit_(std::move(unit)) {}
+  // Opens a unit from `options` (e.g. a config changed in the test). ADD_FAILURE on error.
+  static ModelHarness OpenWith(ControllerOptions options);
 
   Controller& unit() { return *unit_; }
   bool ok() const { return unit_ != nullptr; }
@@ -47,6 +52,16 @@ class ModelHarness {
   Completion Io(const cmd::IoRequest& r, const cmd::DomainFormat& f);
   // A raw command (for malformed-command tests).
   Completion Raw(const Command& c) { return unit_->Execute(c); }
+
+  // Submits without waiting, for commands that wait for a partner or an event (FAR, NLC,
+  // AER). The completion lands in the returned slot when it runs; the slot outlives the
+  // unit, so a completion run by the unit's destructor is safe.
+  using Slot = std::shared_ptr<std::optional<Completion>>;
+  Slot SubmitAsync(const Command& c);
+  Slot SubmitAsync(const cmd::AdminRequest& r);
+  Slot SubmitAsync(const cmd::IoRequest& r, const cmd::DomainFormat& f);
+  // An Asynchronous Event Request (admin opcode 0x0C), parked until an event arrives.
+  Slot SubmitAer();
 
   // Set Features 0xD2 + Capacity Management select, then SetF 0xD0 SEL0 (dies per SB).
   void CreateVirtualDevice(VirtualDeviceId vd, std::vector<uint16_t> dies, uint16_t dies_per_sb,
@@ -92,11 +107,11 @@ class ModelHarness {
 
   // The byte every position of ADU `lba` holds in Write's data: distinct per LBA.
   static uint8_t Pattern(uint64_t lba) { return static_cast<uint8_t>(lba * 37 + 11); }
-  uint32_t NextPairId() { return next_pair_id_++; }
+  uint32_t NextPairId() { return next_pair_id_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   std::unique_ptr<Controller> unit_;
-  uint32_t next_pair_id_ = 1;
+  std::atomic<uint32_t> next_pair_id_{1};  // pair ids are unique across threads
 };
 
 // Expects every ADU of `data` to hold Pattern(first_lba + i).
