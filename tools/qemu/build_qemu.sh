@@ -62,6 +62,10 @@ fail_step() {
   local step="$1" logfile="$2"
   {
     echo "[qemu] FAILED at step: $step"
+    if grep -qE "(^FAILED: |[^a-z]error: )" "$logfile" 2>/dev/null; then
+      echo "[qemu] first errors in $logfile:"
+      grep -E "(^FAILED: |[^a-z]error: )" "$logfile" | head -n 10 | cut -c1-300 | sed "s/^/  /"
+    fi
     echo "[qemu] log: $logfile (last 40 lines follow)"
     echo "------------------------------------------------------------------------"
     tail -n 40 "$logfile" 2>/dev/null || true
@@ -355,7 +359,12 @@ t0=$(now)
 log "configure (minimal x86_64-softmmu, devices: $DEVICE_CONFIG)..."
 mkdir -p "$WORK/src/build"
 (cd "$WORK/src/build" && nice -n 10 ../configure "${CONFIGURE_FLAGS[@]}") >"$LOGS/configure.log" 2>&1 \
-  || fail_step "configure" "$LOGS/configure.log"
+  || {
+    if [[ -f "$WORK/src/build/meson-logs/meson-log.txt" ]]; then
+      { echo "--- end of build/meson-logs/meson-log.txt:"; tail -n 15 "$WORK/src/build/meson-logs/meson-log.txt"; } >>"$LOGS/configure.log"
+    fi
+    fail_step "configure" "$LOGS/configure.log"
+  }
 log "configure: done in $(($(now) - t0)) s"
 
 t0=$(now)
