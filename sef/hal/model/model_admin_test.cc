@@ -267,6 +267,23 @@ TEST_F(AdminTest, CapacityConfigSelectGetAndDelete) {
   EXPECT_TRUE(h_.Admin(cmd::SelectCapacityConfigRequest{2}).status.ok());
 }
 
+TEST_F(AdminTest, SelectedCapacityConfigCannotBeRedefined) {
+  StandardVd();  // config 2: VD 1 on dies 0-3
+  cmd::CapacityConfig other;
+  other.id = 2;
+  other.vds = {{VirtualDeviceId(5), {cmd::DieId(0)}}};
+  std::vector<uint8_t> payload(4096), buf(4096);
+  EXPECT_EQ(h_.Admin(cmd::SetCapacityConfigRequest{other, cmd::MutableBytes::Of(payload)}).status,
+            Generic(sc::kCommandSequenceError));
+  // Get Features 0xD2 still describes the VDs that exist.
+  ASSERT_TRUE(h_.Admin(cmd::GetCapacityConfigRequest{cmd::MutableBytes::Of(buf)}).status.ok());
+  EXPECT_EQ(As<wire::EnduranceGroupConfig>(buf, sizeof(wire::CapacityConfigHeader)).endgid, 1);
+  // Another id may be defined meanwhile.
+  other.id = 3;
+  EXPECT_TRUE(
+      h_.Admin(cmd::SetCapacityConfigRequest{other, cmd::MutableBytes::Of(payload)}).status.ok());
+}
+
 TEST_F(AdminTest, CapacityConfigWithDiesPastTheUnit) {
   cmd::CapacityConfig config;
   config.id = 3;
@@ -684,6 +701,39 @@ TEST_F(AdminTest, VdInfoLog) {
       h_.Admin(cmd::VdInfoLogRequest{kPendingEventVirtualDevice, false, cmd::MutableBytes::Of(buf)})
           .status,
       Generic(sc::kInvalidField));
+}
+
+TEST_F(AdminTest, PslcSuperBlocksAreCountedApart) {
+  StandardVd();
+  ASSERT_TRUE(h_.Admin(cmd::SetPslcSuperBlocksRequest{kVd, 3}).status.ok());
+  cmd::QosDomainSpec spec = Spec(64);
+  spec.pslc_capacity = PlanePageCount(8);
+  spec.pslc_quota = PlanePageCount(8);
+  const QosDomainId d = h_.CreateDomain(spec);
+  ASSERT_TRUE(h_.Erase(d, kDeviceChoosesSuperBlock, true).completion.status.ok());
+  const ModelHarness::Written w = h_.Write(d, cmd::ByPlacement{PlacementId(0), true}, Lba(0), 16);
+  ASSERT_TRUE(w.nlw.status.ok());  // fills (and closes) a second pSLC SB
+  ASSERT_TRUE(h_.Erase(d).completion.status.ok());
+  const wire::VdInfoLogHeader vd = h_.VdInfo(kVd);
+  EXPECT_EQ(vd.sbsta.neosb, 1u);
+  EXPECT_EQ(vd.sbsta.nclsb, 0u);
+  EXPECT_EQ(vd.sbsta.ucap, 16u);
+  EXPECT_EQ(vd.sbsta.nfrsb, 29u);
+  EXPECT_EQ(vd.psbsta.tcap, 12u);
+  EXPECT_EQ(vd.psbsta.tgcap, 8u);
+  EXPECT_EQ(vd.psbsta.ucap, 8u);
+  EXPECT_EQ(vd.psbsta.neosb, 1u);
+  EXPECT_EQ(vd.psbsta.nclsb, 1u);
+  EXPECT_EQ(vd.psbsta.nwosb, 0u);
+  EXPECT_EQ(vd.psbsta.nfrsb, 1u);  // 3 pSLC SBs, 2 in use
+  const wire::IdentifySefNamespace ns = h_.NamespaceInfo(d);
+  EXPECT_EQ(ns.sbsta.nsb, 1u);
+  EXPECT_EQ(ns.sbsta.neosb, 1);
+  EXPECT_EQ(ns.sbsta.ucap, 16u);
+  EXPECT_EQ(ns.psbsta.nsb, 2u);
+  EXPECT_EQ(ns.psbsta.neosb, 1);
+  EXPECT_EQ(ns.psbsta.nwosb, 0);
+  EXPECT_EQ(ns.psbsta.ucap, 8u);
 }
 
 TEST_F(AdminTest, QosDomainListLog) {

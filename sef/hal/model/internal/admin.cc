@@ -87,29 +87,39 @@ Outcome Model::ExecuteAdmin(const Command& c, Completions& out) {
             h.vdid = vd->id.value();
             uint64_t erase_total = 0;
             uint32_t max_pe = 0;
-            uint32_t closed = 0, by_erase = 0, by_placement = 0;
+            // Normal and pSLC SBs are counted apart ([1] = pSLC), as the SDK's usage call
+            // reads them.
+            uint32_t closed[2] = {}, by_erase[2] = {}, by_placement[2] = {};
             const uint64_t normal_pp = PlanePages(SbCapacity(*vd, false));
             for (const SuperBlock& sb : vd->sbs) {
               erase_total += sb.rec.erase_count;
               max_pe = std::max(max_pe, sb.rec.erase_count);
-              closed += sb.state() == SbState::kClosed;
-              by_erase += sb.state() == SbState::kOpenByErase;
-              by_placement += sb.state() == SbState::kOpenByPlacement;
+              const int k = (sb.rec.flags & kSbFlagPslc) ? 1 : 0;
+              closed[k] += sb.state() == SbState::kClosed;
+              by_erase[k] += sb.state() == SbState::kOpenByErase;
+              by_placement[k] += sb.state() == SbState::kOpenByPlacement;
             }
-            uint64_t allocated = 0, used = 0;
+            uint64_t allocated = 0, used = 0, pslc_allocated = 0, pslc_used = 0;
             uint16_t domains = 0;
             for (auto& d : domains_) {
               if (d == nullptr || d->vd != vd) continue;
               ++domains;
               allocated += d->rec.capacity;
+              pslc_allocated += d->rec.pslc_capacity;
               std::lock_guard lock(d->mu);
               used += d->used_plane_pages;
+              pslc_used += d->used_pslc_plane_pages;
             }
             {
               std::lock_guard lock(vd->mu);
               h.crit_warn = vd->critical_warning;
               h.cesn = vd->erase_serial;
               h.sbsta.nfrsb = static_cast<uint32_t>(vd->free_list.size());
+              // pSLC SBs come from the same free pool, up to the VD's pSLC SB count.
+              const uint32_t pslc_left = vd->pslc_super_blocks > vd->pslc_in_use
+                                             ? vd->pslc_super_blocks - vd->pslc_in_use
+                                             : 0;
+              h.psbsta.nfrsb = std::min(pslc_left, h.sbsta.nfrsb);
             }
             h.cwc = vd->aen_mask;
             h.max_pe = static_cast<uint8_t>(std::min<uint32_t>(max_pe, 255));
@@ -131,10 +141,15 @@ Outcome Model::ExecuteAdmin(const Command& c, Completions& out) {
             h.sbsta.tcap = h.vdcap;
             h.sbsta.tgcap = allocated;
             h.sbsta.ucap = used;
-            h.sbsta.nclsb = closed;
-            h.sbsta.neosb = by_erase;
-            h.sbsta.nwosb = by_placement;
+            h.sbsta.nclsb = closed[0];
+            h.sbsta.neosb = by_erase[0];
+            h.sbsta.nwosb = by_placement[0];
             h.psbsta.tcap = PlanePages(SbCapacity(*vd, true)) * vd->pslc_super_blocks;
+            h.psbsta.tgcap = pslc_allocated;
+            h.psbsta.ucap = pslc_used;
+            h.psbsta.nclsb = closed[1];
+            h.psbsta.neosb = by_erase[1];
+            h.psbsta.nwosb = by_placement[1];
             h.ass_qosd = domains;
             h.ndie = static_cast<uint16_t>(vd->dies.size() - 1);
             std::memcpy(log.data(), &h, sizeof(h));
@@ -335,15 +350,21 @@ Outcome Model::Identify(const cmd::AdminRequest& r) {
     ns.psbsta.quota = d->rec.pslc_quota;
     ns.psbsta.gcap = d->rec.pslc_capacity;
     ns.psbsta.ucap = d->used_pslc_plane_pages;
-    uint32_t by_erase = 0, by_placement = 0;
+    // Normal and pSLC SBs are counted apart ([1] = pSLC).
+    uint32_t owned[2] = {}, by_erase[2] = {}, by_placement[2] = {};
     for (const SuperBlock& sb : d->vd->sbs) {
       if (sb.owner.load(std::memory_order_acquire) != d->id.value()) continue;
-      by_erase += sb.state() == SbState::kOpenByErase;
-      by_placement += sb.state() == SbState::kOpenByPlacement;
+      const int k = (sb.rec.flags & kSbFlagPslc) ? 1 : 0;
+      ++owned[k];
+      by_erase[k] += sb.state() == SbState::kOpenByErase;
+      by_placement[k] += sb.state() == SbState::kOpenByPlacement;
     }
-    ns.sbsta.nsb = d->owned;
-    ns.sbsta.nwosb = static_cast<uint16_t>(by_placement);
-    ns.sbsta.neosb = static_cast<uint8_t>(std::min<uint32_t>(by_erase, 255));
+    for (int k = 0; k < 2; ++k) {
+      wire::NamespaceSbStats& stats = k == 0 ? ns.sbsta : ns.psbsta;
+      stats.nsb = owned[k];
+      stats.nwosb = static_cast<uint16_t>(by_placement[k]);
+      stats.neosb = static_cast<uint8_t>(std::min<uint32_t>(by_erase[k], 255));
+    }
     std::memcpy(ns.rootptr, d->rec.root_pointers, sizeof(ns.rootptr));
     CopyOut(v->buffer, ns);
     return Outcome::Ok();
@@ -491,6 +512,8 @@ Outcome Model::CapacityAdmin(const cmd::AdminRequest& r, Completions& out) {
         if (die.value() >= dies) return InvalidField();
       }
     }
+    // The selected configuration describes the VDs that exist: it is not redefined under them.
+    if (v->config.id == selected_config_ && selected_config_ != 0) return SequenceError();
     defined_configs_[v->config.id] = v->config;
     return Outcome::Ok();
   }
