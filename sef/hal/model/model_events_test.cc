@@ -160,10 +160,9 @@ TEST_F(EventsTest, RetainKeepsTheEventAndDoesNotRearm) {
   EXPECT_EQ(ReadPendingSb(h_, false).completion.status, Generic(sc::kInvalidField));
 }
 
-TEST_F(EventsTest, ReadingTheLogByIdWithRaeZeroClearsTheEvent) {
-  GTEST_SKIP() << "model bug (design question): NVMe clears an event when its log page is read "
-                  "with RAE = 0; the model clears SEF events only on reads with LSI 0xFFFF, so a "
-                  "host reading log 0xD3 by VD and SB id never re-arms the AEN";
+// NVMe: reading a log page with RAE = 0 re-arms its event. Read by id, the pending event is
+// not consumed (only LSI 0xFFFF reads it), so the re-armed AEN reports it again.
+TEST_F(EventsTest, ReadingTheLogByIdWithRaeZeroReArmsTheEvent) {
   const ModelHarness::Erased a = h_.Erase(d_);
   const ModelHarness::Erased b = h_.Erase(d_);
   ModelHarness::Slot first = h_.SubmitAer();

@@ -619,8 +619,8 @@ TEST_F(IoTest, ReadFreedOrNeverAllocatedSb) {
                   .status.ok());
   EXPECT_EQ(h_.Read(w.addresses[0], 1, &data).status, Media(0x87));
   EXPECT_EQ(h_.Read(Fla(d_, 17, 0), 1, &data).status, Media(0x87));
-  // Past the VD's SBs.
-  EXPECT_EQ(h_.Read(Fla(d_, 32, 0), 1, &data).status, Generic(sc::kInvalidField));
+  // Past the VD's SBs: no such address exists.
+  EXPECT_EQ(h_.Read(Fla(d_, 32, 0), 1, &data).status, Generic(sc::kLbaOutOfRange));
 }
 
 TEST_F(IoTest, ReadAnotherDomainsSuperBlock) {
@@ -985,6 +985,8 @@ TEST_F(CopyTest, NonClosedSourceIsReportedAndNotCopied) {
   ASSERT_TRUE(c.gcr.status.ok()) << c.gcr.status;
   EXPECT_TRUE(c.header.copy_status & wire::kCopyNonClosedSource);
   EXPECT_TRUE(c.header.copy_status & wire::kCopyConsumedSource);
+  EXPECT_FALSE(c.header.copy_status & wire::kCopyReadError);  // not a read error
+  EXPECT_EQ(c.header.read_error_adus, 0u);
   EXPECT_EQ(c.header.processed_adus, 2u);
   EXPECT_EQ(c.header.adus_left, 63u);
   EXPECT_EQ(UserAddresses(d_, dest_, 0, 2), (std::vector<uint64_t>{Ua(500).raw(), ~uint64_t{0}}));

@@ -80,6 +80,7 @@ Outcome Model::ExecuteAdmin(const Command& c, Completions& out) {
               vd = FindVd(id->value());
             } else {
               vd = FindVd(v.vd.value());
+              if (!v.retain_event) ReArmEvents(/*sb_log=*/false, out);
             }
             if (vd == nullptr) return InvalidField();
             std::vector<uint8_t> log(sizeof(wire::VdInfoLogHeader) + 2 * vd->dies.size());
@@ -223,6 +224,7 @@ Outcome Model::ExecuteAdmin(const Command& c, Completions& out) {
               Vd* vd = FindVd(v.vd.value());
               if (vd == nullptr || v.sb.value() >= vd->sbs.size()) return InvalidField();
               FillSbInfo(*vd, v.sb.value(), 0, info);
+              if (!v.retain_event) ReArmEvents(/*sb_log=*/true, out);
             }
             CopyOut(v.buffer, info);
             return Outcome::Ok();

@@ -100,6 +100,14 @@ void Model::DeliverEvents(Completions& out) {
   deliver(sb_event_outstanding_, !sb_events_.empty(), wire::LogId::kSuperBlockInfo);
 }
 
+void Model::ReArmEvents(bool sb_log, Completions& out) {
+  {
+    std::lock_guard lock(events_mu_);
+    (sb_log ? sb_event_outstanding_ : vd_event_outstanding_) = false;
+  }
+  DeliverEvents(out);
+}
+
 std::optional<VirtualDeviceId> Model::PendingVdEvent(bool retain, Completions& out) {
   std::optional<VirtualDeviceId> vd;
   {

@@ -363,7 +363,7 @@ Outcome Model::Read(Domain& d, const cmd::ReadRequest& r) {
   Vd& vd = *d.vd;
   const uint32_t id = r.address.super_block(vd.format).value();
   const uint32_t offset = r.address.adu_offset(vd.format).value();
-  if (id >= vd.sbs.size()) return InvalidField();
+  if (id >= vd.sbs.size()) return Fail(StatusCodeType::kGeneric, sc::kLbaOutOfRange);
   const uint16_t owner = vd.sbs[id].owner.load(std::memory_order_acquire);
   if (owner == 0) return Unwritten();
   if (owner != d.id.value()) return AccessDenied();  // a super block of another QoS domain
@@ -461,8 +461,7 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     }
     const SuperBlock& ssb = svd.sbs[sid];
     if (ssb.state() != SbState::kClosed) {
-      ++header.read_error_adus;
-      status |= wire::kCopyNonClosedSource;
+      status |= wire::kCopyNonClosedSource;  // skipped, not a read error
       continue;
     }
     if (soff >= ssb.written) {

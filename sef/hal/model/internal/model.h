@@ -161,6 +161,9 @@ class Model final : public Controller {
   void UpdateCriticalWarning(Vd& vd);
   void ParkAer(CompletionCallback done, Completions& out);
   void DeliverEvents(Completions& out);
+  // A log read with RAE = 0 by id: the log's event is re-armed; the queued event stays (only
+  // LSI 0xFFFF consumes it), so a waiting AER reports it again.
+  void ReArmEvents(bool sb_log, Completions& out);
   // Log 0xD0 / 0xD3 with LSI 0xFFFF: the pending event's VD / SB, consumed unless `retain`.
   std::optional<VirtualDeviceId> PendingVdEvent(bool retain, Completions& out);
   std::optional<wire::SbInfoLog> PendingSbEvent(bool retain, Completions& out);
