@@ -33,6 +33,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+# One command on a fresh machine: install whatever is missing first (idempotent, ~1 s when
+# everything is there).
+scripts/setup.sh --with-qemu
+
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/sef-main-vm.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 [[ -n "$DISKS" ]] || DISKS="$TMP/disks"

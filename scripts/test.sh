@@ -13,6 +13,4 @@ bazel_args=()
 [[ "${CI:-}" == "true" ]] && bazel_args+=(--config=ci)
 bazel test "${bazel_args[@]}" //...
 
-if [[ -x tools/e2e/run_all.sh ]]; then
-  tools/e2e/run_all.sh
-fi
+tools/e2e/run_all.sh
