@@ -39,6 +39,7 @@
 #include "sef/hal/cmd/codec.h"
 #include "sef/hal/cmd/requests.h"
 #include "sef/hal/cmd/wire.h"
+#include "sef/hal/kernel/kernel_transport_for_testing.h"
 #include "sef/hal/kernel/os_error.h"
 #include "sef/hal/kernel/passthru.h"
 #include "sef/hal/kernel/uevent.h"
@@ -231,12 +232,18 @@ class KernelTransport final : public Transport {
     uint64_t result;
   };
 
-  KernelTransport(std::string path, Fd controller, int instance, ScanResult scan)
+  KernelTransport(std::string path, Fd controller, int instance, ScanResult scan,
+                  bool fixed_namespaces = false)
       : path_(std::move(path)),
         controller_(std::move(controller)),
         instance_(instance),
+        fixed_namespaces_(fixed_namespaces),
         devices_(std::move(scan.devices)),
         scan_problems_(std::move(scan.problems)) {}
+
+  friend absl::StatusOr<std::unique_ptr<Transport>> kernel::OpenKernelTransportForTesting(
+      const std::string& controller_path, int controller_instance,
+      const std::map<uint32_t, std::string>& namespaces, const TransportOptions& options);
 
   absl::Status SetUpRing();
   absl::StatusOr<NsDevicePtr> Device(uint32_t nsid);
@@ -254,6 +261,7 @@ class KernelTransport final : public Transport {
   const std::string path_;
   const Fd controller_;
   const int instance_;
+  const bool fixed_namespaces_;  // tests: never rescan /dev
 
   std::mutex ns_mu_;
   NsMap devices_ ABSL_GUARDED_BY(ns_mu_);
@@ -400,6 +408,7 @@ KernelTransport::~KernelTransport() {
 }
 
 absl::Status KernelTransport::RescanLocked() {
+  if (fixed_namespaces_) return absl::OkStatus();
   SEF_ASSIGN_OR_RETURN(ScanResult scan, ScanNamespaces(instance_));
   devices_ = std::move(scan.devices);
   scan_problems_ = std::move(scan.problems);
@@ -705,4 +714,27 @@ absl::StatusOr<std::unique_ptr<Transport>> OpenKernelTransport(const std::string
   return KernelTransport::Open(path, options);
 }
 
+namespace kernel {
+
+absl::StatusOr<std::unique_ptr<Transport>> OpenKernelTransportForTesting(
+    const std::string& controller_path, int controller_instance,
+    const std::map<uint32_t, std::string>& namespaces, const TransportOptions& options) {
+  Fd controller(open(controller_path.c_str(), O_RDWR | O_CLOEXEC));
+  if (controller.get() < 0) return ErrnoStatus(errno, "open", controller_path);
+  ScanResult scan;
+  for (const auto& [nsid, path] : namespaces) {
+    auto device = std::make_shared<NsDevice>();
+    device->path = path;
+    device->fd = Fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (device->fd.get() < 0) return ErrnoStatus(errno, "open", path);
+    scan.devices[nsid] = std::move(device);
+  }
+  std::unique_ptr<KernelTransport> t(new KernelTransport(controller_path, std::move(controller),
+                                                         controller_instance, std::move(scan),
+                                                         /*fixed_namespaces=*/true));
+  if (options.force_ioctl || !t->SetUpRing().ok()) t->use_ioctl_ = true;
+  return std::unique_ptr<Transport>(std::move(t));
+}
+
+}  // namespace kernel
 }  // namespace sef::hal
