@@ -182,12 +182,14 @@ class CpuPin {
 };
 
 // Waits (at most `limit`) until thread `tid` of this process is inside an ioctl system
-// call, as /proc/self/task/<tid>/syscall shows. Returns at once when that file is unreadable.
-void WaitUntilInIoctl(pid_t tid, std::chrono::microseconds limit) {
+// call, as /proc/self/task/<tid>/syscall shows, or `returned` is set. Returns at once when
+// that file is unreadable.
+void WaitUntilInIoctl(pid_t tid, const std::atomic<bool>& returned,
+                      std::chrono::microseconds limit) {
   const std::string file = absl::StrCat("/proc/self/task/", tid, "/syscall");
   const std::string want = absl::StrCat(SYS_ioctl, " ");
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (!returned && std::chrono::steady_clock::now() < deadline) {
     Fd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return;
     char line[64];
@@ -401,6 +403,18 @@ KernelTransport::~KernelTransport() {
       });
     }
     stop_reaper_ = true;
+    {
+      // Wake the reaper with a NOP (user_data 0 is never a command's) rather than waiting
+      // out its poll timeout; a broken ring is left alone, the timeout covers it.
+      std::lock_guard lock(submit_mu_);
+      if (!ring_broken_) {
+        if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) {
+          io_uring_prep_nop(sqe);
+          io_uring_sqe_set_data64(sqe, 0);
+          io_uring_submit(&ring_);
+        }
+      }
+    }
     reaper_.join();
     io_uring_queue_exit(&ring_);
   }
@@ -614,21 +628,29 @@ void KernelTransport::Complete(std::span<const Cqe> cqes) {
 
       const bool unsupported = cqe.res == -EOPNOTSUPP && !uring_confirmed_;
       if (unsupported) use_ioctl_ = true;
-      if (p.first_of_pair) {
-        if (unsupported) {
-          stashed_.emplace(cqe.user_data, std::make_pair(std::move(p), std::move(result)));
-          continue;
-        }
-      } else if (p.partner != 0) {
-        auto first = stashed_.extract(p.partner);
-        if (!first.empty()) {
+      if (p.partner != 0) {
+        // The two halves of a pair may complete in either order. A half refused with
+        // EOPNOTSUPP waits in stashed_ while its partner is still pending; when both were
+        // refused, the pair is re-run by ioctl, first first.
+        auto other = stashed_.extract(p.partner);
+        if (!other.empty()) {
           if (unsupported) {
-            reissue_pairs.emplace_back(std::move(first.mapped().first.work), std::move(p.work));
+            Work mine = std::move(p.work);
+            Work theirs = std::move(other.mapped().first.work);
+            if (p.first_of_pair) {
+              reissue_pairs.emplace_back(std::move(mine), std::move(theirs));
+            } else {
+              reissue_pairs.emplace_back(std::move(theirs), std::move(mine));
+            }
             continue;
           }
-          // Only the first half was refused: report it as it came.
-          ready.emplace_back(std::move(first.mapped().first.work.done),
-                             std::move(first.mapped().second));
+          // Only the partner was refused: report both as they came.
+          ready.emplace_back(std::move(other.mapped().first.work.done),
+                             std::move(other.mapped().second));
+        } else if (unsupported && pending_.contains(p.partner)) {
+          const uint64_t id = cqe.user_data;
+          stashed_.emplace(id, std::make_pair(std::move(p), std::move(result)));
+          continue;
         }
       } else if (unsupported) {
         reissue.push_back(std::move(p.work));
@@ -657,6 +679,7 @@ void KernelTransport::IoctlPair(Work first, Work second) {
     std::mutex mu;
     std::condition_variable cv;
     pid_t first_tid ABSL_GUARDED_BY(mu) = 0;
+    std::atomic<bool> first_returned{false};
     int cpu = -1;
   };
   auto gate = std::make_shared<Gate>();
@@ -671,6 +694,7 @@ void KernelTransport::IoctlPair(Work first, Work second) {
       }
       gate->cv.notify_all();
       r = IoPassthru(w.device->fd.get(), w.command, w.device->path);
+      gate->first_returned = true;
     }
     std::move(w.done)(std::move(r));
   });
@@ -684,7 +708,7 @@ void KernelTransport::IoctlPair(Work first, Work second) {
         gate->cv.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return gate->first_tid != 0; });
         tid = gate->first_tid;
       }
-      WaitUntilInIoctl(tid, std::chrono::milliseconds(50));
+      WaitUntilInIoctl(tid, gate->first_returned, std::chrono::milliseconds(50));
       r = IoPassthru(w.device->fd.get(), w.command, w.device->path);
     }
     std::move(w.done)(std::move(r));
