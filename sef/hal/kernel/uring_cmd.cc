@@ -27,6 +27,8 @@ bool PrepareUringPair(io_uring* ring, int first_fd, const Command& first, uint64
   if (io_uring_sq_space_left(ring) < 2) return false;
   io_uring_sqe* a = io_uring_get_sqe(ring);
   io_uring_sqe* b = io_uring_get_sqe(ring);
+  // Cannot happen after the space check, but the optimiser cannot know that (and warns).
+  if (a == nullptr || b == nullptr) return false;
   PrepareUringCmd(a, first_fd, first, first_user_data);
   PrepareUringCmd(b, second_fd, second, second_user_data);
   return true;

@@ -1,0 +1,383 @@
+// Unit: opening, information, virtual devices, QoS domains, notifications.
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "sef/base/status_macros.h"
+#include "sef/hal/cmd/codec.h"
+#include "sef/hal/cmd/results.h"
+#include "sef/hal/hal.h"
+
+namespace sef::hal {
+namespace {
+
+std::string Trimmed(const char* s, size_t n) {
+  std::string out(s, strnlen(s, n));
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\0')) out.pop_back();
+  return out;
+}
+
+template <typename T>
+T Parse(const std::vector<uint8_t>& bytes) {
+  T value{};
+  std::memcpy(&value, bytes.data(), std::min(sizeof(T), bytes.size()));
+  return value;
+}
+
+}  // namespace
+
+absl::Status StatusOf(const TransportResult& r, const Command& c) {
+  if (!r.os.ok()) {
+    return absl::Status(r.os.code(),
+                        absl::StrFormat("%s: %s", cmd::DescribeCommand(c), r.os.message()));
+  }
+  return ToStatus(r.nvme, cmd::DescribeCommand(c));
+}
+
+// Receives AEN results from the transport's thread and handles them on its own thread:
+// reading the event's log (which re-arms the event on the device) needs admin commands,
+// which must not run on a backend completion thread.
+struct Unit::Notifier {
+  explicit Notifier(Unit* unit, NotificationCallback callback)
+      : unit(unit), callback(std::move(callback)), thread([this] { Run(); }) {}
+  ~Notifier() { Stop(); }
+  // Joins the thread; events posted afterwards are dropped.
+  void Stop() {
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    if (thread.joinable()) thread.join();
+  }
+  void Post(uint32_t dw0) {
+    {
+      std::lock_guard lock(mu);
+      events.push_back(dw0);
+    }
+    cv.notify_all();
+  }
+  void Run() {
+    for (;;) {
+      uint32_t dw0;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [this] { return stop || !events.empty(); });
+        if (stop) return;
+        dw0 = events.front();
+        events.pop_front();
+      }
+      unit->HandleEvent(dw0);
+    }
+  }
+
+  Unit* unit;
+  NotificationCallback callback;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<uint32_t> events ABSL_GUARDED_BY(mu);
+  bool stop ABSL_GUARDED_BY(mu) = false;
+  std::thread thread;  // last: starts after the members above exist
+};
+
+absl::StatusOr<std::unique_ptr<Unit>> Unit::Open(std::unique_ptr<Transport> transport,
+                                                 UnitOptions options) {
+  std::unique_ptr<Unit> unit(new Unit(std::move(transport)));
+  // A unit that cannot answer Identify is not usable: fail at open, not at first use.
+  SEF_ASSIGN_OR_RETURN(unit->adus_per_plane_page_, unit->ReadAdusPerPlanePage());
+  if (options.on_notification) {
+    unit->notifier_ = std::make_unique<Notifier>(unit.get(), std::move(options.on_notification));
+    Notifier* notifier = unit->notifier_.get();
+    SEF_RETURN_IF_ERROR(
+        unit->transport_->WatchEvents([notifier](uint32_t dw0) { notifier->Post(dw0); }));
+  }
+  return unit;
+}
+
+Unit::Unit(std::unique_ptr<Transport> transport) : transport_(std::move(transport)) {}
+
+Unit::~Unit() {
+  // The notifier's thread uses the transport: stop it first. The transport may still post
+  // events while it shuts down; the stopped notifier drops them.
+  if (notifier_ != nullptr) notifier_->Stop();
+  transport_.reset();
+  notifier_.reset();
+}
+
+TransportResult Unit::Execute(const Command& c) {
+  std::promise<TransportResult> promise;
+  std::future<TransportResult> future = promise.get_future();
+  transport_->Submit(c, [&promise](TransportResult r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+absl::StatusOr<std::vector<uint8_t>> Unit::AdminData(const cmd::AdminRequest& r, uint32_t bytes) {
+  std::vector<uint8_t> buffer(bytes);
+  cmd::AdminRequest request = r;
+  std::visit(
+      [&](auto& v) {
+        if constexpr (requires { v.buffer; }) v.buffer = cmd::MutableBytes::Of(buffer);
+      },
+      request);
+  SEF_ASSIGN_OR_RETURN(Command c, cmd::Encode(request));
+  SEF_RETURN_IF_ERROR(StatusOf(Execute(c), c));
+  return buffer;
+}
+
+absl::Status Unit::AdminStatus(const cmd::AdminRequest& r, uint64_t* result) {
+  SEF_ASSIGN_OR_RETURN(Command c, cmd::Encode(r));
+  const TransportResult t = Execute(c);
+  if (result != nullptr) *result = t.result;
+  return StatusOf(t, c);
+}
+
+absl::StatusOr<uint32_t> Unit::ReadAdusPerPlanePage() {
+  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                       AdminData(cmd::IdentifySefControllerRequest{}, 4096));
+  const auto id = Parse<wire::IdentifySefController>(bytes);
+  if (id.plds < 12 || id.plds > 30) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s reports a plane data size of 2^%d bytes; SEF needs at least one 4 KiB ADU",
+        transport_->name(), id.plds));
+  }
+  return 1u << (id.plds - 12);
+}
+
+absl::StatusOr<UnitInfo> Unit::Info() {
+  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> ctrl_bytes,
+                       AdminData(cmd::IdentifyControllerRequest{}, 4096));
+  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> sef_bytes,
+                       AdminData(cmd::IdentifySefControllerRequest{}, 4096));
+  const auto ctrl =
+      std::make_unique<wire::IdentifyController>(Parse<wire::IdentifyController>(ctrl_bytes));
+  const auto sef = Parse<wire::IdentifySefController>(sef_bytes);
+  UnitInfo info;
+  info.transport = transport_->name();
+  info.serial = Trimmed(ctrl->sn, sizeof(ctrl->sn));
+  info.model_number = Trimmed(ctrl->mn, sizeof(ctrl->mn));
+  info.firmware = Trimmed(ctrl->fr, sizeof(ctrl->fr));
+  info.subsystem_nqn = Trimmed(ctrl->subnqn, sizeof(ctrl->subnqn));
+  info.max_qos_domains = ctrl->nn;
+  info.capabilities = sef.cap;
+  info.channels = sef.nch + 1u;
+  info.banks = sef.nbnk + 1u;
+  info.planes = sef.npl + 1u;
+  info.pages_per_block = sef.npag + 1u;
+  info.blocks_per_die = sef.nblk + 1u;
+  info.adus_per_plane_page = sef.plds >= 12 ? 1u << (sef.plds - 12) : 0;
+  info.open_expiration_seconds = sef.eop;
+  info.max_placement_ids = sef.nplid + 1u;
+  info.max_open_super_blocks = sef.mxosb;
+  info.read_fifos = sef.nrf;
+  info.read_fifos_in_use = sef.nurf;
+  info.virtual_devices = sef.nvd;
+  info.qos_domains = sef.nqosd;
+  return info;
+}
+
+absl::StatusOr<std::vector<VirtualDeviceId>> Unit::ListVirtualDevices() {
+  SEF_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> bytes,
+      AdminData(cmd::IdentifyVirtualDeviceListRequest{VirtualDeviceId(1), {}}, 4096));
+  const auto list = std::make_unique<wire::IdList16>(Parse<wire::IdList16>(bytes));
+  std::vector<VirtualDeviceId> ids;
+  for (uint16_t i = 0; i < list->count && i < 2047; ++i)
+    ids.push_back(VirtualDeviceId(list->ids[i]));
+  return ids;
+}
+
+absl::StatusOr<VirtualDeviceInfo> Unit::GetVirtualDeviceInfo(VirtualDeviceId vd) {
+  SEF_ASSIGN_OR_RETURN(const uint32_t per_pp, AdusPerPlanePage());
+  SEF_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> bytes,
+      AdminData(cmd::VdInfoLogRequest{vd, false, {}}, sizeof(wire::VdInfoLogHeader) + 2 * 65536));
+  const auto h = Parse<wire::VdInfoLogHeader>(bytes);
+  VirtualDeviceInfo info;
+  info.id = VirtualDeviceId(h.vdid);
+  for (uint32_t i = 0; i <= h.ndie; ++i) {
+    uint16_t die;
+    std::memcpy(&die, bytes.data() + sizeof(h) + 2 * i, 2);
+    info.dies.push_back(die);
+  }
+  info.dies_per_super_block = h.nsbdie;
+  info.format = {static_cast<uint8_t>(h.sbbw + 1), static_cast<uint8_t>(h.aobw + 1)};
+  const uint64_t sbs = uint64_t{h.sbsta.nfrsb} + h.sbsta.nclsb + h.sbsta.neosb + h.sbsta.nwosb;
+  info.capacity_adus = h.vdcap * per_pp;
+  info.super_block_adus = sbs == 0 ? 0 : static_cast<uint32_t>(info.capacity_adus / sbs);
+  info.pslc_super_block_adus = info.super_block_adus / 4;
+  info.allocated_adus = h.vdgcap * per_pp;
+  info.used_adus = h.vducap * per_pp;
+  info.free_super_blocks = h.sbsta.nfrsb;
+  info.closed_super_blocks = h.sbsta.nclsb;
+  info.open_super_blocks = h.sbsta.neosb + h.sbsta.nwosb;
+  info.pslc_super_blocks = h.nsbdie == 0 ? 0 : h.npblk / h.nsbdie;
+  info.critical_warning = h.crit_warn;
+  info.default_read_fifo = ReadFifoId(h.drfid);
+  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> list_bytes,
+                       AdminData(cmd::QosDomainListLogRequest{vd, {}}, 4096));
+  const auto list = std::make_unique<wire::IdList16>(Parse<wire::IdList16>(list_bytes));
+  for (uint16_t i = 0; i < list->count && i < 2047; ++i) {
+    info.qos_domains.push_back(QosDomainId(list->ids[i]));
+  }
+  return info;
+}
+
+absl::StatusOr<std::vector<QosDomainId>> Unit::ListQosDomains() {
+  SEF_ASSIGN_OR_RETURN(std::vector<VirtualDeviceId> vds, ListVirtualDevices());
+  std::vector<QosDomainId> ids;
+  for (VirtualDeviceId vd : vds) {
+    SEF_ASSIGN_OR_RETURN(VirtualDeviceInfo info, GetVirtualDeviceInfo(vd));
+    ids.insert(ids.end(), info.qos_domains.begin(), info.qos_domains.end());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+absl::StatusOr<QosDomainInfo> Unit::GetQosDomainInfo(QosDomainId domain) {
+  SEF_ASSIGN_OR_RETURN(const uint32_t per_pp, AdusPerPlanePage());
+  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                       AdminData(cmd::IdentifySefNamespaceRequest{domain, {}}, 4096));
+  const auto ns =
+      std::make_unique<wire::IdentifySefNamespace>(Parse<wire::IdentifySefNamespace>(bytes));
+  QosDomainInfo info;
+  info.id = domain;
+  info.vd = VirtualDeviceId(ns->endgid);
+  info.capacity_adus = ns->sbsta.gcap * per_pp;
+  info.quota_adus = ns->sbsta.quota * per_pp;
+  info.used_adus = ns->sbsta.ucap * per_pp;
+  info.pslc_capacity_adus = ns->psbsta.gcap * per_pp;
+  info.pslc_quota_adus = ns->psbsta.quota * per_pp;
+  info.pslc_used_adus = ns->psbsta.ucap * per_pp;
+  info.placement_ids = ns->nplid + 1u;
+  info.max_open_super_blocks = ns->mxosb;
+  info.super_blocks = ns->sbsta.nsb;
+  info.program_weight = ns->wwt;
+  info.erase_weight = ns->ewt;
+  info.deadline = static_cast<ReadDeadline>(ns->qosds & 0x3);
+  info.defect = static_cast<DefectStrategy>((ns->qosds >> 2) & 0x3);
+  info.default_read_fifo = ReadFifoId(ns->drfid);
+  for (uint32_t i = 0; i < wire::kNumRootPointers; ++i) {
+    info.root_pointers[i] = FlashAddress::FromRaw(ns->rootptr[i]);
+  }
+  return info;
+}
+
+absl::Status Unit::CreateVirtualDevices(const std::vector<VirtualDeviceConfig>& vds,
+                                        uint16_t config_id) {
+  cmd::CapacityConfig config;
+  config.id = config_id;
+  for (const VirtualDeviceConfig& vd : vds) {
+    cmd::VdDies dies{vd.id, {}};
+    for (uint16_t die : vd.dies) dies.dies.push_back(cmd::DieId(die));
+    config.vds.push_back(std::move(dies));
+  }
+  std::vector<uint8_t> payload(0x20 + 0x58 * config.vds.size() + 8 * config.total_dies());
+  SEF_RETURN_IF_ERROR(
+      AdminStatus(cmd::SetCapacityConfigRequest{config, cmd::MutableBytes::Of(payload)}));
+  SEF_RETURN_IF_ERROR(AdminStatus(cmd::SelectCapacityConfigRequest{config_id}));
+  for (const VirtualDeviceConfig& vd : vds) {
+    if (vd.dies_per_super_block != 0) {
+      SEF_RETURN_IF_ERROR(
+          AdminStatus(cmd::SetDiesPerSuperBlockRequest{vd.id, vd.dies_per_super_block}));
+    }
+    if (vd.pslc_super_blocks != 0) {
+      SEF_RETURN_IF_ERROR(AdminStatus(cmd::SetPslcSuperBlocksRequest{vd.id, vd.pslc_super_blocks}));
+    }
+    SEF_RETURN_IF_ERROR(AdminStatus(cmd::SetVdAenControlRequest{vd.id, wire::kCritAll}));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Unit::DeleteVirtualDevices() {
+  return AdminStatus(cmd::SelectCapacityConfigRequest{0});
+}
+
+absl::StatusOr<QosDomainId> Unit::CreateQosDomain(const QosDomainConfig& config) {
+  SEF_ASSIGN_OR_RETURN(const uint32_t per_pp, AdusPerPlanePage());
+  const auto pages = [per_pp](uint64_t adus) { return PlanePageCount(adus / per_pp); };
+  cmd::QosDomainSpec spec;
+  spec.vd = config.vd;
+  spec.capacity = pages(config.capacity_adus);
+  spec.quota = pages(config.quota_adus != 0 ? config.quota_adus : config.capacity_adus);
+  spec.pslc_capacity = pages(config.pslc_capacity_adus);
+  spec.pslc_quota =
+      pages(config.pslc_quota_adus != 0 ? config.pslc_quota_adus : config.pslc_capacity_adus);
+  spec.num_placement_ids = config.placement_ids;
+  spec.max_open_super_blocks = config.max_open_super_blocks;
+  spec.program_weight = config.program_weight;
+  spec.erase_weight = config.erase_weight;
+  spec.default_read_fifo = config.default_read_fifo;
+  spec.deadline = config.deadline;
+  std::vector<uint8_t> payload(4096);
+  uint64_t result = 0;
+  SEF_RETURN_IF_ERROR(
+      AdminStatus(cmd::CreateQosDomainRequest{spec, cmd::MutableBytes::Of(payload)}, &result));
+  const QosDomainId id = cmd::CreateQosDomainResult::FromResult(result).domain;
+  absl::Status attached = AdminStatus(cmd::AttachQosDomainRequest{id, cmd::AttachAction::kAttach, 0,
+                                                                  cmd::MutableBytes::Of(payload)});
+  if (!attached.ok()) {
+    (void)AdminStatus(cmd::DeleteQosDomainRequest{id});  // undo the create
+    return attached;
+  }
+  SEF_RETURN_IF_ERROR(transport_->NamespacesChanged());
+  return id;
+}
+
+absl::Status Unit::DeleteQosDomain(QosDomainId domain) {
+  std::vector<uint8_t> payload(4096);
+  absl::Status detached = AdminStatus(cmd::AttachQosDomainRequest{
+      domain, cmd::AttachAction::kDetach, 0, cmd::MutableBytes::Of(payload)});
+  // A domain that is already detached can still be deleted.
+  if (!detached.ok() && detached.code() != absl::StatusCode::kFailedPrecondition) return detached;
+  SEF_RETURN_IF_ERROR(AdminStatus(cmd::DeleteQosDomainRequest{domain}));
+  return transport_->NamespacesChanged();
+}
+
+absl::StatusOr<std::unique_ptr<QosDomain>> Unit::OpenQosDomain(QosDomainId domain) {
+  SEF_ASSIGN_OR_RETURN(QosDomainInfo info, GetQosDomainInfo(domain));
+  SEF_ASSIGN_OR_RETURN(VirtualDeviceInfo vd, GetVirtualDeviceInfo(info.vd));
+  return std::unique_ptr<QosDomain>(new QosDomain(this, domain, vd.format, info.placement_ids));
+}
+
+void Unit::HandleEvent(uint32_t dw0) {
+  const cmd::AsyncEvent event = cmd::AsyncEvent::FromResult(dw0);
+  if (!event.is_sef()) return;
+  if (event.log_id == static_cast<uint8_t>(wire::LogId::kSuperBlockInfo)) {
+    // Reading with RAE = 0 consumes the event and lets the device report the next one.
+    absl::StatusOr<std::vector<uint8_t>> bytes = AdminData(
+        cmd::SuperBlockInfoLogRequest{kPendingEventVirtualDevice, SuperBlockId(0), false, {}},
+        sizeof(wire::SbInfoLog));
+    if (!bytes.ok()) return;
+    const auto info = Parse<wire::SbInfoLog>(*bytes);
+    absl::StatusOr<VirtualDeviceInfo> vd = GetVirtualDeviceInfo(VirtualDeviceId(info.vdid));
+    Notification n;
+    n.type = info.st == wire::kStIntegrityUnknown ? NotificationType::kRequirePatrol
+                                                  : NotificationType::kSuperBlockClosed;
+    n.vd = VirtualDeviceId(info.vdid);
+    n.domain = QosDomainId(info.qosdid);
+    if (vd.ok()) {
+      n.super_block =
+          FlashAddress::Make(n.domain, SuperBlockId(info.sbid), AduOffset(0), vd->format)
+              .value_or(FlashAddress::Null());
+    }
+    n.written_adus = info.aduptr;
+    notifier_->callback(n);
+  } else if (event.log_id == static_cast<uint8_t>(wire::LogId::kVirtualDeviceInfo)) {
+    absl::StatusOr<std::vector<uint8_t>> bytes =
+        AdminData(cmd::VdInfoLogRequest{kPendingEventVirtualDevice, false, {}},
+                  sizeof(wire::VdInfoLogHeader) + 2 * 65536);
+    if (!bytes.ok()) return;
+    const auto h = Parse<wire::VdInfoLogHeader>(*bytes);
+    Notification n;
+    n.type = NotificationType::kCapacityWarning;
+    n.vd = VirtualDeviceId(h.vdid);
+    n.critical_warning = h.crit_warn;
+    notifier_->callback(n);
+  }
+}
+
+}  // namespace sef::hal
