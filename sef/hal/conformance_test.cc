@@ -1,7 +1,8 @@
 // The HAL conformance suite: every API call, synchronous and asynchronous, many commands in
 // flight from several threads, and notifications. It runs on every backend: always on the
 // device model, and on a real or emulated SEF unit named by SEF_TEST_DEVICE=/dev/nvmeN
-// (skipped cleanly when that is unset). On a device it is destructive: it deletes every QoS
+// (skipped cleanly when that is unset; SEF_TEST_FORCE_IOCTL=1 selects the kernel backend's
+// ioctl path instead of io_uring). On a device it is destructive: it deletes every QoS
 // domain and virtual device of the unit first.
 #include <chrono>
 #include <condition_variable>
@@ -83,6 +84,9 @@ class ConformanceTest : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     if (GetParam().spec.empty()) GTEST_SKIP() << "SEF_TEST_DEVICE is not set";
     UnitOptions options;
+    // SEF_TEST_FORCE_IOCTL=1: the kernel backend uses NVME_IOCTL_IO64_CMD, not io_uring.
+    const char* force_ioctl = std::getenv("SEF_TEST_FORCE_IOCTL");
+    options.transport.force_ioctl = force_ioctl != nullptr && std::string(force_ioctl) == "1";
     options.on_notification = [this](const Notification& n) { notifications_.Add(n); };
     absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(GetParam().spec, std::move(options));
     ASSERT_TRUE(unit.ok()) << unit.status();
