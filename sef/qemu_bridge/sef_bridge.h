@@ -1,0 +1,212 @@
+/*
+ * The C ABI of the SEF device model, for QEMU's NVMe controller (and any other C program).
+ *
+ * libsefbridge.so runs one emulated SEF unit per handle (sef/hal/model: a software SEF
+ * controller) and exchanges raw NVMe commands with it. The host (QEMU) never gets a call
+ * from the library: completions go into a per-unit queue and an eventfd becomes readable;
+ * the host drains the queue from its own event loop.
+ *
+ *   sef_bridge_unit* u;
+ *   char err[256];
+ *   if (sef_bridge_open("testdata/units/default.json", "/var/tmp/unit0.sef", &u, err,
+ *                       sizeof(err)) != 0) { fprintf(stderr, "%s\n", err); exit(1); }
+ *   qemu_set_fd_handler(sef_bridge_event_fd(u), on_ready, NULL, u);  // or aio_set_fd_handler
+ *   sef_bridge_submit(u, 0, &cmd, 0, tag);                  // I/O queue, contiguous data
+ *   ...
+ *   void on_ready(void* opaque) {                            // QEMU's fd handler
+ *     sef_bridge_completion c[64];
+ *     size_t n;
+ *     while ((n = sef_bridge_poll(opaque, c, 64)) > 0) { ... complete c[i].tag ... }
+ *   }
+ *   sef_bridge_close(u);
+ *
+ * Commands. A sef_bridge_cmd is the 72-byte layout of `struct nvme_uring_cmd` (that is, a
+ * `struct nvme_passthru_cmd64` without its result): an NVMe submission entry whose data and
+ * metadata pointers are HOST addresses (QEMU maps guest PRPs/SGLs first). The buffers must
+ * stay valid and untouched by the host until the command's completion is polled. The model
+ * decodes the command exactly as SEF hardware would and answers malformed commands with an
+ * NVMe status, never with a submit error: sef_bridge_submit fails only for arguments the
+ * bridge cannot even hand over (NULL pointers, unknown flags, an impossible size).
+ *
+ * Data. Without SEF_BRIDGE_VECTORED, `addr` points at `data_len` contiguous bytes. With it,
+ * `addr` points at an array of `data_len` POSIX `struct iovec` (<sys/uio.h>), so QEMU can
+ * pass a mapped scatter list (QEMUIOVector's iov) as it is. Either form is accepted for EVERY
+ * opcode: the bridge wraps a contiguous buffer in one iovec for the commands the model reads
+ * as iovec lists (Nameless Write 0xD1 and Read 0xD6, I/O queue), and gathers an iovec list
+ * into a bounce buffer (scattered back at completion) for every other command. The iovec
+ * array, like the buffers it points at, must stay valid until the completion is polled.
+ * Metadata is always contiguous (`metadata`, `metadata_len`).
+ *
+ * Completions. Every accepted command completes exactly once, in the queue, with its tag.
+ * Most complete before sef_bridge_submit returns (their completion is already queued); a
+ * Flash Address Request completes when its Nameless Write arrives, a Nameless Copy when its
+ * Get Copy Result arrives, an Asynchronous Event Request when an event is raised. A FAR or NLC
+ * left unpaired is aborted (Abort Requested) after the model's unpaired timeout, which only
+ * advances when commands are submitted or sef_bridge_tick is called: call it about once a
+ * second (a QEMU timer), so that time-driven work (timeouts, open super block expiry, patrol
+ * events) happens on an idle unit too.
+ *
+ * Thread-safety. sef_bridge_submit, sef_bridge_poll, sef_bridge_tick, sef_bridge_event_fd
+ * and sef_bridge_unit_info may be called from any threads at once (QEMU's main loop and
+ * iothreads): the model is thread-safe and the queue has its own lock. The library creates
+ * no thread and never calls the host. sef_bridge_close must be the last call on a handle,
+ * made when no other call on it is running.
+ *
+ * Errors. Functions returning int return 0 (or a count/fd) on success and a negative
+ * errno-style code on failure. No C++ exception ever leaves the library: an internal failure
+ * becomes -ENOMEM (out of memory) or -EIO.
+ */
+#ifndef SEF_QEMU_BRIDGE_SEF_BRIDGE_H_
+#define SEF_QEMU_BRIDGE_SEF_BRIDGE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define SEF_BRIDGE_API __attribute__((visibility("default")))
+#else
+#define SEF_BRIDGE_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change of this header; sef_bridge_info.abi_version reports the
+ * library's value. */
+#define SEF_BRIDGE_ABI_VERSION 1
+
+/* sef_bridge_submit `admin` argument. */
+#define SEF_BRIDGE_QUEUE_IO 0
+#define SEF_BRIDGE_QUEUE_ADMIN 1
+
+/* sef_bridge_submit `flags` bits. */
+#define SEF_BRIDGE_VECTORED 0x1u /* addr = struct iovec[data_len] instead of a buffer */
+
+/* Most bytes one command may move through a bounce buffer (the largest contiguous NVMe
+ * transfer, a 32-bit data_len). */
+#define SEF_BRIDGE_MAX_DATA_BYTES 0xFFFFFFFFu
+/* Most iovec entries one vectored command may carry (Linux's IOV_MAX). */
+#define SEF_BRIDGE_MAX_IOVECS 1024u
+
+typedef struct sef_bridge_unit sef_bridge_unit;
+
+/* An NVMe submission entry with host pointers: the layout of struct nvme_uring_cmd, i.e. the
+ * first 72 bytes of struct nvme_passthru_cmd64 (offsets in comments). */
+typedef struct sef_bridge_cmd {
+  uint8_t opcode;        /*  0 */
+  uint8_t flags;         /*  1 CDW0 bits 15:8; pass 0 (the bridge moves host memory) */
+  uint16_t rsvd1;        /*  2 */
+  uint32_t nsid;         /*  4 */
+  uint32_t cdw2;         /*  8 */
+  uint32_t cdw3;         /* 12 */
+  uint64_t metadata;     /* 16 host pointer to metadata_len bytes, or 0 */
+  uint64_t addr;         /* 24 host pointer: the data, or struct iovec[] (VECTORED) */
+  uint32_t metadata_len; /* 32 */
+  uint32_t data_len;     /* 36 bytes, or the iovec count (VECTORED) */
+  uint32_t cdw10;        /* 40 */
+  uint32_t cdw11;        /* 44 */
+  uint32_t cdw12;        /* 48 */
+  uint32_t cdw13;        /* 52 */
+  uint32_t cdw14;        /* 56 */
+  uint32_t cdw15;        /* 60 */
+  uint32_t timeout_ms;   /* 64 informational; the model applies its own timeouts */
+  uint32_t rsvd2;        /* 68 */
+} sef_bridge_cmd;
+
+typedef struct sef_bridge_completion {
+  uint64_t tag;    /* as given to sef_bridge_submit */
+  uint64_t result; /* CQE DW1:DW0 (DW0 in bits 31:0) */
+  uint16_t status; /* CQE DW3 bits 31:17: SC[7:0] SCT[10:8] CRD[12:11] M[13] DNR[14];
+                      0 = success. Shift left by 1 and OR the phase bit for a CQE. */
+  uint16_t rsvd[3];
+} sef_bridge_completion; /* 24 bytes */
+
+/* What a host needs to present the unit. Strings are NUL-terminated printable ASCII (an NVMe
+ * Identify pads SN/MN with spaces: do that when copying). 256 bytes. */
+typedef struct sef_bridge_info {
+  uint32_t abi_version;           /*   0 SEF_BRIDGE_ABI_VERSION of the library */
+  uint32_t max_qos_domains;       /*   4 Identify Controller NN: QoS domain ids 1..NN */
+  uint32_t capabilities;          /*   8 Identify CNS 06h `cap` bits */
+  uint32_t max_outstanding_aers;  /*  12 Identify Controller AERL + 1 */
+  uint32_t channels;              /*  16 geometry, one-based */
+  uint32_t banks_per_channel;     /*  20 dies = channels * banks_per_channel */
+  uint32_t planes;                /*  24 */
+  uint32_t pages_per_block;       /*  28 */
+  uint32_t blocks_per_die;        /*  32 */
+  uint32_t plane_data_bytes;      /*  36 */
+  uint32_t max_placement_ids;     /*  40 per QoS domain */
+  uint32_t max_open_super_blocks; /*  44 per QoS domain */
+  uint32_t read_fifos;            /*  48 */
+  uint32_t adu_data_bytes;        /*  52 4096: the LBA format's data size */
+  uint32_t adu_metadata_bytes;    /*  56 16: the LBA format's metadata size */
+  uint8_t super_block_id_bits;    /*  60 address widths of every virtual device */
+  uint8_t adu_offset_bits;        /*  61 */
+  uint8_t pslc;                   /*  62 1: pSLC super blocks offered */
+  uint8_t persistent;             /*  63 1: backed by a file (state survives close) */
+  uint64_t total_adus;            /*  64 raw capacity in ADUs */
+  char serial[24];                /*  72 Identify SN, at most 20 characters */
+  char model[48];                 /*  96 Identify MN, at most 40 characters */
+  char name[64];                  /* 144 the unit config's name (truncated to 63) */
+  uint8_t rsvd[48];               /* 208 zero */
+} sef_bridge_info;
+
+/* Opens a unit: loads and validates the JSON unit config, then starts the model in RAM
+ * (backing_file_or_null NULL or "") or on a backing file (created if missing, reopened if
+ * present; locked against a second opener, in this or another process).
+ * Returns 0 and sets *out, or a negative code and sets *out = NULL:
+ *   -EINVAL  bad argument or invalid config ("<path>: geometry.planes: 0 is outside 1..256")
+ *   -ENOENT  config or backing file directory missing; -EACCES permission denied
+ *   -EBUSY   the backing file cannot be used as given: locked by another opener, created
+ *            for another configuration, or not a SEF model file (of this format version)
+ *   -EIO     corrupt backing file or another failure; -ENOMEM out of memory
+ * `err` (may be NULL; err_len bytes including the NUL) receives one line without a trailing
+ * newline on failure, and "" on success. */
+SEF_BRIDGE_API int sef_bridge_open(const char* unit_config_json_path,
+                                   const char* backing_file_or_null, sef_bridge_unit** out,
+                                   char* err, size_t err_len);
+
+/* Closes the unit: flushes and unlocks its backing file, frees everything. NULL is a no-op.
+ * Commands still outstanding (parked AERs, unpaired FAR/NLC) are completed by the model
+ * with Abort Requested, and those completions, like every completion not yet polled, are
+ * DISCARDED: nothing is delivered after close starts, so the host must treat every tag it
+ * has not seen complete as dead (QEMU is tearing the device down). Data buffers of discarded
+ * commands are no longer referenced once close returns. */
+SEF_BRIDGE_API void sef_bridge_close(sef_bridge_unit* unit);
+
+/* The unit's eventfd (non-blocking, close-on-exec; owned by the unit, closed by
+ * sef_bridge_close). It is readable exactly while completions wait in the queue:
+ * sef_bridge_poll resets it when it takes the last one, so the host need not read it (if it
+ * does, it must then poll until the queue is empty). Returns the fd or -EINVAL. */
+SEF_BRIDGE_API int sef_bridge_event_fd(sef_bridge_unit* unit);
+
+/* Moves up to `max` completions, oldest first, into out[0..n) and returns n (0 when the
+ * queue is empty, or on a NULL argument). Never blocks on I/O. */
+SEF_BRIDGE_API size_t sef_bridge_poll(sef_bridge_unit* unit, sef_bridge_completion* out,
+                                      size_t max);
+
+/* Submits one command. `admin`: SEF_BRIDGE_QUEUE_ADMIN (1) or SEF_BRIDGE_QUEUE_IO (0).
+ * `flags`: 0 or SEF_BRIDGE_VECTORED. `tag` is opaque to the bridge and comes back in the
+ * completion (tags need not be unique; the host matches them).
+ * Returns 0 when the command was accepted (its completion will be queued, possibly already
+ * is), or a negative code and queues nothing:
+ *   -EINVAL  NULL unit or cmd, admin not 0/1, unknown flags, a vectored list with more than
+ *            SEF_BRIDGE_MAX_IOVECS entries or a NULL array, a non-zero length with a NULL
+ *            buffer
+ *   -E2BIG   a bounced iovec list above SEF_BRIDGE_MAX_DATA_BYTES
+ *   -ENOMEM  out of memory; -EIO another internal failure */
+SEF_BRIDGE_API int sef_bridge_submit(sef_bridge_unit* unit, int admin, const sef_bridge_cmd* cmd,
+                                     uint32_t flags, uint64_t tag);
+
+/* Runs the model's time-driven work now (unpaired-command timeouts, open super block expiry,
+ * patrol events); completions it causes are queued. Call about once a second. */
+SEF_BRIDGE_API void sef_bridge_tick(sef_bridge_unit* unit);
+
+/* Fills *out. Returns 0 or -EINVAL (NULL argument). */
+SEF_BRIDGE_API int sef_bridge_unit_info(sef_bridge_unit* unit, sef_bridge_info* out);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* SEF_QEMU_BRIDGE_SEF_BRIDGE_H_ */
