@@ -479,6 +479,12 @@ void sef_bridge_tick(sef_bridge_unit* unit) {
   });
 }
 
+void sef_bridge_reset(sef_bridge_unit* unit) {
+  RunVoid("sef_bridge_reset", [&] {
+    if (unit != nullptr) unit->controller->AbortOutstanding();
+  });
+}
+
 int sef_bridge_unit_info(sef_bridge_unit* unit, sef_bridge_info* out) {
   return Run(nullptr, 0, [&] { return sef::qemu_bridge::UnitInfo(unit, out); });
 }

@@ -202,6 +202,11 @@ SEF_BRIDGE_API int sef_bridge_submit(sef_bridge_unit* unit, int admin, const sef
  * patrol events); completions it causes are queued. Call about once a second. */
 SEF_BRIDGE_API void sef_bridge_tick(sef_bridge_unit* unit);
 
+/* A controller reset (the guest's driver reset the NVMe controller): every parked command
+ * (Asynchronous Event Requests, a FAR or NLC waiting for its partner) completes through the
+ * queue with Abort Requested (status 0x4007). The unit's state and data are untouched. */
+SEF_BRIDGE_API void sef_bridge_reset(sef_bridge_unit* unit);
+
 /* Fills *out. Returns 0 or -EINVAL (NULL argument). */
 SEF_BRIDGE_API int sef_bridge_unit_info(sef_bridge_unit* unit, sef_bridge_info* out);
 

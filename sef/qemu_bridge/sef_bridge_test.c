@@ -461,6 +461,19 @@ static void TestEndToEnd(void) {
   EXPECT(sef_bridge_submit(u, SEF_BRIDGE_QUEUE_IO, &far, 0, 0xFA) == 0);
   sef_bridge_completion c[2];
   EXPECT(sef_bridge_poll(u, c, 2) == 0);
+
+  /* A controller reset completes both with Abort Requested (0x4007: SCT 0, SC 7, DNR). */
+  sef_bridge_reset(u);
+  EXPECT(Readable(sef_bridge_event_fd(u)));
+  EXPECT(sef_bridge_poll(u, c, 2) == 2);
+  EXPECTF(c[0].status == 0x4007 && c[1].status == 0x4007, "reset statuses 0x%x 0x%x",
+          c[0].status, c[1].status);
+  EXPECTF((c[0].tag == 0xAE && c[1].tag == 0xFA) || (c[0].tag == 0xFA && c[1].tag == 0xAE),
+          "reset tags 0x%llx 0x%llx", (unsigned long long)c[0].tag, (unsigned long long)c[1].tag);
+  sef_bridge_reset(NULL); /* harmless */
+
+  /* Left outstanding at close again: close discards them. */
+  EXPECT(sef_bridge_submit(u, SEF_BRIDGE_QUEUE_ADMIN, &aer, 0, 0xAF) == 0);
   sef_bridge_close(u);
 
   /* Close released the file, which kept the data. */

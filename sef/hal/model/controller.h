@@ -68,6 +68,10 @@ class Controller {
   // Submit and wait. Must not be used for a command that waits for a partner or an event.
   Completion Execute(const Command& cmd);
 
+  // A controller reset: completes every parked command (Asynchronous Event Requests and
+  // unpaired FAR/NLC) with Abort Requested. Units, VDs, domains and data are untouched.
+  virtual void AbortOutstanding() = 0;
+
   // Runs time-driven work now (open-SB expiry, patrol cycle, unpaired timeouts). Submit does
   // it too, at most once per model second.
   virtual void Tick() = 0;

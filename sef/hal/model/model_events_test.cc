@@ -199,6 +199,22 @@ TEST_F(EventsTest, ClosingTheUnitAbortsParkedAers) {
   EXPECT_EQ((*aer)->status, Generic(sc::kAbortRequested));
 }
 
+TEST_F(EventsTest, ControllerResetAbortsParkedCommandsAndReArmsEvents) {
+  ModelHarness::Slot aer = h_.SubmitAer();
+  const ModelHarness::Erased e = h_.Erase(d_);
+  ASSERT_TRUE(h_.SuperBlockOp(d_, wire::SbOperation::kClose, e.sb).status.ok());
+  ASSERT_TRUE(Fired(aer, kSbEvent));  // reported; the host never reads the log
+  ModelHarness::Slot parked = h_.SubmitAer();
+  h_.unit().AbortOutstanding();
+  ASSERT_TRUE(parked->has_value());
+  EXPECT_EQ((*parked)->status, Generic(sc::kAbortRequested));
+  // After the reset the still-pending event is reported again to the new AER.
+  ModelHarness::Slot fresh = h_.SubmitAer();
+  EXPECT_TRUE(Fired(fresh, kSbEvent));
+  // The unit itself is untouched.
+  EXPECT_EQ(h_.SbInfo(kVd, e.sb).sbs & 0x0F, wire::kSbsClosed);
+}
+
 // ---- VD critical warnings ---------------------------------------------------------------------
 
 TEST_F(EventsTest, OutOfPslcSuperBlocksIsAVdEvent) {

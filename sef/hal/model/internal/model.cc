@@ -38,6 +38,11 @@ Model::Model(ControllerOptions options)
       clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
 
 Model::~Model() {
+  AbortOutstanding();
+  // media_'s destructor makes a backing file durable.
+}
+
+void Model::AbortOutstanding() {
   Completions out;
   {
     std::unique_lock topology(topology_mu_);
@@ -55,9 +60,10 @@ Model::~Model() {
     std::lock_guard events(events_mu_);
     for (auto& aer : aers_) out.emplace_back(std::move(aer), Completion{0, aborted.status});
     aers_.clear();
+    // Events already reported are re-armed: the host lost their AERs with the reset.
+    sb_event_outstanding_ = vd_event_outstanding_ = false;
   }
   for (auto& [done, completion] : out) std::move(done)(completion);
-  // media_'s destructor makes a backing file durable.
 }
 
 absl::StatusOr<std::unique_ptr<Model>> Model::Create(ControllerOptions options) {

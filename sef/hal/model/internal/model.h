@@ -107,6 +107,7 @@ class Model final : public Controller {
 
   void Submit(const Command& cmd, CompletionCallback done) override;
   void Tick() override;
+  void AbortOutstanding() override;
   const UnitConfig& config() const override { return options_.config; }
 
  private:
