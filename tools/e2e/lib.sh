@@ -31,6 +31,20 @@ lacks() { ! grep -Eq -- "$2" "$1"; }
 # show FILE: prints a captured guest output, indented, for the log.
 show() { sed 's/^/  | /' "$1"; }
 
+# run_guest QEMU_ARGS...: runs $E2E_TMP/guest.sh in a VM with the given devices; the guest's
+# output lands in $E2E_TMP/output.txt (shown in the log), its shared folder in $E2E_TMP/out.
+# Records the check "runner exit status 0" and sets RUN_RC to the runner's status.
+run_guest() {
+  set +e
+  "$RUN_VM" --timeout "${SEF_E2E_VM_TIMEOUT:-300}" --out "$E2E_TMP/out" --script "$E2E_TMP/guest.sh" \
+    -- "$@" >"$E2E_TMP/output.txt" 2>"$E2E_TMP/runner.err"
+  RUN_RC=$?
+  set -e
+  show "$E2E_TMP/output.txt"
+  check "runner exit status 0 (got $RUN_RC)" test "$RUN_RC" -eq 0
+  [[ $RUN_RC -eq 0 ]] || sed 's/^/  runner: /' "$E2E_TMP/runner.err"
+}
+
 # e2e_done: prints the summary and exits with the right status.
 e2e_done() {
   if [[ $E2E_FAILURES -eq 0 ]]; then

@@ -23,18 +23,11 @@ dd if=/dev/zero of=/dev/vdb bs=1M count=48 oflag=direct status=none
 fio "${J[@]}" --verify_only --output="$SEF_OUT/fio-corrupt.txt" 2>"$SEF_OUT/fio-corrupt.err"; echo "fio-corrupt-status=$?"
 GUEST
 
-set +e
-"$RUN_VM" --timeout "${SEF_E2E_VM_TIMEOUT:-300}" --out "$E2E_TMP/out" --script "$E2E_TMP/guest.sh" \
-  -- "${DEVS[@]}" >"$E2E_TMP/output.txt" 2>"$E2E_TMP/runner.err"
-rc=$?
-set -e
-show "$E2E_TMP/output.txt"
+run_guest "${DEVS[@]}"
 O="$E2E_TMP/output.txt"
 R="$E2E_TMP/out/fio-randrw.txt"
 V="$E2E_TMP/out/fio-verify.txt"
 C="$E2E_TMP/out/fio-corrupt.txt"
-check "runner exit status 0 (got $rc)" test "$rc" -eq 0
-[[ $rc -eq 0 ]] || sed 's/^/  runner: /' "$E2E_TMP/runner.err"
 check "lsblk lists vdb as a 268435456-byte disk" has "$O" '^vdb +268435456 +disk +0$'
 check "vdb is the sef-data disk" has "$O" '^== serial vdb: sef-data$'
 check "fio randrw exited 0" has "$O" '^fio-randrw-status=0$'

@@ -23,18 +23,11 @@ echo "fio-zbd-status=$?"
 blkzone report "$D" >"$SEF_OUT/zones-after.txt"; echo "blkzone-after-status=$?"
 GUEST
 
-set +e
-"$RUN_VM" --timeout "${SEF_E2E_VM_TIMEOUT:-300}" --out "$E2E_TMP/out" --script "$E2E_TMP/guest.sh" \
-  -- "${DEVS[@]}" >"$E2E_TMP/output.txt" 2>"$E2E_TMP/runner.err"
-rc=$?
-set -e
-show "$E2E_TMP/output.txt"
+run_guest "${DEVS[@]}"
 O="$E2E_TMP/output.txt"
 B="$E2E_TMP/out/zones-before.txt"
 A="$E2E_TMP/out/zones-after.txt"
 F="$E2E_TMP/out/fio-zbd.txt"
-check "runner exit status 0 (got $rc)" test "$rc" -eq 0
-[[ $rc -eq 0 ]] || sed 's/^/  runner: /' "$E2E_TMP/runner.err"
 check "lsblk -z: nvme0n1 host-managed, 16M zones, 16 of them" has "$O" '^nvme0n1 +host-managed +16M +16$'
 check "scheduler is mq-deadline" has "$O" '^== scheduler: .*\[mq-deadline\]'
 check "blkzone report (before) exited 0" has "$O" '^blkzone-before-status=0$'
