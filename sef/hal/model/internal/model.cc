@@ -168,8 +168,9 @@ absl::Status Model::Recover() {
   // Super blocks: state from their records, write pointers from the ADUs present.
   uint64_t max_sequence = 0;
   for (auto& [vd_id, vd] : vds_) {
-    std::lock_guard vd_lock(vd->mu);
-    vd->free_list.clear();
+    // Built without the VD lock, then installed: the lock order is domain before VD.
+    std::deque<uint32_t> free_list;
+    uint32_t pslc_in_use = 0, erase_serial = 0;
     for (uint32_t id = 0; id < vd->sbs.size(); ++id) {
       SuperBlock& sb = vd->sbs[id];
       SEF_ASSIGN_OR_RETURN(std::optional<SbRecord> rec, media_->ReadSb(Slot(*vd, id)));
@@ -177,13 +178,13 @@ absl::Status Model::Recover() {
                         rec->vd == vd_id && rec->sb_id == id && rec->domain != 0 &&
                         rec->domain <= domains_.size() && domains_[rec->domain - 1] != nullptr &&
                         domains_[rec->domain - 1]->vd == vd.get();
-      if (rec.has_value()) vd->erase_serial = std::max(vd->erase_serial, rec->erase_serial);
+      if (rec.has_value()) erase_serial = std::max(erase_serial, rec->erase_serial);
       if (!live) {
         sb.rec = SbRecord{};
         sb.rec.vd = vd_id;
         sb.rec.sb_id = id;
         if (rec.has_value()) sb.rec.erase_count = rec->erase_count;
-        vd->free_list.push_back(id);
+        free_list.push_back(id);
         continue;
       }
       sb.rec = *rec;
@@ -200,12 +201,16 @@ absl::Status Model::Recover() {
       std::lock_guard d_lock(d.mu);
       ++d.owned;
       (pslc ? d.used_pslc_plane_pages : d.used_plane_pages) += PlanePages(sb.capacity);
-      if (pslc) ++vd->pslc_in_use;
+      if (pslc) ++pslc_in_use;
       if (sb.state() != SbState::kClosed) ++d.open_count;
       if (sb.state() == SbState::kOpenByPlacement) {
         d.open_by_placement[{rec->placement_id, pslc}] = id;
       }
     }
+    std::lock_guard vd_lock(vd->mu);
+    vd->free_list = std::move(free_list);
+    vd->pslc_in_use = pslc_in_use;
+    vd->erase_serial = erase_serial;
   }
   write_sequence_.store(max_sequence, std::memory_order_relaxed);
   for (auto& [vd_id, vd] : vds_) UpdateCriticalWarning(*vd);
