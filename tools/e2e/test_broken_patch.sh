@@ -50,7 +50,10 @@ PATCH
 echo "9999-e2e-wrong-context.patch" >>"$E2E_TMP/context/series"
 check_series context "$E2E_TMP/context"
 check "wrong-context patch: build stops (exit $RC)" test "$RC" -ne 0
-check "wrong-context patch: message names it" has "$E2E_TMP/context.log" 'PATCH FAILED: 9999-e2e-wrong-context.patch \(patch 2 of 2'
+# It is the last patch of the series, whatever the series' length.
+n_patches="$(grep -cvE '^[[:space:]]*(#|$)' "$E2E_TMP/context/series")"
+check "wrong-context patch: message names it" has "$E2E_TMP/context.log" \
+  "PATCH FAILED: 9999-e2e-wrong-context.patch \\(patch $n_patches of $n_patches"
 check "wrong-context patch: shows patch's own complaint" has "$E2E_TMP/context.log" 'FAILED|malformed|Reversed'
 check "wrong-context patch: the good patch before it applied" has "$E2E_TMP/context.log" "patch: applied $first"
 
