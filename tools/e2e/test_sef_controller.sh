@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# E2E: the patched QEMU's emulated SEF unit (-device nvme,sef.unit=...; docs/qemu-sef-controller.md)
+# in a Linux 6.1 guest.
+#
+# Host side: builds libsefbridge (sef/qemu_bridge/install.sh), a QEMU that links it
+# (tools/qemu/build_qemu.sh with SEF_QEMU_BRIDGE_LIB and --enable-sef-bridge; the SEF_QEMU that
+# run_all.sh exports has no bridge and is not used), and the guest's tools
+# (sef_hal_probe, the HAL conformance test; the guest runs the host's binaries over 9p). Checks
+# that `-device nvme,help` lists the sef.* options and that an invalid unit config or an
+# unusable backing file makes QEMU exit 1 at start with one line naming the problem.
+#
+# Guest, boot 1 (tiny unit on a new backing file): sef_hal_probe /dev/nvme0 --json prints the
+# unit; the HAL conformance suite's device instantiation passes through io_uring uring_cmd;
+# /dev/ngXnY exist for the QoS domains it leaves. Boot 2 (same backing file): the probe shows
+# the virtual device and QoS domains boot 1 left, then the suite passes again through the ioctl
+# fallback (SEF_TEST_FORCE_IOCTL=1). (In one boot, the second suite run would see an SB event
+# the first left pending in the unit: the HAL does not drain old events at Open.)
+#
+# The QoS domains are presented as NVM namespaces (sef.ns_csi=nvm): the 6.1 kernel creates
+# /dev/ngXnY for CSI 0x30 namespaces too, but without an integrity profile, so it refuses
+# every passthrough command that carries metadata (EINVAL). Two device tests are left out
+# because of HAL gaps on a stock kernel (listed in KNOWN_GAPS; SEF_E2E_SEF_ALL_TESTS=1 runs them).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+KNOWN_GAPS=(
+  # one NLW of 579 ADUs (2.3 MiB) is above the kernel's max transfer / segments: the HAL does
+  # not split writes by the device's transfer limit yet
+  WriteByPlacementContinuesAcrossManySuperBlocks
+  # a metadata-only read: the 6.1 passthrough maps metadata only together with data
+  ReadVerifyMetadataAndErrors
+)
+VM_TIMEOUT="${SEF_E2E_VM_TIMEOUT:-300}"
+UNIT="$REPO_ROOT/testdata/units/tiny.json"
+
+t0=$SECONDS
+echo "== host: building the bridge, a QEMU that links it, and the guest's tools"
+BRIDGE="$("$REPO_ROOT/sef/qemu_bridge/install.sh" 2>"$E2E_TMP/bridge.err" | tail -n1)" \
+  || { tail -n 30 "$E2E_TMP/bridge.err"; fail "sef/qemu_bridge/install.sh"; e2e_done; }
+QEMU="$(SEF_QEMU_BRIDGE_LIB="$BRIDGE" SEF_QEMU_EXTRA_CONFIGURE=--enable-sef-bridge \
+  "$REPO_ROOT/tools/qemu/build_qemu.sh" 2>"$E2E_TMP/qemu.err" | tail -n1)" \
+  || { tail -n 40 "$E2E_TMP/qemu.err"; fail "build_qemu.sh with the bridge"; e2e_done; }
+(cd "$REPO_ROOT" && bazel build //tools/sef_hal_probe //sef/hal:conformance_test) \
+  >"$E2E_TMP/bazel.log" 2>&1 || { tail -n 30 "$E2E_TMP/bazel.log"; fail "bazel build"; e2e_done; }
+BIN="$(cd "$REPO_ROOT" && bazel info bazel-bin 2>/dev/null)"
+echo "  bridge $BRIDGE"
+echo "  qemu   $QEMU"
+echo "  tools  $BIN ($((SECONDS - t0)) s)"
+
+# --- host checks: options and start-up errors ---------------------------------------------------
+"$QEMU" -device nvme,help >"$E2E_TMP/help.txt" 2>&1 || true
+check "-device nvme,help lists sef.unit" has "$E2E_TMP/help.txt" '^ +sef\.unit=<str> +- '
+check "-device nvme,help lists sef.backing" has "$E2E_TMP/help.txt" '^ +sef\.backing=<str> +- '
+check "-device nvme,help lists sef.ns_csi" has "$E2E_TMP/help.txt" '^ +sef\.ns_csi=<str> +- '
+
+start_error() { # NAME DEVICE-ARGS EXPECTED-ERE: QEMU exits 1 at start with one matching line
+  local name="$1" dev="$2" want="$3" rc=0
+  timeout 30 "$QEMU" -nodefaults -display none -machine q35 -accel tcg \
+    -L /usr/share/seabios -L /usr/share/qemu -device "$dev" >"$E2E_TMP/$name.out" 2>&1 || rc=$?
+  sed 's/^/  | /' "$E2E_TMP/$name.out"
+  check "$name: QEMU exits 1 at start (got $rc)" test "$rc" -eq 1
+  check "$name: one line of output" test "$(wc -l <"$E2E_TMP/$name.out")" -eq 1
+  check "$name: the message names the problem" has "$E2E_TMP/$name.out" "$want"
+}
+printf '{"name": "bad", "geometry": {"channels": 0}}\n' >"$E2E_TMP/bad.json"
+start_error bad-config "nvme,serial=bad,sef.unit=$E2E_TMP/bad.json" \
+  "sef\.unit: $E2E_TMP/bad\.json: .*(channels|geometry)"
+start_error missing-config "nvme,serial=bad,sef.unit=$E2E_TMP/none.json" \
+  "sef\.unit: $E2E_TMP/none\.json: .*No such file"
+mkdir -p "$E2E_TMP/a-directory"
+start_error unusable-backing "nvme,serial=bad,sef.unit=$UNIT,sef.backing=$E2E_TMP/a-directory" \
+  "sef\.unit: .*a-directory"
+start_error bad-ns-csi "nvme,serial=bad,sef.unit=$UNIT,sef.ns_csi=zns" "sef\.ns_csi: 'zns'"
+
+# --- boot 1 --------------------------------------------------------------------------------------
+BACKING="$E2E_TMP/unit0.sef"
+DEVICE="nvme,serial=sefe2e0,sef.unit=$UNIT,sef.backing=$BACKING,sef.ns_csi=nvm"
+exclude="$(printf -- '*.%s/device:' "${KNOWN_GAPS[@]}")"
+exclude="-${exclude%:}"
+[[ "${SEF_E2E_SEF_ALL_TESTS:-0}" == 1 ]] && exclude=""
+cat >"$E2E_TMP/boot1.sh" <<GUEST
+#!/bin/bash
+cd "$REPO_ROOT"
+echo "== nvme devices"; ls /dev/nvme* /dev/ng* 2>&1 | tr '\n' ' '; echo
+echo "== probe"
+timeout -s KILL 60 "$BIN/tools/sef_hal_probe/sef_hal_probe" /dev/nvme0 --json >"\$SEF_OUT/probe1.json" 2>&1
+echo "probe-status=\$?"
+for path in uring; do
+  force=0
+  echo "== conformance (\$path)"
+  SEF_TEST_DEVICE=/dev/nvme0 SEF_TEST_FORCE_IOCTL=\$force timeout -s KILL 120 \\
+    "$BIN/sef/hal/conformance_test" --gtest_filter='*/device${exclude}' \\
+    >"\$SEF_OUT/conformance-\$path.txt" 2>&1
+  echo "conformance-\$path-status=\$?"
+  echo "== generic devices after (\$path): \$(ls /dev/ng* 2>/dev/null | tr '\n' ' ')"
+done
+timeout -s KILL 60 "$BIN/tools/sef_hal_probe/sef_hal_probe" /dev/nvme0 --json >"\$SEF_OUT/probe1-end.json" 2>&1
+echo "probe-end-status=\$?"
+dmesg | grep -i nvme | sort -u -k3 | head -20
+GUEST
+
+run_boot() { # N SCRIPT
+  local rc=0 t=$SECONDS
+  "$RUN_VM" --qemu "$QEMU" --timeout "$VM_TIMEOUT" --out "$E2E_TMP/out" --script "$2" -- -device "$DEVICE" \
+    >"$E2E_TMP/boot$1.txt" 2>"$E2E_TMP/boot$1.err" || rc=$?
+  show "$E2E_TMP/boot$1.txt"
+  check "boot $1: runner exit status 0 (got $rc, $((SECONDS - t)) s)" test "$rc" -eq 0
+  [[ $rc -eq 0 ]] || sed 's/^/  runner: /' "$E2E_TMP/boot$1.err"
+}
+mkdir -p "$E2E_TMP/out"
+run_boot 1 "$E2E_TMP/boot1.sh"
+O="$E2E_TMP/out"
+[[ -f "$O/probe1.json" ]] && show "$O/probe1.json"
+check "probe exited 0" has "$E2E_TMP/boot1.txt" '^probe-status=0$'
+check "probe: the unit's serial" has "$O/probe1.json" '"serial": "SEFTINY0001"'
+check "probe: transport /dev/nvme0" has "$O/probe1.json" '"transport": "/dev/nvme0"'
+check "probe: tiny geometry (2 channels, 4 dies)" has "$O/probe1.json" '"dies": 4'
+check "probe: capabilities include pslc" has "$O/probe1.json" '"pslc"'
+conformance_checks() { # PATH BOOT-OUTPUT
+  local path="$1" F="$O/conformance-$1.txt"
+  [[ -f "$F" ]] && grep -E '^\[ +(OK|FAILED|PASSED|SKIPPED) +\]|Failure|^[^[].*:[0-9]+: ' "$F" | sed 's/^/  | /'
+  check "conformance ($path) exited 0" has "$2" "^conformance-$path-status=0\$"
+  check "conformance ($path): device tests passed" has "$F" '^\[  PASSED  \] [1-9][0-9]* tests?\.'
+  check "conformance ($path): nothing failed or skipped" test -s "$F" -a -z "$(grep -E '^\[  (SKIPPED|FAILED) +\]' "$F" 2>/dev/null)"
+}
+conformance_checks uring "$E2E_TMP/boot1.txt"
+check "the QoS domains the suite left have /dev/ngXnY" has "$E2E_TMP/boot1.txt" '^== generic devices after \(uring\): /dev/ng0n[0-9]'
+
+# --- boot 2: the same backing file ------------------------------------------------------------
+cat >"$E2E_TMP/boot2.sh" <<GUEST
+#!/bin/bash
+cd "$REPO_ROOT"
+echo "== generic devices at boot: \$(ls /dev/ng* 2>/dev/null | tr '\n' ' ')"
+timeout -s KILL 60 "$BIN/tools/sef_hal_probe/sef_hal_probe" /dev/nvme0 --json >"\$SEF_OUT/probe2.json" 2>&1
+echo "probe-status=\$?"
+echo "== conformance (ioctl)"
+SEF_TEST_DEVICE=/dev/nvme0 SEF_TEST_FORCE_IOCTL=1 timeout -s KILL 120 \\
+  "$BIN/sef/hal/conformance_test" --gtest_filter='*/device${exclude}' \\
+  >"\$SEF_OUT/conformance-ioctl.txt" 2>&1
+echo "conformance-ioctl-status=\$?"
+GUEST
+run_boot 2 "$E2E_TMP/boot2.sh"
+check "boot 2: probe exited 0" has "$E2E_TMP/boot2.txt" '^probe-status=0$'
+strip() { grep -v '"transport"' "$1" 2>/dev/null; }
+if [[ -f "$O/probe1-end.json" && -f "$O/probe2.json" ]]; then
+  diff <(strip "$O/probe1-end.json") <(strip "$O/probe2.json") | sed 's/^/  diff: /' || true
+fi
+same_state() { [[ -s "$O/probe1-end.json" && -s "$O/probe2.json" ]] &&
+  cmp -s <(strip "$O/probe1-end.json") <(strip "$O/probe2.json"); }
+check "boot 2: virtual devices and QoS domains as boot 1 left them" same_state
+check "boot 2: the QoS domains are there" has "$O/probe2.json" '"qos_domains": \[$'
+check "boot 2: /dev/ngXnY at boot" has "$E2E_TMP/boot2.txt" '^== generic devices at boot: /dev/ng0n[0-9]'
+conformance_checks ioctl "$E2E_TMP/boot2.txt"
+echo "total $((SECONDS - t0)) s"
+e2e_done
