@@ -4,8 +4,10 @@
 // (skipped cleanly when that is unset; SEF_TEST_FORCE_IOCTL=1 selects the kernel backend's
 // ioctl path instead of io_uring). On a device it is destructive: it deletes every QoS
 // domain and virtual device of the unit first.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -17,6 +19,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sef/hal/cmd/results.h"
 #include "sef/hal/hal.h"
 
 namespace sef::hal {
@@ -442,6 +445,138 @@ INSTANTIATE_TEST_SUITE_P(
                                             ? std::getenv("SEF_TEST_DEVICE")
                                             : ""}),
     [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+// A transport that reports a small maximum transfer (MDTS) in Identify Controller, as QEMU's
+// emulated controller does (512 KiB), and counts the commands that reach the unit.
+class SmallMdtsTransport : public Transport {
+ public:
+  explicit SmallMdtsTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
+  const std::string& name() const override { return inner_->name(); }
+  void Submit(const Command& c, TransportCallback done) override {
+    Count(c);
+    const bool identify_controller =
+        c.queue == QueueType::kAdmin && c.opcode() == 0x06 && (c.sqe.cdw10 & 0xFF) == 0x01;
+    if (!identify_controller) return inner_->Submit(c, std::move(done));
+    auto* data = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(c.sqe.addr));
+    inner_->Submit(c, [data, done = std::move(done)](TransportResult r) mutable {
+      data[offsetof(wire::IdentifyController, mdts)] = 2;  // 2^2 * 4 KiB = 4 ADUs
+      std::move(done)(std::move(r));
+    });
+  }
+  void SubmitPair(const Command& first, TransportCallback first_done, const Command& second,
+                  TransportCallback second_done) override {
+    Count(first);
+    Count(second);
+    inner_->SubmitPair(first, std::move(first_done), second, std::move(second_done));
+  }
+  absl::Status WatchEvents(absl::AnyInvocable<void(uint32_t)> on_event) override {
+    return inner_->WatchEvents(std::move(on_event));
+  }
+  int writes() const { return writes_.load(); }
+  int reads() const { return reads_.load(); }
+
+ private:
+  void Count(const Command& c) {
+    if (c.queue != QueueType::kIo) return;
+    if (c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kNamelessWrite)) ++writes_;
+    if (c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kRead)) ++reads_;
+  }
+  std::unique_ptr<Transport> inner_;
+  std::atomic<int> writes_{0}, reads_{0};
+};
+
+TEST(MaxTransferTest, WritesAndReadsAboveTheControllersMdtsAreSplit) {
+  absl::StatusOr<std::unique_ptr<Transport>> model =
+      OpenTransport("model:testdata/units/tiny.json");
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto transport = std::make_unique<SmallMdtsTransport>(*std::move(model));
+  SmallMdtsTransport* counter = transport.get();
+  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(std::move(transport));
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 2, 0}}).ok());
+  absl::StatusOr<QosDomainId> id = (*unit)->CreateQosDomain(
+      {.vd = VirtualDeviceId(1), .capacity_adus = 512, .max_open_super_blocks = 2});
+  ASSERT_TRUE(id.ok()) << id.status();
+  std::unique_ptr<QosDomain> d = *(*unit)->OpenQosDomain(*id);
+
+  std::vector<uint8_t> data = Pattern(70, 10);
+  iovec iov{data.data(), data.size()};
+  absl::StatusOr<WriteResult> w =
+      d->Write({.target = ByPlacement{PlacementId(0)}, .start = Ua(70), .data = {&iov, 1}});
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ(w->addresses.size(), 10u);
+  EXPECT_EQ(counter->writes(), 3);  // 4 + 4 + 2 ADUs
+  for (size_t i = 1; i < 10; ++i) EXPECT_EQ(w->addresses[i].raw(), w->addresses[0].raw() + i);
+
+  std::vector<uint8_t> back(data.size()), meta(10 * 16);
+  iovec biov{back.data(), back.size()};
+  ASSERT_TRUE(d->Read({.address = w->addresses[0],
+                       .adus = 10,
+                       .verify = Ua(70),
+                       .data = {&biov, 1},
+                       .metadata = meta.data()})
+                  .ok());
+  EXPECT_EQ(counter->reads(), 3);
+  EXPECT_EQ(back, data);
+}
+
+TransportResult RunRaw(Transport& t, const absl::StatusOr<Command>& c) {
+  EXPECT_TRUE(c.ok()) << c.status();
+  std::promise<TransportResult> p;
+  std::future<TransportResult> f = p.get_future();
+  t.Submit(*c, [&p](TransportResult r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+TEST(NotificationTest, EventsPendingBeforeOpenAreDrainedNotDelivered) {
+  absl::StatusOr<std::unique_ptr<Transport>> t = OpenTransport("model:testdata/units/tiny.json");
+  ASSERT_TRUE(t.ok()) << t.status();
+  Transport& raw = **t;
+  // An earlier user: a VD, a domain, an SB erased and closed (an SB event left pending).
+  std::vector<uint8_t> payload(4096);
+  cmd::CapacityConfig config{2, {{VirtualDeviceId(1), {cmd::DieId(0), cmd::DieId(1)}}}};
+  ASSERT_TRUE(RunRaw(raw, cmd::Encode(cmd::SetCapacityConfigRequest{
+                              config, cmd::MutableBytes::Of(payload)}))
+                  .ok());
+  ASSERT_TRUE(RunRaw(raw, cmd::Encode(cmd::SelectCapacityConfigRequest{2})).ok());
+  cmd::QosDomainSpec spec;
+  spec.vd = VirtualDeviceId(1);
+  spec.capacity = spec.quota = PlanePageCount(64);
+  const TransportResult created =
+      RunRaw(raw, cmd::Encode(cmd::CreateQosDomainRequest{spec, cmd::MutableBytes::Of(payload)}));
+  ASSERT_TRUE(created.ok());
+  const QosDomainId id = cmd::CreateQosDomainResult::FromResult(created.result).domain;
+  ASSERT_TRUE(RunRaw(raw, cmd::Encode(cmd::AttachQosDomainRequest{id, cmd::AttachAction::kAttach, 0,
+                                                                  cmd::MutableBytes::Of(payload)}))
+                  .ok());
+  const cmd::DomainFormat f{{16, 16}, 1};
+  const TransportResult erased =
+      RunRaw(raw, cmd::Encode(
+                      cmd::SuperBlockManagementRequest{
+                          id, wire::SbOperation::kErase, kDeviceChoosesSuperBlock, 0, {}},
+                      f));
+  ASSERT_TRUE(erased.ok());
+  const SuperBlockId old_sb = cmd::EraseResult::FromResult(erased.result).sb;
+  ASSERT_TRUE(
+      RunRaw(raw,
+             cmd::Encode(
+                 cmd::SuperBlockManagementRequest{id, wire::SbOperation::kClose, old_sb, 0, {}}, f))
+          .ok());
+
+  Notifications seen;
+  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(
+      *std::move(t), {.on_notification = [&seen](const Notification& n) { seen.Add(n); }});
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  std::unique_ptr<QosDomain> d = *(*unit)->OpenQosDomain(id);
+  absl::StatusOr<SuperBlockAllocation> sb = d->AllocateSuperBlock();
+  ASSERT_TRUE(sb.ok()) << sb.status();
+  ASSERT_TRUE(d->CloseSuperBlock(sb->address).ok());
+  const std::vector<Notification> closed = seen.WaitFor(NotificationType::kSuperBlockClosed, 1);
+  ASSERT_EQ(closed.size(), 1u);  // the new close only; the earlier one was drained at open
+  EXPECT_EQ(closed[0].super_block, sb->address);
+  d.reset();
+  unit->reset();  // before `seen`
+}
 
 TEST(OpenTest, UnknownSpecsAndMissingUnitsAreReported) {
   absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open("bogus");

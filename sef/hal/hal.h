@@ -221,8 +221,9 @@ class QosDomain {
   // One user address per ADU of the SB; UserAddress::Ignore() where unwritten.
   absl::StatusOr<std::vector<UserAddress>> GetUserAddressList(FlashAddress sb);
 
-  // Writes may span several FAR+NLW pairs (more than 0x10000 ADUs, more than 8 super
-  // blocks): the HAL continues them and returns every address.
+  // Writes may span several FAR+NLW pairs (more than the controller's maximum transfer,
+  // 0x10000 ADUs, or 8 super blocks): the HAL continues them and returns every address.
+  // Reads above the maximum transfer are split likewise.
   void WriteAsync(const WriteOp& op, Callback<WriteResult> done);
   absl::StatusOr<WriteResult> Write(const WriteOp& op);
   void ReadAsync(const ReadOp& op, StatusCallback done);
@@ -232,8 +233,13 @@ class QosDomain {
 
  private:
   friend class Unit;
-  QosDomain(Unit* unit, QosDomainId id, AddressFormat format, uint32_t placement_ids)
-      : unit_(unit), id_(id), format_(format), placement_ids_(placement_ids) {}
+  QosDomain(Unit* unit, QosDomainId id, AddressFormat format, uint32_t placement_ids,
+            uint32_t max_adus_per_command)
+      : unit_(unit),
+        id_(id),
+        format_(format),
+        placement_ids_(placement_ids),
+        max_adus_(max_adus_per_command) {}
   cmd::DomainFormat domain_format() const { return {format_, placement_ids_}; }
   absl::StatusOr<SuperBlockId> OwnSuperBlock(FlashAddress sb, const char* what) const;
   absl::StatusOr<uint64_t> SuperBlockCommand(wire::SbOperation op, FlashAddress sb,
@@ -249,6 +255,7 @@ class QosDomain {
   QosDomainId id_;
   AddressFormat format_;
   uint32_t placement_ids_;
+  uint32_t max_adus_;  // per FAR+NLW or Read: the SEF limit and the controller's MDTS
   std::atomic<uint32_t> next_pair_id_{1};  // NLWIDs and NLCIDs; never 0
 };
 
@@ -297,11 +304,14 @@ class Unit {
   absl::StatusOr<std::vector<uint8_t>> AdminData(const cmd::AdminRequest& r, uint32_t bytes);
   absl::Status AdminStatus(const cmd::AdminRequest& r, uint64_t* result = nullptr);
   absl::StatusOr<uint32_t> ReadAdusPerPlanePage();
+  absl::StatusOr<uint32_t> ReadMaxAdusPerCommand();
+  void DrainPendingEvents();
   absl::StatusOr<uint32_t> AdusPerPlanePage() const { return adus_per_plane_page_; }
   void HandleEvent(uint32_t dw0);
 
   std::unique_ptr<Transport> transport_;
-  uint32_t adus_per_plane_page_ = 0;  // from Identify 06h at open
+  uint32_t adus_per_plane_page_ = 0;   // from Identify 06h at open
+  uint32_t max_adus_per_command_ = 0;  // from Identify 01h MDTS at open
   std::unique_ptr<Notifier> notifier_;
 };
 

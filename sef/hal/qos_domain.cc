@@ -2,6 +2,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
@@ -256,7 +257,7 @@ void QosDomain::WriteAsync(const WriteOp& op, Callback<WriteResult> done) {
 
 // One FAR+NLW pair for the next (at most 0x10000) ADUs.
 void QosDomain::WriteStep(std::shared_ptr<WriteState> state) {
-  const uint32_t n = std::min<uint32_t>(state->total - state->done, wire::kMaxAdusPerCommand);
+  const uint32_t n = std::min<uint32_t>(state->total - state->done, max_adus_);
   state->slice = Slice(state->op.data, uint64_t{state->done} * wire::kAduDataBytes,
                        uint64_t{n} * wire::kAduDataBytes);
   const uint32_t pair = NextPairId();
@@ -361,26 +362,64 @@ void QosDomain::ReadAsync(const ReadOp& op, StatusCallback done) {
         absl::StrFormat("read: flash address 0x%016x belongs to QoS domain %u, not %u",
                         op.address.raw(), op.address.domain().value(), id_.value())));
   }
+  if (op.adus == 0) return std::move(done)(absl::InvalidArgumentError("read: 0 ADUs"));
+  // Reads above the maximum transfer become several commands, in flight together; the
+  // first error wins.
   struct ReadState {
-    std::vector<iovec> data;
-    Command command;
+    std::vector<std::vector<iovec>> data;
+    std::vector<Command> commands;
+    std::atomic<size_t> pending{0};
+    std::mutex mu;
+    absl::Status status ABSL_GUARDED_BY(mu);
+    StatusCallback done;
   };
+  if (!op.data.empty() && TotalBytes(op.data) != uint64_t{op.adus} * wire::kAduDataBytes) {
+    return std::move(done)(absl::InvalidArgumentError(
+        absl::StrFormat("read: data buffers hold %u bytes, the ADU count needs %u",
+                        TotalBytes(op.data), uint64_t{op.adus} * wire::kAduDataBytes)));
+  }
   auto state = std::make_shared<ReadState>();
-  state->data.assign(op.data.begin(), op.data.end());
-  cmd::ReadRequest r;
-  r.address = op.address;
-  r.adus = AduCount(op.adus);
-  r.verify = op.verify;
-  r.fifo = op.fifo;
-  r.data = {state->data.data(), static_cast<uint32_t>(state->data.size())};
-  if (op.metadata != nullptr) r.metadata = {op.metadata, op.adus * wire::kAduMetaBytes};
-  absl::StatusOr<Command> c = cmd::Encode(r, domain_format());
-  if (!c.ok()) return std::move(done)(c.status());
-  state->command = *c;
-  unit_->transport().Submit(state->command,
-                            [state, done = std::move(done)](TransportResult t) mutable {
-                              std::move(done)(StatusOf(t, state->command));
-                            });
+  const uint32_t parts = (op.adus + max_adus_ - 1) / max_adus_;
+  state->data.resize(parts);
+  for (uint32_t p = 0; p < parts; ++p) {
+    const uint32_t first = p * max_adus_;
+    const uint32_t n = std::min(max_adus_, op.adus - first);
+    if (!op.data.empty()) {
+      state->data[p] =
+          Slice(op.data, uint64_t{first} * wire::kAduDataBytes, uint64_t{n} * wire::kAduDataBytes);
+    }
+    cmd::ReadRequest r;
+    r.address = FlashAddress::FromRaw(op.address.raw() + first);
+    r.adus = AduCount(n);
+    r.verify = op.verify.is_ignore() ? op.verify : UserAddress::FromRaw(op.verify.raw() + first);
+    r.fifo = op.fifo;
+    r.data = {state->data[p].data(), static_cast<uint32_t>(state->data[p].size())};
+    if (op.metadata != nullptr) {
+      r.metadata = {op.metadata + uint64_t{first} * wire::kAduMetaBytes, n * wire::kAduMetaBytes};
+    }
+    absl::StatusOr<Command> c = cmd::Encode(r, domain_format());
+    if (!c.ok()) return std::move(done)(c.status());
+    state->commands.push_back(*c);
+  }
+  state->done = std::move(done);
+  state->pending.store(parts, std::memory_order_relaxed);
+  for (uint32_t p = 0; p < parts; ++p) {
+    unit_->transport().Submit(state->commands[p], [state, p](TransportResult t) {
+      absl::Status s = StatusOf(t, state->commands[p]);
+      if (!s.ok()) {
+        std::lock_guard lock(state->mu);
+        if (state->status.ok()) state->status = std::move(s);
+      }
+      if (state->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        absl::Status final_status;
+        {
+          std::lock_guard lock(state->mu);
+          final_status = state->status;
+        }
+        std::move(state->done)(std::move(final_status));
+      }
+    });
+  }
 }
 
 absl::Status QosDomain::Read(const ReadOp& op) {

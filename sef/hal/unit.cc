@@ -1,5 +1,6 @@
 // Unit: opening, information, virtual devices, QoS domains, notifications.
 #include <condition_variable>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -89,7 +90,9 @@ absl::StatusOr<std::unique_ptr<Unit>> Unit::Open(std::unique_ptr<Transport> tran
   std::unique_ptr<Unit> unit(new Unit(std::move(transport)));
   // A unit that cannot answer Identify is not usable: fail at open, not at first use.
   SEF_ASSIGN_OR_RETURN(unit->adus_per_plane_page_, unit->ReadAdusPerPlanePage());
+  SEF_ASSIGN_OR_RETURN(unit->max_adus_per_command_, unit->ReadMaxAdusPerCommand());
   if (options.on_notification) {
+    unit->DrainPendingEvents();
     unit->notifier_ = std::make_unique<Notifier>(unit.get(), std::move(options.on_notification));
     Notifier* notifier = unit->notifier_.get();
     SEF_RETURN_IF_ERROR(
@@ -145,6 +148,37 @@ absl::StatusOr<uint32_t> Unit::ReadAdusPerPlanePage() {
         transport_->name(), id.plds));
   }
   return 1u << (id.plds - 12);
+}
+
+// MDTS is a power of two in units of the minimum memory page size (4 KiB on every
+// controller this project drives); 0 means no limit.
+absl::StatusOr<uint32_t> Unit::ReadMaxAdusPerCommand() {
+  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                       AdminData(cmd::IdentifyControllerRequest{}, 4096));
+  const uint8_t mdts = bytes[offsetof(wire::IdentifyController, mdts)];
+  if (mdts == 0 || mdts >= 16) return wire::kMaxAdusPerCommand;
+  return std::min<uint32_t>(wire::kMaxAdusPerCommand, 1u << mdts);
+}
+
+// Events left pending by an earlier user of the unit describe a past nobody listened to;
+// reading their logs with RAE = 0 consumes them, so that notifications start from now.
+void Unit::DrainPendingEvents() {
+  constexpr int kMaxEvents = 4096;
+  for (int i = 0; i < kMaxEvents; ++i) {
+    if (!AdminData(
+             cmd::SuperBlockInfoLogRequest{kPendingEventVirtualDevice, SuperBlockId(0), false, {}},
+             sizeof(wire::SbInfoLog))
+             .ok()) {
+      break;
+    }
+  }
+  for (int i = 0; i < kMaxEvents; ++i) {
+    if (!AdminData(cmd::VdInfoLogRequest{kPendingEventVirtualDevice, false, {}},
+                   sizeof(wire::VdInfoLogHeader) + 2 * 65536)
+             .ok()) {
+      break;
+    }
+  }
 }
 
 absl::StatusOr<UnitInfo> Unit::Info() {
@@ -340,7 +374,8 @@ absl::Status Unit::DeleteQosDomain(QosDomainId domain) {
 absl::StatusOr<std::unique_ptr<QosDomain>> Unit::OpenQosDomain(QosDomainId domain) {
   SEF_ASSIGN_OR_RETURN(QosDomainInfo info, GetQosDomainInfo(domain));
   SEF_ASSIGN_OR_RETURN(VirtualDeviceInfo vd, GetVirtualDeviceInfo(info.vd));
-  return std::unique_ptr<QosDomain>(new QosDomain(this, domain, vd.format, info.placement_ids));
+  return std::unique_ptr<QosDomain>(
+      new QosDomain(this, domain, vd.format, info.placement_ids, max_adus_per_command_));
 }
 
 void Unit::HandleEvent(uint32_t dw0) {

@@ -457,7 +457,16 @@ void KernelTransport::Submit(const Command& c, TransportCallback done) {
     std::move(done)(TransportResult{.os = device.status()});
     return;
   }
-  Work work{*std::move(device), c, std::move(done)};
+  // A metadata-only Read carries a scratch data buffer (see WithScratchData), kept alive by
+  // the completion callback.
+  auto scratch = std::make_shared<kernel::ReadScratch>();
+  const std::optional<Command> with_data = kernel::WithScratchData(c, *scratch);
+  if (with_data.has_value()) {
+    done = [scratch, done = std::move(done)](TransportResult r) mutable {
+      std::move(done)(std::move(r));
+    };
+  }
+  Work work{*std::move(device), with_data.value_or(c), std::move(done)};
   if (use_ioctl_) {
     IoctlSubmit(std::move(work));
   } else {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "sef/hal/cmd/wire.h"
 #include "sef/hal/kernel/os_error.h"
 
 namespace sef::hal::kernel {
@@ -54,6 +55,20 @@ TransportResult ResultFromCompletion(int32_t res, uint64_t result, std::string_v
 
 TransportResult ResultFromCqe(const io_uring_cqe& cqe, std::string_view path) {
   return ResultFromCompletion(cqe.res, BigCqeResult(cqe), path);
+}
+
+std::optional<Command> WithScratchData(const Command& c, ReadScratch& scratch) {
+  const bool metadata_only_read = c.queue == QueueType::kIo &&
+                                  c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kRead) &&
+                                  c.vectored && c.sqe.vec_cnt == 0 && c.sqe.metadata_len != 0;
+  if (!metadata_only_read) return std::nullopt;
+  const uint64_t adus = uint64_t{c.sqe.cdw12 & 0xFFFF} + 1;  // NADU, 0-based on the wire
+  scratch.data.assign(adus * wire::kAduDataBytes, 0);
+  scratch.iov = {scratch.data.data(), scratch.data.size()};
+  Command with_data = c;
+  with_data.sqe.addr = reinterpret_cast<uintptr_t>(&scratch.iov);
+  with_data.sqe.vec_cnt = 1;
+  return with_data;
 }
 
 }  // namespace sef::hal::kernel

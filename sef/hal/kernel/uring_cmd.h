@@ -15,7 +15,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "sef/hal/cmd/command.h"
 #include "sef/hal/transport.h"
@@ -67,6 +69,16 @@ TransportResult ResultFromCompletion(int32_t res, uint64_t result, std::string_v
 
 // big_cqe[0] of a 32-byte CQE.
 uint64_t BigCqeResult(const io_uring_cqe& cqe);
+
+// Linux (6.1) maps a passthrough command's metadata buffer only together with a data
+// buffer, so a metadata-only Read (no iovecs) would silently lose its metadata. Such a Read
+// is sent with a scratch data buffer instead. Returns the command to send (pointing into
+// `*scratch`, which must outlive it), or nullopt when `c` needs no change.
+struct ReadScratch {
+  std::vector<uint8_t> data;
+  iovec iov{};
+};
+std::optional<Command> WithScratchData(const Command& c, ReadScratch& scratch);
 
 }  // namespace sef::hal::kernel
 

@@ -266,5 +266,36 @@ TEST(ResultFromCqeTest, ZeroResIsSuccessWithTheBigCqeResult) {
   EXPECT_EQ(r.result, 0x0000000500000010u);
 }
 
+TEST(WithScratchDataTest, MetadataOnlyReadGetsAScratchDataBuffer) {
+  const cmd::DomainFormat f{{24, 24}, 4};
+  std::vector<uint8_t> meta(3 * 16);
+  cmd::ReadRequest r;
+  r.address = FlashAddress::FromRaw((uint64_t{2} << 48) | 7);
+  r.adus = AduCount(3);
+  r.metadata = cmd::MutableBytes::Of(meta);
+  const Command c = *cmd::Encode(r, f);
+  ASSERT_EQ(c.sqe.vec_cnt, 0u);
+  ReadScratch scratch;
+  const std::optional<Command> sent = WithScratchData(c, scratch);
+  ASSERT_TRUE(sent.has_value());
+  EXPECT_EQ(sent->sqe.vec_cnt, 1u);
+  EXPECT_EQ(sent->sqe.addr, reinterpret_cast<uintptr_t>(&scratch.iov));
+  EXPECT_EQ(scratch.iov.iov_len, 3u * 4096);
+  EXPECT_EQ(sent->sqe.metadata, c.sqe.metadata);
+  EXPECT_EQ(sent->sqe.metadata_len, 48u);
+  EXPECT_EQ(std::memcmp(&sent->sqe.cdw10, &c.sqe.cdw10, 6 * sizeof(uint32_t)), 0);
+
+  // A Read with data, and any other command, go unchanged.
+  std::vector<uint8_t> data(3 * 4096);
+  iovec iov{data.data(), data.size()};
+  r.data = {&iov, 1};
+  EXPECT_FALSE(WithScratchData(*cmd::Encode(r, f), scratch).has_value());
+  std::vector<uint8_t> identify(4096);
+  EXPECT_FALSE(
+      WithScratchData(
+          *cmd::Encode(cmd::IdentifySefControllerRequest{cmd::MutableBytes::Of(identify)}), scratch)
+          .has_value());
+}
+
 }  // namespace
 }  // namespace sef::hal::kernel
