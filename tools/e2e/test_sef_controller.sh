@@ -5,16 +5,21 @@
 # Host side: builds libsefbridge (sef/qemu_bridge/install.sh), a QEMU that links it
 # (tools/qemu/build_qemu.sh with SEF_QEMU_BRIDGE_LIB and --enable-sef-bridge; the SEF_QEMU that
 # run_all.sh exports has no bridge and is not used), and the guest's tools
-# (sef_hal_probe, the HAL conformance test; the guest runs the host's binaries over 9p). Checks
-# that `-device nvme,help` lists the sef.* options and that an invalid unit config or an
-# unusable backing file makes QEMU exit 1 at start with one line naming the problem.
+# (sef_hal_probe, sef_hal_io, the HAL conformance test; the guest runs the host's binaries
+# over 9p). Checks that `-device nvme,help` lists the sef.* options and that an invalid unit
+# config or an unusable backing file makes QEMU exit 1 at start with one line naming the
+# problem.
 #
 # Guest, boot 1 (tiny unit on a new backing file): sef_hal_probe /dev/nvme0 --json prints the
 # unit; the HAL conformance suite's device instantiation passes through io_uring uring_cmd;
-# /dev/ngXnY exist for the QoS domains it leaves. Boot 2 (same backing file): the probe shows
-# the virtual device and QoS domains boot 1 left, then the suite passes again through the ioctl
-# fallback (SEF_TEST_FORCE_IOCTL=1). (In one boot, the second suite run would see an SB event
-# the first left pending in the unit: the HAL does not drain old events at Open.)
+# /dev/ngXnY exist for the QoS domains it leaves; then sef_hal_io replaces them (the suite
+# deletes every QoS domain and virtual device at start and leaves the VD without free super
+# blocks) by a virtual device and QoS domain of its own and writes a pattern into it. Boot 2 (same backing file): before anything destructive, sef_hal_io reads
+# boot 1's data back by flash address (user-address verify, data and metadata compared); the
+# probe shows the virtual device and QoS domains boot 1 left, then the suite passes again
+# through the ioctl fallback (SEF_TEST_FORCE_IOCTL=1). (In one boot, the second suite run would
+# see an SB event the first left pending in the unit: the HAL does not drain old events at
+# Open.)
 #
 # The QoS domains are presented as NVM namespaces (sef.ns_csi=nvm): the 6.1 kernel creates
 # /dev/ngXnY for CSI 0x30 namespaces too, but without an integrity profile, so it refuses
@@ -31,6 +36,7 @@ KNOWN_GAPS=(
   ReadVerifyMetadataAndErrors
 )
 VM_TIMEOUT="${SEF_E2E_VM_TIMEOUT:-300}"
+IO_ADUS=16  # written in boot 1, read back in boot 2 (below the kernel's max transfer)
 UNIT="$REPO_ROOT/testdata/units/tiny.json"
 
 t0=$SECONDS
@@ -40,7 +46,7 @@ BRIDGE="$("$REPO_ROOT/sef/qemu_bridge/install.sh" 2>"$E2E_TMP/bridge.err" | tail
 QEMU="$(SEF_QEMU_BRIDGE_LIB="$BRIDGE" SEF_QEMU_EXTRA_CONFIGURE=--enable-sef-bridge \
   "$REPO_ROOT/tools/qemu/build_qemu.sh" 2>"$E2E_TMP/qemu.err" | tail -n1)" \
   || { tail -n 40 "$E2E_TMP/qemu.err"; fail "build_qemu.sh with the bridge"; e2e_done; }
-(cd "$REPO_ROOT" && bazel build //tools/sef_hal_probe //sef/hal:conformance_test) \
+(cd "$REPO_ROOT" && bazel build //tools/sef_hal_probe //tools/sef_hal_io //sef/hal:conformance_test) \
   >"$E2E_TMP/bazel.log" 2>&1 || { tail -n 30 "$E2E_TMP/bazel.log"; fail "bazel build"; e2e_done; }
 BIN="$(cd "$REPO_ROOT" && bazel info bazel-bin 2>/dev/null)"
 echo "  bridge $BRIDGE"
@@ -94,6 +100,14 @@ for path in uring; do
   echo "conformance-\$path-status=\$?"
   echo "== generic devices after (\$path): \$(ls /dev/ng* 2>/dev/null | tr '\n' ' ')"
 done
+echo "== data for boot 2"
+IO="$BIN/tools/sef_hal_io/sef_hal_io"
+timeout -s KILL 60 "\$IO" /dev/nvme0 setup --reset --domain-capacity-adus 256 >"\$SEF_OUT/io-setup.json" 2>&1
+echo "io-setup-status=\$?"
+domain=\$(sed -n 's/.*"domain":\([0-9]*\).*/\1/p' "\$SEF_OUT/io-setup.json")
+timeout -s KILL 60 "\$IO" /dev/nvme0 write --domain "\$domain" --lba 4096 --adus $IO_ADUS --seed 20240611 \\
+  >"\$SEF_OUT/io-write.json" 2>"\$SEF_OUT/io-write.err"
+echo "io-write-status=\$?"
 timeout -s KILL 60 "$BIN/tools/sef_hal_probe/sef_hal_probe" /dev/nvme0 --json >"\$SEF_OUT/probe1-end.json" 2>&1
 echo "probe-end-status=\$?"
 dmesg | grep -i nvme | sort -u -k3 | head -20
@@ -125,12 +139,22 @@ conformance_checks() { # PATH BOOT-OUTPUT
 }
 conformance_checks uring "$E2E_TMP/boot1.txt"
 check "the QoS domains the suite left have /dev/ngXnY" has "$E2E_TMP/boot1.txt" '^== generic devices after \(uring\): /dev/ng0n[0-9]'
+for f in io-setup.json io-write.json io-write.err; do [[ -s "$O/$f" ]] && show "$O/$f"; done
+check "sef_hal_io setup exited 0" has "$E2E_TMP/boot1.txt" '^io-setup-status=0$'
+check "sef_hal_io setup created a QoS domain" has "$O/io-setup.json" '"created":true'
+check "sef_hal_io write exited 0" has "$E2E_TMP/boot1.txt" '^io-write-status=0$'
+written() { [[ $(grep -o '"0x[0-9a-f]\{16\}"' "$O/io-write.json" 2>/dev/null | sort -u | wc -l) -eq $IO_ADUS ]]; }
+check "sef_hal_io write: $IO_ADUS distinct flash addresses" written
 
 # --- boot 2: the same backing file ------------------------------------------------------------
 cat >"$E2E_TMP/boot2.sh" <<GUEST
 #!/bin/bash
 cd "$REPO_ROOT"
 echo "== generic devices at boot: \$(ls /dev/ng* 2>/dev/null | tr '\n' ' ')"
+echo "== boot 1's data"
+timeout -s KILL 60 "$BIN/tools/sef_hal_io/sef_hal_io" /dev/nvme0 verify --from-json "\$SEF_OUT/io-write.json" \\
+  >"\$SEF_OUT/io-verify.json" 2>"\$SEF_OUT/io-verify.err"
+echo "io-verify-status=\$?"
 timeout -s KILL 60 "$BIN/tools/sef_hal_probe/sef_hal_probe" /dev/nvme0 --json >"\$SEF_OUT/probe2.json" 2>&1
 echo "probe-status=\$?"
 echo "== conformance (ioctl)"
@@ -140,6 +164,12 @@ SEF_TEST_DEVICE=/dev/nvme0 SEF_TEST_FORCE_IOCTL=1 timeout -s KILL 120 \\
 echo "conformance-ioctl-status=\$?"
 GUEST
 run_boot 2 "$E2E_TMP/boot2.sh"
+for f in io-verify.json io-verify.err; do [[ -s "$O/$f" ]] && show "$O/$f"; done
+check "boot 2: sef_hal_io verify exited 0" has "$E2E_TMP/boot2.txt" '^io-verify-status=0$'
+check "boot 2: boot 1's $IO_ADUS ADUs read back (data, metadata, user addresses)" \
+  has "$O/io-verify.json" "\"verified\":$IO_ADUS[,}]"
+check "boot 2: no mismatches or read errors" \
+  has "$O/io-verify.json" '"errors":0,.*"mismatches":0,'
 check "boot 2: probe exited 0" has "$E2E_TMP/boot2.txt" '^probe-status=0$'
 strip() { grep -v '"transport"' "$1" 2>/dev/null; }
 if [[ -f "$O/probe1-end.json" && -f "$O/probe2.json" ]]; then

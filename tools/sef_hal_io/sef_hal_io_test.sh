@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# sef_hal_io on a tiny model unit with a backing file: setup, write, then verify in a second
+# process (the backing file carries the data), a wrong seed and a wrong LBA (exit 1, one line),
+# a missing unit (exit 1, one line) and usage errors (exit 2).
+set -euo pipefail
+io=tools/sef_hal_io/sef_hal_io
+unit="model:testdata/units/tiny.json:$TEST_TMPDIR/u.sef"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+passed=0
+ok() { passed=$((passed + 1)); }
+run() { # EXPECTED-STATUS ARGS...: runs the tool; stdout in $out, stderr in $err
+  local want="$1" rc=0
+  shift
+  "$io" "$@" >"$TEST_TMPDIR/out" 2>"$TEST_TMPDIR/err" || rc=$?
+  out=$(cat "$TEST_TMPDIR/out")
+  err=$(cat "$TEST_TMPDIR/err")
+  [[ $rc -eq $want ]] || fail "sef_hal_io $*: exit $rc, want $want; stdout: $out; stderr: $err"
+}
+one_line() { # WHAT ERE: stderr is one line matching ERE
+  [[ $(wc -l <<<"$err") -eq 1 && -n "$err" ]] || fail "$1: want one line on stderr, got: $err"
+  grep -Eq -e "$2" <<<"$err" || fail "$1: stderr does not match /$2/: $err"
+}
+
+run 0 "$unit" setup --domain-capacity-adus 512
+grep -q '"domain":1' <<<"$out" && grep -q '"created":true' <<<"$out" || fail "setup: $out"
+run 0 "$unit" setup --domain-capacity-adus 512
+grep -q '"domain":1' <<<"$out" && grep -q '"created":false' <<<"$out" || fail "setup again: $out"
+run 0 "$unit" setup --domain-capacity-adus 256 --new
+grep -q '"domain":2' <<<"$out" && grep -q '"created":true' <<<"$out" || fail "setup --new: $out"
+run 0 "$unit" setup --domain-capacity-adus 512 --reset
+grep -q '"domain":1' <<<"$out" && grep -q '"created":true' <<<"$out" \
+  && grep -q '"capacity_adus":512' <<<"$out" || fail "setup --reset: $out"
+ok
+
+run 0 "$unit" write --domain 1 --lba 1000 --adus 12 --seed 42
+echo "$out" >"$TEST_TMPDIR/write.json"
+[[ $(grep -o '"0x0001[0-9a-f]\{12\}"' <<<"$out" | sort -u | wc -l) -eq 12 ]] \
+  || fail "write: want 12 distinct addresses in domain 1: $out"
+grep -q '"lba":1000' <<<"$out" && grep -q '"seed":42' <<<"$out" || fail "write: $out"
+ok
+
+# Another process: the data comes from the backing file.
+run 0 "$unit" verify --from-json "$TEST_TMPDIR/write.json"
+grep -q '"verified":12' <<<"$out" && grep -q '"mismatches":0' <<<"$out" \
+  && grep -q '"errors":0' <<<"$out" || fail "verify: $out"
+[[ -z "$err" ]] || fail "verify wrote to stderr: $err"
+first=$(grep -o '"0x[0-9a-f]*"' "$TEST_TMPDIR/write.json" | head -n1 | tr -d '"')
+run 0 "$unit" verify --domain 1 --lba 1000 --seed 42 --address "$first"
+grep -q '"verified":1' <<<"$out" || fail "verify one address: $out"
+ok
+
+run 1 "$unit" verify --from-json "$TEST_TMPDIR/write.json" --seed 43
+grep -q '"verified":0' <<<"$out" && grep -q '"mismatches":12' <<<"$out" || fail "wrong seed: $out"
+one_line "wrong seed" "LBA 1000 at $first: data differs.*12 of 12"
+ok
+
+run 1 "$unit" verify --from-json "$TEST_TMPDIR/write.json" --lba 2000
+grep -q '"errors":12' <<<"$out" || fail "wrong LBA: $out"
+one_line "wrong LBA" "LBA 2000 at $first: read failed: .*12 of 12"
+ok
+
+run 1 /dev/nvme97 verify --from-json "$TEST_TMPDIR/write.json"
+one_line "missing unit" '/dev/nvme97'
+run 1 "model:testdata/units/tiny.json:$TEST_TMPDIR/other.sef" write --domain 1 --lba 0 --adus 1
+one_line "missing domain" 'open QoS domain 1'
+ok
+
+run 2 "$unit"
+one_line "no command" 'usage|command'
+run 2 "$unit" write --domain 1 --lba 0
+one_line "missing --adus" 'needs --adus'
+run 2 "$unit" verify --from-json "$TEST_TMPDIR/none.json"
+one_line "missing JSON file" 'none\.json'
+run 2 "$unit" write --domain 1 --lba x --adus 1
+one_line "bad number" "--lba: 'x'"
+run 0 --help
+grep -q '^usage: sef_hal_io' <<<"$out" || fail "--help: $out"
+ok
+echo "sef_hal_io_test: $passed passed, 0 failed"
