@@ -15,6 +15,9 @@
 // (sef::ToStatus). Invalid arguments are refused before anything is sent (InvalidArgument
 // naming the field and value).
 //
+// Buffers: the data, metadata and iovec memory an ...Async call references must stay valid
+// until its callback runs (the HAL copies the iovec array, not the data).
+//
 // Thread-safety: Unit and QosDomain are thread-safe. A QosDomain must not outlive its Unit.
 #ifndef SEF_HAL_HAL_H_
 #define SEF_HAL_HAL_H_
