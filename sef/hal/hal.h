@@ -236,10 +236,11 @@ class QosDomain {
 
  private:
   friend class Unit;
-  QosDomain(Unit* unit, QosDomainId id, AddressFormat format, uint32_t placement_ids,
-            uint32_t max_adus_per_command)
+  QosDomain(Unit* unit, QosDomainId id, VirtualDeviceId vd, AddressFormat format,
+            uint32_t placement_ids, uint32_t max_adus_per_command)
       : unit_(unit),
         id_(id),
+        vd_(vd),
         format_(format),
         placement_ids_(placement_ids),
         max_adus_(max_adus_per_command) {}
@@ -256,6 +257,7 @@ class QosDomain {
 
   Unit* unit_;
   QosDomainId id_;
+  VirtualDeviceId vd_;  // a domain never changes virtual device
   AddressFormat format_;
   uint32_t placement_ids_;
   uint32_t max_adus_;  // per FAR+NLW or Read: the SEF limit and the controller's MDTS

@@ -173,10 +173,9 @@ absl::StatusOr<std::vector<SuperBlockEntry>> QosDomain::ListSuperBlocks(SbListOr
 
 absl::StatusOr<SuperBlockDetails> QosDomain::GetSuperBlockInfo(FlashAddress sb) {
   SEF_ASSIGN_OR_RETURN(SuperBlockId id, OwnSuperBlock(sb, "super block information"));
-  SEF_ASSIGN_OR_RETURN(QosDomainInfo info, unit_->GetQosDomainInfo(id_));
-  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
-                       unit_->AdminData(cmd::SuperBlockInfoLogRequest{info.vd, id, false, {}},
-                                        sizeof(wire::SbInfoLog)));
+  SEF_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> bytes,
+      unit_->AdminData(cmd::SuperBlockInfoLogRequest{vd_, id, false, {}}, sizeof(wire::SbInfoLog)));
   wire::SbInfoLog log;
   std::memcpy(&log, bytes.data(), sizeof(log));
   if (log.qosdid != id_.value()) {

@@ -375,7 +375,7 @@ absl::StatusOr<std::unique_ptr<QosDomain>> Unit::OpenQosDomain(QosDomainId domai
   SEF_ASSIGN_OR_RETURN(QosDomainInfo info, GetQosDomainInfo(domain));
   SEF_ASSIGN_OR_RETURN(VirtualDeviceInfo vd, GetVirtualDeviceInfo(info.vd));
   return std::unique_ptr<QosDomain>(
-      new QosDomain(this, domain, vd.format, info.placement_ids, max_adus_per_command_));
+      new QosDomain(this, domain, info.vd, vd.format, info.placement_ids, max_adus_per_command_));
 }
 
 void Unit::HandleEvent(uint32_t dw0) {

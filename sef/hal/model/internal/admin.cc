@@ -266,9 +266,9 @@ Outcome Model::ExecuteAdmin(const Command& c, Completions& out) {
           [&](const cmd::SetReadDeadlineRequest&) { return SetDomainFeature(r); },
           [&](const cmd::SetMaxOpenSuperBlocksRequest&) { return SetDomainFeature(r); },
           [&](const cmd::SetDefaultReadFifoRequest&) { return SetDomainFeature(r); },
-          [&](const cmd::SetCapacityConfigRequest&) { return CapacityAdmin(r, out); },
-          [&](const cmd::GetCapacityConfigRequest&) { return CapacityAdmin(r, out); },
-          [&](const cmd::SelectCapacityConfigRequest&) { return CapacityAdmin(r, out); },
+          [&](const cmd::SetCapacityConfigRequest&) { return CapacityAdmin(r); },
+          [&](const cmd::GetCapacityConfigRequest&) { return CapacityAdmin(r); },
+          [&](const cmd::SelectCapacityConfigRequest&) { return CapacityAdmin(r); },
           [&](const cmd::CreateQosDomainRequest&) { return DomainAdmin(r, out); },
           [&](const cmd::DeleteQosDomainRequest&) { return DomainAdmin(r, out); },
           [&](const cmd::AttachQosDomainRequest&) { return DomainAdmin(r, out); },
@@ -505,8 +505,7 @@ Outcome Model::SetDomainFeature(const cmd::AdminRequest& r) {
   return Outcome::Ok();
 }
 
-Outcome Model::CapacityAdmin(const cmd::AdminRequest& r, Completions& out) {
-  (void)out;
+Outcome Model::CapacityAdmin(const cmd::AdminRequest& r) {
   const uint32_t dies = options_.config.dies();
   if (const auto* v = std::get_if<cmd::SetCapacityConfigRequest>(&r)) {
     for (const cmd::VdDies& vd : v->config.vds) {
@@ -665,12 +664,7 @@ Outcome Model::DomainAdmin(const cmd::AdminRequest& r, Completions& out) {
 
 void Model::DeleteDomainState(Domain& d, Completions& out) {
   std::lock_guard lock(d.mu);
-  const Outcome aborted = Fail(StatusCodeType::kGeneric, sc::kAbortRequested);
-  for (auto* pending : {&d.pending_far, &d.pending_nlc}) {
-    for (auto& [id, p] : *pending)
-      out.emplace_back(std::move(p.done), Completion{0, aborted.status});
-    pending->clear();
-  }
+  AbortPending(d, out);
   for (uint32_t id = 0; id < d.vd->sbs.size(); ++id) {
     if (d.vd->sbs[id].owner.load(std::memory_order_acquire) == d.id.value()) {
       SetSbState(d, id, SbState::kFree, 0);

@@ -183,15 +183,9 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   sb.written = 0;
   // Erasing forgets every ADU of the SB: their "written" markers go back to zero. The
   // record still says Free until SetSbState writes it, so a crash here loses nothing.
-  for (uint32_t o = 0; o < capacity;) {
-    const uint64_t first = PhysicalAdu(vd, id, o);
-    const uint64_t per_die =
-        pslc ? options_.config.adus_per_block() / 4 : options_.config.adus_per_block();
-    const uint32_t run =
-        static_cast<uint32_t>(std::min<uint64_t>(per_die - o % per_die, capacity - o));
-    std::memset(media_->info(first), 0, run * sizeof(AduInfo));
-    o += run;
-  }
+  ForEachRun(vd, id, 0, capacity, [this](uint64_t first, uint32_t n) {
+    std::memset(media_->info(first), 0, n * sizeof(AduInfo));
+  });
   sb.rec.domain = d.id.value();
   sb.rec.vd = vd.id.value();
   sb.rec.sb_id = id;
@@ -246,7 +240,7 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
       result = cmd::PatrolResult{0}.ToResult();  // the model's media never degrades
       break;
     case wire::SbOperation::kFlush:
-      for (uint32_t o = 0; o < sb.written; ++o) media_->Sync(PhysicalAdu(vd, id, o), 1);
+      SyncAdus(vd, id, 0, sb.written);
       result = cmd::CloseResult{SuperBlockId(id), false}.ToResult();
       break;
     default:
@@ -340,7 +334,7 @@ Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
       AppendAdu(d, id, ua, adu, meta);
     }
     if (nlw.fua) {
-      for (uint32_t o = first; o < sb.written; ++o) media_->Sync(PhysicalAdu(vd, id, o), 1);
+      SyncAdus(vd, id, first, sb.written);
     }
     done += n;
     arr.nradu = sb.capacity - sb.written;
@@ -407,6 +401,7 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     return nlc_outcome;
   }
   SuperBlock& target = vd.sbs[id];
+  const uint32_t copied_from = target.written;
   if (!IsOpen(target.state())) {
     nlc_outcome = SequenceError();  // copying into a closed super block
     return nlc_outcome;
@@ -503,7 +498,7 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
   std::memcpy(gcr.acr.data + sizeof(header), changes.data(),
               changes.size() * sizeof(wire::AddressChange));
   if (gcr.fua) {
-    for (uint32_t o = 0; o < target.written; ++o) media_->Sync(PhysicalAdu(vd, id, o), 1);
+    SyncAdus(vd, id, copied_from, target.written);
   }
   nlc_outcome = Outcome::Ok(cmd::NlcResult{header.adus_left, status}.ToResult());
   return Outcome::Ok(cmd::GcrResult{0}.ToResult());

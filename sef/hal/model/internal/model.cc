@@ -50,12 +50,7 @@ void Model::AbortOutstanding() {
     for (auto& d : domains_) {
       if (d == nullptr) continue;
       std::lock_guard lock(d->mu);
-      for (auto* pending : {&d->pending_far, &d->pending_nlc}) {
-        for (auto& [id, p] : *pending) {
-          out.emplace_back(std::move(p.done), Completion{0, aborted.status});
-        }
-        pending->clear();
-      }
+      AbortPending(*d, out);
     }
     std::lock_guard events(events_mu_);
     for (auto& aer : aers_) out.emplace_back(std::move(aer), Completion{0, aborted.status});
@@ -97,6 +92,10 @@ uint64_t Model::PhysicalAdu(const Vd& vd, uint32_t sb, uint32_t offset) const {
   const uint32_t group = sb / blocks, block = sb % blocks;
   const uint16_t die = vd.dies[group * vd.dies_per_sb + offset / per_die];
   return (uint64_t{die} * blocks + block) * per_block + offset % per_die;
+}
+
+void Model::SyncAdus(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to) {
+  ForEachRun(vd, sb, from, to, [this](uint64_t first, uint32_t n) { media_->Sync(first, n); });
 }
 
 // ---- recovery ---------------------------------------------------------------------------------
@@ -352,19 +351,23 @@ void Model::Tick() {
 
 void Model::ExpireUnpaired(Completions& out) {
   const int64_t limit = clock_->NowNanos() - options_.unpaired_timeout_ms * 1'000'000;
-  const Outcome aborted = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested);
   for (auto& d : domains_) {
     if (d == nullptr) continue;
     std::lock_guard lock(d->mu);
-    for (auto* pending : {&d->pending_far, &d->pending_nlc}) {
-      for (auto it = pending->begin(); it != pending->end();) {
-        if (it->second.since_nanos > limit) {
-          ++it;
-          continue;
-        }
-        out.emplace_back(std::move(it->second.done), Completion{0, aborted.status});
-        it = pending->erase(it);
+    AbortPending(*d, out, limit);
+  }
+}
+
+void Model::AbortPending(Domain& d, Completions& out, int64_t since_or_before) {
+  const Outcome aborted = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested);
+  for (auto* pending : {&d.pending_far, &d.pending_nlc}) {
+    for (auto it = pending->begin(); it != pending->end();) {
+      if (it->second.since_nanos > since_or_before) {
+        ++it;
+        continue;
       }
+      out.emplace_back(std::move(it->second.done), Completion{0, aborted.status});
+      it = pending->erase(it);
     }
   }
 }

@@ -11,9 +11,11 @@
 #ifndef SEF_HAL_MODEL_INTERNAL_MODEL_H_
 #define SEF_HAL_MODEL_INTERNAL_MODEL_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -119,6 +121,12 @@ class Model final : public Controller {
   uint64_t PlanePages(uint64_t adus) const { return adus / options_.config.adus_per_plane_page(); }
   uint64_t Slot(const Vd& vd, uint32_t sb) const;  // physical block slot of the SB's record
   uint64_t PhysicalAdu(const Vd& vd, uint32_t sb, uint32_t offset) const;
+  // Calls fn(first physical ADU, count) for each physically contiguous run of the SB's ADUs
+  // [from, to) (one run per die).
+  template <typename Fn>
+  void ForEachRun(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to, Fn fn) const;
+  // Makes the SB's ADUs [from, to) durable (FUA, flush): one msync per run.
+  void SyncAdus(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to);
 
   // ---- admin (admin.cc) ----
   Outcome ExecuteAdmin(const Command& c, Completions& out);
@@ -127,7 +135,7 @@ class Model final : public Controller {
   Outcome SetVdFeature(const cmd::AdminRequest& r);
   Outcome ReadFifoList(VirtualDeviceId vd, const cmd::MutableBytes& buffer);
   Outcome SetDomainFeature(const cmd::AdminRequest& r);
-  Outcome CapacityAdmin(const cmd::AdminRequest& r, Completions& out);
+  Outcome CapacityAdmin(const cmd::AdminRequest& r);
   Outcome DomainAdmin(const cmd::AdminRequest& r, Completions& out);
   void PersistUnit();
   void PersistDomain(const Domain& d);
@@ -172,6 +180,11 @@ class Model final : public Controller {
   // ---- time ----
   void MaybeTick();
   void ExpireUnpaired(Completions& out);
+  // Completes d's waiting FAR/NLC commands that have waited since `since_or_before` (all of
+  // them by default) with Abort Requested.
+  void AbortPending(Domain& d, Completions& out,
+                    int64_t since_or_before = std::numeric_limits<int64_t>::max())
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
 
   Domain* FindDomain(uint32_t nsid) ABSL_SHARED_LOCKS_REQUIRED(topology_mu_);
   Vd* FindVd(uint16_t vd) ABSL_SHARED_LOCKS_REQUIRED(topology_mu_);
@@ -198,6 +211,17 @@ class Model final : public Controller {
 
   friend class Controller;
 };
+
+template <typename Fn>
+inline void Model::ForEachRun(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to, Fn fn) const {
+  const uint64_t per_block = options_.config.adus_per_block();
+  const uint64_t per_die = (vd.sbs[sb].rec.flags & kSbFlagPslc) ? per_block / 4 : per_block;
+  for (uint32_t o = from; o < to;) {
+    const uint32_t run = static_cast<uint32_t>(std::min<uint64_t>(per_die - o % per_die, to - o));
+    fn(PhysicalAdu(vd, sb, o), run);
+    o += run;
+  }
+}
 
 }  // namespace sef::model::internal
 
