@@ -1,7 +1,8 @@
 // Turning a callback-style call into a blocking one.
 //
 //   absl::StatusOr<int> r = Await<absl::StatusOr<int>>(
-//       [&](absl::AnyInvocable<void(absl::StatusOr<int>) &&> done) { StartAsync(std::move(done)); });
+//       [&](absl::AnyInvocable<void(absl::StatusOr<int>) &&> done) { StartAsync(std::move(done));
+//       });
 //
 // The callback may run on any thread, before or after `start` returns; Await returns its
 // argument once it has run. REQUIRES: the callback runs exactly once, and not on a thread

@@ -6,8 +6,8 @@
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
 #include "sef/hal/hal.h"
-#include "sef/hal/model_transport.h"
 #include "sef/hal/kernel/kernel_transport.h"
+#include "sef/hal/model_transport.h"
 
 namespace sef::hal {
 namespace {

@@ -46,9 +46,8 @@ UserAddress Ua(uint64_t lba) { return *UserAddress::Make(Lba(lba), 0xC0F); }
 absl::StatusOr<SuperBlockAllocation> AllocateAsync(QosDomain& d) {
   std::promise<absl::StatusOr<SuperBlockAllocation>> promise;
   std::future<absl::StatusOr<SuperBlockAllocation>> future = promise.get_future();
-  d.AllocateSuperBlockAsync({}, [&promise](absl::StatusOr<SuperBlockAllocation> r) {
-    promise.set_value(std::move(r));
-  });
+  d.AllocateSuperBlockAsync(
+      {}, [&promise](absl::StatusOr<SuperBlockAllocation> r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 
@@ -174,7 +173,8 @@ TEST_P(ConformanceTest, CreateAndDeleteQosDomains) {
 
 TEST_P(ConformanceTest, RootPointers) {
   for (uint8_t i = 0; i < 8; ++i) {
-    ASSERT_TRUE(domain_->SetRootPointer(RootPointerIndex(i), FlashAddress::FromRaw(0x1000 + i)).ok());
+    ASSERT_TRUE(
+        domain_->SetRootPointer(RootPointerIndex(i), FlashAddress::FromRaw(0x1000 + i)).ok());
   }
   for (uint8_t i = 0; i < 8; ++i) {
     EXPECT_EQ(domain_->GetRootPointer(RootPointerIndex(i))->raw(), 0x1000u + i);
@@ -327,16 +327,16 @@ TEST_P(ConformanceTest, ReadVerifyMetadataAndErrors) {
   absl::Status mismatch = domain_->Read({.address = w->addresses[0], .data = {&biov, 1}});
   EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(mismatch.message()), HasSubstr("1 ADUs need 4096"));
-  EXPECT_EQ(
-      domain_->Read({.address = w->addresses[0], .data = {&one, 1}, .metadata = meta}).code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(domain_->Read({.address = w->addresses[0], .data = {&one, 1}, .metadata = meta}).code(),
+            absl::StatusCode::kInvalidArgument);
   absl::StatusOr<WriteResult> short_meta =
       domain_->Write({.target = ByPlacement{PlacementId(0)},
                       .start = Ua(600),
                       .data = {&iov, 1},
                       .metadata = std::span<const uint8_t>(meta).first(16)});
   EXPECT_EQ(short_meta.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(short_meta.status().message()), HasSubstr("16 metadata bytes for 4 ADUs"));
+  EXPECT_THAT(std::string(short_meta.status().message()),
+              HasSubstr("16 metadata bytes for 4 ADUs"));
 }
 
 TEST_P(ConformanceTest, NamelessCopyBitmapAndList) {
@@ -348,8 +348,8 @@ TEST_P(ConformanceTest, NamelessCopyBitmapAndList) {
   absl::StatusOr<SuperBlockAllocation> dst = domain_->AllocateSuperBlock();
   ASSERT_TRUE(dst.ok());
   // ADUs 1, 3, 5 by bitmap.
-  absl::StatusOr<CopyResult> c = domain_->Copy(
-      {.destination = dst->id, .source = CopyBitmap{src->address, {0b101010}}});
+  absl::StatusOr<CopyResult> c =
+      domain_->Copy({.destination = dst->id, .source = CopyBitmap{src->address, {0b101010}}});
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->changes.size(), 3u);
   EXPECT_TRUE(c->copy_status & wire::kCopyConsumedSource);

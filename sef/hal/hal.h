@@ -194,10 +194,10 @@ using WriteTarget = cmd::WriteTarget;  // std::variant<ByPlacement, SuperBlockId
 
 struct WriteOp {
   WriteTarget target;
-  UserAddress start;                      // increments per ADU (unless Ignore())
-  std::span<const iovec> data;            // a whole number of 4096-byte ADUs, at least one
+  UserAddress start;                       // increments per ADU (unless Ignore())
+  std::span<const iovec> data;             // a whole number of 4096-byte ADUs, at least one
   std::span<const uint8_t> metadata = {};  // empty, or 16 bytes per ADU
-  bool fua = false;                       // durable when the callback runs
+  bool fua = false;                        // durable when the callback runs
 };
 
 struct WriteResult {
@@ -344,10 +344,9 @@ class QosDomain {
             uint32_t placement_ids, uint32_t max_adus_per_command);
   cmd::DomainFormat domain_format() const { return {format_, placement_ids_}; }
   absl::Status CheckOwn(SuperBlockId sb, const char* what) const;
-  void SuperBlockCommandAsync(wire::SbOperation op, SuperBlockId sb, const char* what,
-                              absl::AnyInvocable<void(absl::StatusOr<uint64_t>,
-                                                      const std::vector<uint8_t>& info) &&>
-                                  done);
+  void SuperBlockCommandAsync(
+      wire::SbOperation op, SuperBlockId sb, const char* what,
+      absl::AnyInvocable<void(absl::StatusOr<uint64_t>, const std::vector<uint8_t>& info) &&> done);
   // Counts an operation in flight until its callback has returned; wraps `done` so that it
   // runs as a HAL callback (see internal/callbacks.h).
   template <typename T>

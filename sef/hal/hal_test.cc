@@ -2,6 +2,8 @@
 // maximum transfer, events from before the unit was opened, two units over one in-process
 // controller, the typed NVMe status of the model's answers, open errors. The suite every
 // backend must pass is conformance_test.cc.
+#include "sef/hal/hal.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -16,9 +18,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sef/hal/cmd/results.h"
-#include "sef/hal/hal.h"
 #include "sef/hal/model/controller.h"
 #include "sef/hal/model_transport.h"
+#include "sef/hal/testing/fault_transport.h"
 #include "sef/hal/testing/notifications.h"
 
 namespace sef::hal {
@@ -173,7 +175,8 @@ TEST(NotificationTest, EventsPendingBeforeOpenAreDrainedNotDelivered) {
 std::shared_ptr<model::Controller> TinyController() {
   absl::StatusOr<model::UnitConfig> config = model::LoadUnitConfig("testdata/units/tiny.json");
   EXPECT_TRUE(config.ok()) << config.status();
-  absl::StatusOr<std::unique_ptr<model::Controller>> c = model::Controller::Open({.config = *config});
+  absl::StatusOr<std::unique_ptr<model::Controller>> c =
+      model::Controller::Open({.config = *config});
   EXPECT_TRUE(c.ok()) << c.status();
   return std::shared_ptr<model::Controller>(*std::move(c));
 }
@@ -251,8 +254,8 @@ TEST(ShuffledCompletionTest, CompletionsRunOnAnotherThreadInAnyOrder) {
   std::promise<void> all_completed;
   std::vector<std::vector<uint8_t>> buffers(kCommands, std::vector<uint8_t>(4096));
   for (int i = 0; i < kCommands; ++i) {
-    absl::StatusOr<Command> c = cmd::Encode(
-        cmd::IdentifySefControllerRequest{cmd::MutableBytes::Of(buffers[i])});
+    absl::StatusOr<Command> c =
+        cmd::Encode(cmd::IdentifySefControllerRequest{cmd::MutableBytes::Of(buffers[i])});
     ASSERT_TRUE(c.ok()) << c.status();
     t->Submit(*c, [&, i, gate](TransportResult) {
       if (i == 0) gate.wait();
@@ -269,6 +272,43 @@ TEST(ShuffledCompletionTest, CompletionsRunOnAnotherThreadInAnyOrder) {
   EXPECT_FALSE(std::is_sorted(order.begin(), order.end()));
   std::sort(order.begin(), order.end());
   for (int i = 0; i < kCommands; ++i) EXPECT_EQ(order[i], i);  // each exactly once
+}
+
+TEST(FaultTransportTest, ChosenCommandsFailWithTheGivenStatus) {
+  auto faults =
+      std::make_unique<testing::FaultTransport>(MakeModelTransport(TinyController(), "faults"));
+  testing::FaultTransport* rule = faults.get();
+  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(std::move(faults));
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 2, 0}}).ok());
+  absl::StatusOr<QosDomainId> id = (*unit)->CreateQosDomain(
+      {.vd = VirtualDeviceId(1), .capacity_adus = 512, .max_open_super_blocks = 2});
+  ASSERT_TRUE(id.ok()) << id.status();
+  std::unique_ptr<QosDomain> d = *(*unit)->OpenQosDomain(*id);
+  std::vector<uint8_t> data = Pattern(1, 1);
+  iovec iov{data.data(), data.size()};
+  absl::StatusOr<WriteResult> w =
+      d->Write({.target = ByPlacement{PlacementId(0)}, .start = Ua(1), .data = {&iov, 1}});
+  ASSERT_TRUE(w.ok()) << w.status();
+  const NvmeStatus unrecovered(2, wire::sc::kUnrecoveredReadError, true);
+  rule->SetRule([&](const Command& c) -> std::optional<TransportResult> {
+    if (c.queue == QueueType::kIo && c.opcode() != static_cast<uint8_t>(wire::IoOpcode::kRead)) {
+      return TransportResult{absl::UnavailableError("injected: the device went away"), {}, 0};
+    }
+    if (c.queue == QueueType::kIo) return TransportResult{absl::OkStatus(), unrecovered, 0};
+    return std::nullopt;
+  });
+  const absl::Status read = d->Read({.address = w->addresses[0], .data = {&iov, 1}});
+  EXPECT_EQ(read.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(NvmeStatusOf(read), unrecovered);
+  // A pair with a failed half is not sent: the OS error reaches the writer.
+  const absl::Status write =
+      d->Write({.target = ByPlacement{PlacementId(0)}, .start = Ua(2), .data = {&iov, 1}}).status();
+  EXPECT_EQ(write.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(write.message()), HasSubstr("injected"));
+  EXPECT_FALSE(NvmeStatusOf(write).has_value());
+  rule->SetRule(nullptr);
+  EXPECT_TRUE(d->Read({.address = w->addresses[0], .data = {&iov, 1}}).ok());
 }
 
 TEST(OpenTest, UnknownSpecsAndMissingUnitsAreReported) {

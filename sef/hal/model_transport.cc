@@ -113,8 +113,8 @@ class ModelTransport final : public Transport {
       return absl::FailedPreconditionError(
           absl::StrFormat("%s: events are already being watched", name_));
     }
-    auto shared = std::make_shared<absl::AnyInvocable<void(const TransportEvent&)>>(
-        std::move(on_event));
+    auto shared =
+        std::make_shared<absl::AnyInvocable<void(const TransportEvent&)>>(std::move(on_event));
     observer_ = unit_->AddEventObserver([shared](const model::ControllerEvent& e) {
       TransportEvent event;
       if (e.kind == model::ControllerEvent::Kind::kSuperBlock) {

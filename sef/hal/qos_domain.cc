@@ -106,8 +106,7 @@ void QosDomain::SetRootPointerAsync(RootPointerIndex index, FlashAddress value,
                                     StatusCallback done) {
   done = Track(std::move(done));
   if (index.value() >= wire::kNumRootPointers) return std::move(done)(BadRootPointer(index));
-  absl::StatusOr<Command> c =
-      cmd::Encode(cmd::SetRootPointerRequest{id_, index.value(), value});
+  absl::StatusOr<Command> c = cmd::Encode(cmd::SetRootPointerRequest{id_, index.value(), value});
   if (!c.ok()) return std::move(done)(c.status());
   unit_->transport_->Submit(*c, [c = *c, done = std::move(done)](TransportResult r) mutable {
     std::move(done)(internal::StatusOf(r, c));
@@ -147,11 +146,14 @@ void QosDomain::AllocateSuperBlockAsync(const AllocateOp& op, Callback<SuperBloc
       return std::move(done)(std::move(s));
     }
   }
-  absl::StatusOr<Command> c = cmd::Encode(
-      cmd::SuperBlockManagementRequest{
-          id_, op.pslc ? wire::SbOperation::kPslcErase : wire::SbOperation::kErase,
-          op.id.value_or(kDeviceChoosesSuperBlock), 0, {}},
-      domain_format());
+  absl::StatusOr<Command> c =
+      cmd::Encode(cmd::SuperBlockManagementRequest{id_,
+                                                   op.pslc ? wire::SbOperation::kPslcErase
+                                                           : wire::SbOperation::kErase,
+                                                   op.id.value_or(kDeviceChoosesSuperBlock),
+                                                   0,
+                                                   {}},
+                  domain_format());
   if (!c.ok()) return std::move(done)(c.status());
   unit_->transport_->Submit(*c, [this, c = *c, done = std::move(done)](TransportResult r) mutable {
     absl::Status s = internal::StatusOf(r, c);
@@ -177,16 +179,15 @@ void QosDomain::SuperBlockCommandAsync(
   // The device fills in the SB information for every operation but free.
   auto info = std::make_shared<std::vector<uint8_t>>(
       op == wire::SbOperation::kFree ? 0 : sizeof(wire::SbInfoLog), 0);
-  absl::StatusOr<Command> c = cmd::Encode(
-      cmd::SuperBlockManagementRequest{id_, op, sb, 0, cmd::MutableBytes::Of(*info)},
-      domain_format());
+  absl::StatusOr<Command> c =
+      cmd::Encode(cmd::SuperBlockManagementRequest{id_, op, sb, 0, cmd::MutableBytes::Of(*info)},
+                  domain_format());
   if (!c.ok()) return std::move(done)(c.status(), kNoInfo);
-  unit_->transport_->Submit(
-      *c, [c = *c, info, done = std::move(done)](TransportResult r) mutable {
-        absl::Status s = internal::StatusOf(r, c);
-        if (!s.ok()) return std::move(done)(std::move(s), kNoInfo);
-        std::move(done)(r.result, *info);
-      });
+  unit_->transport_->Submit(*c, [c = *c, info, done = std::move(done)](TransportResult r) mutable {
+    absl::Status s = internal::StatusOf(r, c);
+    if (!s.ok()) return std::move(done)(std::move(s), kNoInfo);
+    std::move(done)(r.result, *info);
+  });
 }
 
 void QosDomain::CloseSuperBlockAsync(SuperBlockId sb, Callback<bool> done) {
@@ -194,8 +195,7 @@ void QosDomain::CloseSuperBlockAsync(SuperBlockId sb, Callback<bool> done) {
                          [done = Track(std::move(done))](absl::StatusOr<uint64_t> r,
                                                          const std::vector<uint8_t>&) mutable {
                            if (!r.ok()) return std::move(done)(r.status());
-                           std::move(done)(
-                               cmd::CloseResult::FromResult(*r).closed_by_this_command);
+                           std::move(done)(cmd::CloseResult::FromResult(*r).closed_by_this_command);
                          });
 }
 

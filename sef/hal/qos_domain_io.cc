@@ -216,8 +216,8 @@ void QosDomain::ReadAsync(const ReadOp& op, StatusCallback done) {
   }
   if (!op.metadata.empty() && op.metadata.size() != uint64_t{adus} * wire::kAduMetaBytes) {
     return std::move(done)(absl::InvalidArgumentError(
-        absl::StrFormat("read: %u metadata bytes for %u ADUs; expected 0 or %u",
-                        op.metadata.size(), adus, uint64_t{adus} * wire::kAduMetaBytes)));
+        absl::StrFormat("read: %u metadata bytes for %u ADUs; expected 0 or %u", op.metadata.size(),
+                        adus, uint64_t{adus} * wire::kAduMetaBytes)));
   }
   // Reads above the maximum transfer become several commands, in flight together; the
   // first error wins.

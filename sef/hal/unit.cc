@@ -120,8 +120,7 @@ absl::StatusOr<std::vector<uint8_t>> Unit::AdminData(const cmd::AdminRequest& r,
   return buffer;
 }
 
-absl::Status Unit::AdminStatus(const cmd::AdminRequest& r, const char* method,
-                               uint64_t* result) {
+absl::Status Unit::AdminStatus(const cmd::AdminRequest& r, const char* method, uint64_t* result) {
   SEF_ASSIGN_OR_RETURN(Command c, cmd::Encode(r));
   SEF_ASSIGN_OR_RETURN(TransportResult t, Execute(c, method));
   if (result != nullptr) *result = t.result;
@@ -196,10 +195,10 @@ absl::StatusOr<std::vector<VirtualDeviceId>> Unit::ListVirtualDevices() {
 
 absl::StatusOr<VirtualDeviceInfo> Unit::GetVirtualDeviceInfo(VirtualDeviceId vd) {
   const uint32_t per_pp = adus_per_plane_page_;
-  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
-                       AdminData(cmd::VdInfoLogRequest{vd, false, {}},
-                                 sizeof(wire::VdInfoLogHeader) + 2 * 65536,
-                                 "Unit::GetVirtualDeviceInfo"));
+  SEF_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> bytes,
+      AdminData(cmd::VdInfoLogRequest{vd, false, {}}, sizeof(wire::VdInfoLogHeader) + 2 * 65536,
+                "Unit::GetVirtualDeviceInfo"));
   const auto h = Parse<wire::VdInfoLogHeader>(bytes);
   VirtualDeviceInfo info;
   info.id = VirtualDeviceId(h.vdid);
@@ -222,9 +221,9 @@ absl::StatusOr<VirtualDeviceInfo> Unit::GetVirtualDeviceInfo(VirtualDeviceId vd)
   info.pslc_super_blocks = h.nsbdie == 0 ? 0 : h.npblk / h.nsbdie;
   info.critical_warning = h.crit_warn;
   info.default_read_fifo = ReadFifoId(h.drfid);
-  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> list_bytes,
-                       AdminData(cmd::QosDomainListLogRequest{vd, {}}, 4096,
-                                 "Unit::GetVirtualDeviceInfo"));
+  SEF_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> list_bytes,
+      AdminData(cmd::QosDomainListLogRequest{vd, {}}, 4096, "Unit::GetVirtualDeviceInfo"));
   const auto list = std::make_unique<wire::IdList16>(Parse<wire::IdList16>(list_bytes));
   for (uint16_t i = 0; i < list->count && i < 2047; ++i) {
     info.qos_domains.push_back(QosDomainId(list->ids[i]));
@@ -246,9 +245,9 @@ absl::StatusOr<std::vector<QosDomainId>> Unit::ListQosDomains() {
 
 absl::StatusOr<QosDomainInfo> Unit::GetQosDomainInfo(QosDomainId domain) {
   const uint32_t per_pp = adus_per_plane_page_;
-  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
-                       AdminData(cmd::IdentifySefNamespaceRequest{domain, {}}, 4096,
-                                 "Unit::GetQosDomainInfo"));
+  SEF_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> bytes,
+      AdminData(cmd::IdentifySefNamespaceRequest{domain, {}}, 4096, "Unit::GetQosDomainInfo"));
   const auto ns =
       std::make_unique<wire::IdentifySefNamespace>(Parse<wire::IdentifySefNamespace>(bytes));
   QosDomainInfo info;
@@ -291,8 +290,8 @@ absl::Status Unit::CreateVirtualDevices(const std::vector<VirtualDeviceConfig>& 
   events_->ForgetFormats();
   for (const VirtualDeviceConfig& vd : vds) {
     if (vd.dies_per_super_block != 0) {
-      SEF_RETURN_IF_ERROR(AdminStatus(
-          cmd::SetDiesPerSuperBlockRequest{vd.id, vd.dies_per_super_block}, kMethod));
+      SEF_RETURN_IF_ERROR(
+          AdminStatus(cmd::SetDiesPerSuperBlockRequest{vd.id, vd.dies_per_super_block}, kMethod));
     }
     if (vd.pslc_super_blocks != 0) {
       SEF_RETURN_IF_ERROR(
@@ -327,13 +326,12 @@ absl::StatusOr<QosDomainId> Unit::CreateQosDomain(const QosDomainConfig& config)
   spec.deadline = config.deadline;
   std::vector<uint8_t> payload(4096);
   uint64_t result = 0;
-  SEF_RETURN_IF_ERROR(AdminStatus(
-      cmd::CreateQosDomainRequest{spec, cmd::MutableBytes::Of(payload)}, kMethod, &result));
+  SEF_RETURN_IF_ERROR(AdminStatus(cmd::CreateQosDomainRequest{spec, cmd::MutableBytes::Of(payload)},
+                                  kMethod, &result));
   const QosDomainId id = cmd::CreateQosDomainResult::FromResult(result).domain;
-  absl::Status attached =
-      AdminStatus(cmd::AttachQosDomainRequest{id, cmd::AttachAction::kAttach, 0,
-                                              cmd::MutableBytes::Of(payload)},
-                  kMethod);
+  absl::Status attached = AdminStatus(cmd::AttachQosDomainRequest{id, cmd::AttachAction::kAttach, 0,
+                                                                  cmd::MutableBytes::Of(payload)},
+                                      kMethod);
   if (!attached.ok()) {
     (void)AdminStatus(cmd::DeleteQosDomainRequest{id}, kMethod);  // undo the create
     return attached;
@@ -345,9 +343,10 @@ absl::StatusOr<QosDomainId> Unit::CreateQosDomain(const QosDomainConfig& config)
 absl::Status Unit::DeleteQosDomain(QosDomainId domain) {
   constexpr const char* kMethod = "Unit::DeleteQosDomain";
   std::vector<uint8_t> payload(4096);
-  absl::Status detached = AdminStatus(cmd::AttachQosDomainRequest{domain, cmd::AttachAction::kDetach,
-                                                                  0, cmd::MutableBytes::Of(payload)},
-                                      kMethod);
+  absl::Status detached =
+      AdminStatus(cmd::AttachQosDomainRequest{domain, cmd::AttachAction::kDetach, 0,
+                                              cmd::MutableBytes::Of(payload)},
+                  kMethod);
   // A domain that is already detached can still be deleted.
   if (!detached.ok() && detached.code() != absl::StatusCode::kFailedPrecondition) return detached;
   SEF_RETURN_IF_ERROR(AdminStatus(cmd::DeleteQosDomainRequest{domain}, kMethod));

@@ -1,9 +1,10 @@
 // The unit's notification thread (internal/unit_events.h).
+#include "sef/hal/internal/unit_events.h"
+
 #include <cstring>
 
 #include "sef/base/status_macros.h"
 #include "sef/hal/cmd/results.h"
-#include "sef/hal/internal/unit_events.h"
 
 namespace sef::hal {
 
@@ -22,8 +23,7 @@ absl::Status Unit::Events::Start() {
   // reading their logs with RAE = 0 consumes them, so that notifications start from now.
   if (unit_->transport_->events_need_log_reads()) DrainPendingEvents();
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
-  SEF_RETURN_IF_ERROR(
-      unit_->transport_->WatchEvents([this](const TransportEvent& e) { Post(e); }));
+  SEF_RETURN_IF_ERROR(unit_->transport_->WatchEvents([this](const TransportEvent& e) { Post(e); }));
   started_ = true;
   return absl::OkStatus();
 }
@@ -32,9 +32,10 @@ void Unit::Events::DrainPendingEvents() {
   constexpr int kMaxEvents = 4096;
   for (int i = 0; i < kMaxEvents; ++i) {
     if (!unit_
-             ->AdminData(cmd::SuperBlockInfoLogRequest{kPendingEventVirtualDevice,
-                                                       SuperBlockId(0), false, {}},
-                         sizeof(wire::SbInfoLog), "Unit::Open")
+             ->AdminData(
+                 cmd::SuperBlockInfoLogRequest{
+                     kPendingEventVirtualDevice, SuperBlockId(0), false, {}},
+                 sizeof(wire::SbInfoLog), "Unit::Open")
              .ok()) {
       break;
     }

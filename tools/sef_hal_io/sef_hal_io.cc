@@ -374,8 +374,8 @@ json Verify(hal::Unit& unit, const VerifyPlan& p, std::string* problem) {
     const FlashAddress address = FlashAddress::FromRaw(p.addresses[i]);
     const UserAddress ua = OrFail(UserAddress::Make(Lba(lba), kTag), "user address");
     std::string failure;
-    absl::Status s = domain->Read(
-        {.address = address, .verify = ua, .data = {&iov, 1}, .metadata = meta});
+    absl::Status s =
+        domain->Read({.address = address, .verify = ua, .data = {&iov, 1}, .metadata = meta});
     if (!s.ok()) {
       ++errors;
       failure = "read failed: " + s.ToString();

@@ -143,8 +143,8 @@ std::optional<NvmeStatus> NvmeStatusOf(const absl::Status& status) {
   absl::optional<absl::Cord> payload = status.GetPayload(kNvmeStatusUrl);
   if (!payload.has_value() || payload->size() != 2) return std::nullopt;
   const std::string bytes(*payload);
-  return NvmeStatus::FromRaw(static_cast<uint16_t>(static_cast<uint8_t>(bytes[0]) |
-                                                   static_cast<uint8_t>(bytes[1]) << 8));
+  return NvmeStatus::FromRaw(
+      static_cast<uint16_t>(static_cast<uint8_t>(bytes[0]) | static_cast<uint8_t>(bytes[1]) << 8));
 }
 
 }  // namespace sef

@@ -1,9 +1,10 @@
 // The one mapping from an NVMe status to a canonical code, and the typed status that rides
 // along with it (command.h: ToStatus, NvmeStatusOf, SetNvmeStatus).
+#include "absl/status/status.h"
+
 #include <string>
 #include <vector>
 
-#include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sef/base/status_macros.h"

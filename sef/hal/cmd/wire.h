@@ -188,7 +188,8 @@ inline constexpr uint8_t kInvalidOpcode = 0x01;
 inline constexpr uint8_t kInvalidField = 0x02;
 inline constexpr uint8_t kCommandIdConflict = 0x03;
 inline constexpr uint8_t kDataTransferError = 0x04;
-inline constexpr uint8_t kAbortedPowerLoss = 0x05;  // Command Aborted due to Power Loss Notification
+inline constexpr uint8_t kAbortedPowerLoss =
+    0x05;  // Command Aborted due to Power Loss Notification
 inline constexpr uint8_t kInternalError = 0x06;
 inline constexpr uint8_t kAbortRequested = 0x07;
 inline constexpr uint8_t kInvalidNamespace = 0x0B;

@@ -49,8 +49,7 @@ class Unit::Events {
   void Run();
   void Handle(const TransportEvent& event);
   void HandleSuperBlockEvent(const wire::SbInfoLog& info);
-  void Deliver(const QosDomain* owner, const NotificationCallback& callback,
-               const Notification& n);
+  void Deliver(const QosDomain* owner, const NotificationCallback& callback, const Notification& n);
 
   Unit* const unit_;
   const NotificationCallback unit_callback_;

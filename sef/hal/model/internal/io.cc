@@ -14,9 +14,13 @@ namespace sc = wire::sc;
 
 Outcome InvalidNamespace() { return Fail(StatusCodeType::kGeneric, sc::kInvalidNamespace); }
 Outcome CapacityExceeded() { return Fail(StatusCodeType::kGeneric, sc::kCapacityExceeded); }
-Outcome Unwritten() { return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kDeallocatedOrUnwritten); }
+Outcome Unwritten() {
+  return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kDeallocatedOrUnwritten);
+}
 Outcome AccessDenied() { return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kAccessDenied); }
-Outcome CompareFailure() { return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kCompareFailure); }
+Outcome CompareFailure() {
+  return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kCompareFailure);
+}
 Outcome PartialWrite(uint32_t not_written) {
   Outcome o = Fail(StatusCodeType::kVendorSpecific, sc::kPartialWrite);
   o.result = cmd::NlwResult{not_written, 0}.ToResult();
