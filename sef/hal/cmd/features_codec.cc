@@ -129,12 +129,6 @@ absl::Status Validate(const SetDefaultReadFifoRequest& r) {
   return internal::CheckDomain(r.domain, "set default read FIFO");
 }
 
-uint32_t CapacityConfigBytes(const CapacityConfig& config) {
-  return sizeof(wire::CapacityConfigHeader) +
-         static_cast<uint32_t>(config.vds.size()) * sizeof(wire::EnduranceGroupConfig) +
-         config.total_dies() * sizeof(wire::MediaUnitConfig);
-}
-
 absl::Status Validate(const CapacityConfig& config) {
   if (config.id == 0) {
     return Invalid("capacity configuration: id 0 is the empty configuration, not a descriptor");
@@ -164,9 +158,9 @@ absl::Status Validate(const CapacityConfig& config) {
 
 absl::Status Validate(const SetCapacityConfigRequest& r) {
   SEF_RETURN_IF_ERROR(Validate(r.config));
-  if (r.payload.data == nullptr || r.payload.size < CapacityConfigBytes(r.config)) {
+  if (r.payload.data == nullptr || r.payload.size < r.config.payload_bytes()) {
     return Invalid("capacity configuration: payload buffer of %u bytes, the descriptor needs %u",
-                   r.payload.size, CapacityConfigBytes(r.config));
+                   r.payload.size, r.config.payload_bytes());
   }
   return absl::OkStatus();
 }
@@ -227,7 +221,7 @@ absl::StatusOr<AdminRequest> Checked(Request r) {
 // ---- payload serialisation ------------------------------------------------------------------
 
 void WriteCapacityConfig(const CapacityConfig& config, uint8_t* out) {
-  std::memset(out, 0, CapacityConfigBytes(config));
+  std::memset(out, 0, config.payload_bytes());
   wire::CapacityConfigHeader header{};
   header.cci = config.id;
   header.egcn = static_cast<uint16_t>(config.vds.size());
@@ -442,7 +436,7 @@ absl::StatusOr<Command> Encode(const SetCapacityConfigRequest& r) {
   WriteCapacityConfig(r.config, r.payload.data);
   Command c = SetFeature(FeatureId::kCapacityConfiguration, 0,
                          Put(r.config.total_dies(), 15, 0) | Put(r.config.vds.size(), 31, 16));
-  internal::SetData(c, r.payload.data, CapacityConfigBytes(r.config));
+  internal::SetData(c, r.payload.data, r.config.payload_bytes());
   return c;
 }
 
@@ -652,7 +646,7 @@ absl::StatusOr<AdminRequest> DecodeCapacityManagement(const Command& c) {
 }  // namespace internal
 
 std::vector<uint8_t> SerializeCapacityConfig(const CapacityConfig& config) {
-  std::vector<uint8_t> out(CapacityConfigBytes(config));
+  std::vector<uint8_t> out(config.payload_bytes());
   WriteCapacityConfig(config, out.data());
   return out;
 }
@@ -661,6 +655,12 @@ uint32_t CapacityConfig::total_dies() const {
   uint32_t n = 0;
   for (const VdDies& vd : vds) n += static_cast<uint32_t>(vd.dies.size());
   return n;
+}
+
+uint32_t CapacityConfig::payload_bytes() const {
+  return sizeof(wire::CapacityConfigHeader) +
+         static_cast<uint32_t>(vds.size()) * sizeof(wire::EnduranceGroupConfig) +
+         total_dies() * sizeof(wire::MediaUnitConfig);
 }
 
 }  // namespace sef::cmd

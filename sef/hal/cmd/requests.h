@@ -281,12 +281,14 @@ struct CapacityConfig {
   uint16_t id = 2;  // the SDK builds config 2 and then selects it
   std::vector<VdDies> vds;
   uint32_t total_dies() const;
+  // Bytes of its Set Features 0xD2 descriptor: 0x20 + vds * 0x58 + dies * 8.
+  uint32_t payload_bytes() const;
   friend bool operator==(const CapacityConfig&, const CapacityConfig&) = default;
 };
 
 struct SetCapacityConfigRequest {  // Set Features 0xD2, NSID 0
   CapacityConfig config;
-  MutableBytes payload;  // >= 0x20 + vds * 0x58 + dies * 8 bytes
+  MutableBytes payload;  // >= config.payload_bytes()
   friend bool operator==(const SetCapacityConfigRequest&,
                          const SetCapacityConfigRequest&) = default;
 };

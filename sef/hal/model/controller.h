@@ -20,6 +20,7 @@
 #define SEF_HAL_MODEL_CONTROLLER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,8 @@
 #include "absl/status/statusor.h"
 #include "sef/base/clock.h"
 #include "sef/hal/cmd/command.h"
+#include "sef/hal/cmd/types.h"
+#include "sef/hal/cmd/wire.h"
 #include "sef/hal/model/unit_config.h"
 
 namespace sef::model {
@@ -37,6 +40,16 @@ struct Completion {
 };
 
 using CompletionCallback = absl::AnyInvocable<void(Completion) &&>;
+
+// An asynchronous event as the controller raises it, for in-process observers.
+struct ControllerEvent {
+  enum class Kind { kSuperBlock, kVirtualDevice };
+  Kind kind = Kind::kSuperBlock;
+  wire::SbInfoLog sb{};  // kSuperBlock: the log 0xD3 entry the event reports
+  VirtualDeviceId vd;    // kVirtualDevice: the VD and its critical warning bits
+  uint8_t critical_warning = 0;
+};
+using EventObserver = std::function<void(const ControllerEvent&)>;
 
 struct ControllerOptions {
   UnitConfig config;
@@ -71,6 +84,16 @@ class Controller {
   // A controller reset: completes every parked command (Asynchronous Event Requests and
   // unpaired FAR/NLC) with Abort Requested. Units, VDs, domains and data are untouched.
   virtual void AbortOutstanding() = 0;
+
+  // In-process observers of every asynchronous event the controller raises (SB state
+  // changes, VD critical warnings), besides and independent of the AER/log protocol: an
+  // observer consumes nothing, so several users of one controller (HAL units, a guest through
+  // the QEMU bridge) each see every event. Observers run on the thread that caused the event,
+  // while the controller holds its locks: they must be quick and must not call into the
+  // controller. RemoveEventObserver returns once the observer is not running and will not
+  // run again.
+  virtual uint64_t AddEventObserver(EventObserver observer) = 0;
+  virtual void RemoveEventObserver(uint64_t handle) = 0;
 
   // Runs time-driven work now (open-SB expiry, patrol cycle, unpaired timeouts). Submit does
   // it too, at most once per model second.

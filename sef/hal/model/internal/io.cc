@@ -12,15 +12,15 @@ namespace {
 using wire::StatusCodeType;
 namespace sc = wire::sc;
 
-// Too many open super blocks. SEF v1.13's own code for it is not public; this is the status
-// ZNS gives the same condition (Too Many Open Zones).
-constexpr uint8_t kTooManyOpen = 0xBE;
-
 Outcome InvalidNamespace() { return Fail(StatusCodeType::kGeneric, sc::kInvalidNamespace); }
 Outcome CapacityExceeded() { return Fail(StatusCodeType::kGeneric, sc::kCapacityExceeded); }
-Outcome Unwritten() { return Fail(StatusCodeType::kMediaAndDataIntegrity, 0x87); }
-Outcome AccessDenied() { return Fail(StatusCodeType::kMediaAndDataIntegrity, 0x86); }
-Outcome CompareFailure() { return Fail(StatusCodeType::kMediaAndDataIntegrity, 0x85); }
+Outcome Unwritten() {
+  return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kDeallocatedOrUnwritten);
+}
+Outcome AccessDenied() { return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kAccessDenied); }
+Outcome CompareFailure() {
+  return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kCompareFailure);
+}
 Outcome PartialWrite(uint32_t not_written) {
   Outcome o = Fail(StatusCodeType::kVendorSpecific, sc::kPartialWrite);
   o.result = cmd::NlwResult{not_written, 0}.ToResult();
@@ -154,7 +154,7 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   const uint64_t quota = pslc ? d.rec.pslc_quota : d.rec.quota;
   if (used + PlanePages(capacity) > quota) return CapacityExceeded();
   if (d.open_count >= d.rec.max_open_super_blocks) {
-    return Fail(StatusCodeType::kCommandSpecific, kTooManyOpen);
+    return Fail(StatusCodeType::kCommandSpecific, sc::kTooManyOpenSuperBlocks);
   }
   uint32_t id = 0;
   uint32_t serial = 0;

@@ -108,6 +108,8 @@ class Model final : public Controller {
   ~Model() override;
 
   void Submit(const Command& cmd, CompletionCallback done) override;
+  uint64_t AddEventObserver(EventObserver observer) override;
+  void RemoveEventObserver(uint64_t handle) override;
   void Tick() override;
   void AbortOutstanding() override;
   const UnitConfig& config() const override { return options_.config; }
@@ -201,6 +203,12 @@ class Model final : public Controller {
   std::map<uint16_t, std::unique_ptr<Vd>> vds_ ABSL_GUARDED_BY(topology_mu_);
   std::vector<std::unique_ptr<Domain>> domains_ ABSL_GUARDED_BY(topology_mu_);  // [id - 1]
   std::vector<FifoSettings> fifos_ ABSL_GUARDED_BY(topology_mu_);               // [rfid - 1]
+
+  // Innermost: taken while observers run, under any of the locks above.
+  std::mutex observers_mu_;
+  std::map<uint64_t, EventObserver> observers_ ABSL_GUARDED_BY(observers_mu_);
+  uint64_t next_observer_ ABSL_GUARDED_BY(observers_mu_) = 1;
+  void Notify(const ControllerEvent& e);
 
   std::mutex events_mu_;
   std::deque<CompletionCallback> aers_ ABSL_GUARDED_BY(events_mu_);
