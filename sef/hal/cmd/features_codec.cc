@@ -175,16 +175,10 @@ absl::Status Validate(const QosDomainSpec& s) {
   if (s.capacity.value() == 0 && s.pslc_capacity.value() == 0) {
     return Invalid("create QoS domain: both capacity and pSLC capacity are 0 plane pages");
   }
-  if (s.quota < s.capacity) {
-    return Invalid("create QoS domain: quota %u is below capacity %u plane pages", s.quota.value(),
-                   s.capacity.value());
-  }
-  if (s.pslc_quota < s.pslc_capacity) {
-    return Invalid("create QoS domain: pSLC quota %u is below pSLC capacity %u plane pages",
-                   s.pslc_quota.value(), s.pslc_capacity.value());
-  }
+  // A quota below its capacity and max open SBs below the placement ids (0 included) are
+  // valid: the device raises them (SEF API, SEFCreateQoSDomain), and sef-cli's defaults send
+  // exactly that (quota 1 ADU = 0 plane pages, max open SBs 0).
   if (s.num_placement_ids == 0) return Invalid("create QoS domain: 0 placement ids");
-  if (s.max_open_super_blocks == 0) return Invalid("create QoS domain: 0 max open super blocks");
   if (static_cast<uint8_t>(s.deadline) > 3) {
     return Invalid("create QoS domain: read deadline code %d is not 0..3",
                    static_cast<int>(s.deadline));

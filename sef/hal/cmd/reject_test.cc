@@ -206,9 +206,6 @@ TEST_F(RejectTest, QosDomainCreation) {
   s.vd = VirtualDeviceId(1);
   ExpectRejected(CreateQosDomainRequest{s, Buffer(4096)}, "both capacity and pSLC capacity are 0");
   s.capacity = PlanePageCount(10);
-  s.quota = PlanePageCount(5);
-  ExpectRejected(CreateQosDomainRequest{s, Buffer(4096)}, "quota 5 is below capacity 10");
-  s.quota = PlanePageCount(10);
   s.num_placement_ids = 0;
   ExpectRejected(CreateQosDomainRequest{s, Buffer(4096)}, "0 placement ids");
   s.num_placement_ids = 1;

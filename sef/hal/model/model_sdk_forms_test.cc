@@ -30,11 +30,40 @@ T As(const std::vector<uint8_t>& buf, size_t offset = 0) {
   return v;
 }
 
+template <typename T>
+void Store(std::vector<uint8_t>& buf, size_t offset, T value) {
+  std::memcpy(buf.data() + offset, &value, sizeof(T));
+}
+
 class SdkFormsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(h_.ok());
     h_.CreateVirtualDevice(kVd, {0, 1, 2, 3}, 2);
+  }
+
+  // NS Management create (SEL 0, CSI 0x30) of a hand-written SEF namespace structure, as
+  // libsef's SEFCreateQoSDomain fills it: VD 1, its read FIFO 1, deadline typical, Perfect.
+  Completion CreateAsSdk(uint64_t gcap, uint64_t quota, uint16_t nplid, uint16_t mxosb,
+                         uint64_t pslc_gcap = 0, uint64_t pslc_quota = 0) {
+    std::vector<uint8_t> ns(4096, 0);
+    Store<uint16_t>(ns, 102, 1);  // endgid
+    Store<uint16_t>(ns, 772, nplid);
+    Store<uint16_t>(ns, 774, mxosb);
+    Store<uint32_t>(ns, 780, 1);  // drfid
+    Store<uint64_t>(ns, 832, quota);
+    Store<uint64_t>(ns, 840, gcap);
+    Store<uint64_t>(ns, 896, pslc_quota);
+    Store<uint64_t>(ns, 904, pslc_gcap);
+    return h_.Raw(HandAdmin(0x0D, 0, {.cdw10 = 0, .cdw11 = 0x30000000}, ns.data(), 4096));
+  }
+  QosDomainId AttachedDomain(const Completion& created) {
+    const QosDomainId d(static_cast<uint16_t>(created.result));
+    std::vector<uint8_t> list(4096);
+    EXPECT_TRUE(h_.Admin(cmd::AttachQosDomainRequest{d, cmd::AttachAction::kAttach, 0,
+                                                     cmd::MutableBytes::Of(list)})
+                    .status.ok());
+    return d;
   }
 
   ModelHarness h_ = ModelHarness::Open("tiny");
@@ -62,6 +91,39 @@ TEST_F(SdkFormsTest, VdInfoLogHeaderOnly) {
       h_.Raw(HandAdmin(0x02, 0, {.cdw10 = 0x003000D0, .cdw11 = 0x00020000}, header.data(), 196))
           .status,
       Generic(sc::kInvalidField));
+}
+
+// Item 2. sef-cli's defaults: quota 1 ADU (1 / 4 = 0 plane pages on the wire), max open SBs 0,
+// one placement id (nplid 0). The device raises the quota to the capacity and max open SBs to
+// placement ids + 2, and reports the values in force in Identify 05h.
+TEST_F(SdkFormsTest, QosDomainCreateDefaults) {
+  const Completion created = CreateAsSdk(/*gcap=*/64, /*quota=*/0, /*nplid=*/0, /*mxosb=*/0);
+  ASSERT_TRUE(created.status.ok()) << created.status;
+  const QosDomainId d = AttachedDomain(created);
+  const wire::IdentifySefNamespace ns = h_.NamespaceInfo(d);
+  EXPECT_EQ(ns.sbsta.gcap, 64u);
+  EXPECT_EQ(ns.sbsta.quota, 64u);
+  EXPECT_EQ(ns.nplid, 0);
+  EXPECT_EQ(ns.mxosb, 3);
+  // The values in force: the quota holds four 16-plane-page SBs, three may be open.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h_.Erase(d).completion.status.ok()) << i;
+  EXPECT_EQ(h_.Erase(d).completion.status, testing::CommandSpecific(0xBE));  // too many open
+
+  // Four placement ids: 4 + 2 is above the unit's 4 open SBs, so the unit's maximum. A pSLC
+  // quota below its capacity is raised too.
+  const Completion four = CreateAsSdk(/*gcap=*/32, /*quota=*/16, /*nplid=*/3, /*mxosb=*/2,
+                                      /*pslc_gcap=*/8, /*pslc_quota=*/0);
+  ASSERT_TRUE(four.status.ok()) << four.status;
+  const wire::IdentifySefNamespace ns4 = h_.NamespaceInfo(QosDomainId(four.result));
+  EXPECT_EQ(ns4.sbsta.quota, 32u);
+  EXPECT_EQ(ns4.psbsta.gcap, 8u);
+  EXPECT_EQ(ns4.psbsta.quota, 8u);
+  EXPECT_EQ(ns4.mxosb, 4);
+  // An explicit value at or above the placement ids is kept, and refused above the unit's.
+  const Completion kept = CreateAsSdk(16, 16, /*nplid=*/0, /*mxosb=*/2);
+  ASSERT_TRUE(kept.status.ok());
+  EXPECT_EQ(h_.NamespaceInfo(QosDomainId(kept.result)).mxosb, 2);
+  EXPECT_EQ(CreateAsSdk(16, 16, 0, /*mxosb=*/5).status, Generic(sc::kInvalidField));
 }
 
 }  // namespace
