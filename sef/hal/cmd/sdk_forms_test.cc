@@ -60,5 +60,40 @@ TEST(SdkFormsTest, QosDomainCreateDefaults) {
   EXPECT_EQ(s.default_read_fifo, ReadFifoId(1));
 }
 
+// libsef's Flash Address Request into a given super block carries the caller's flash address
+// of the SB (ADU offset 0) in CDW14-15; its Nameless Write carries the offset all ones. Both
+// name SB 5 (16-bit SB ids above 16-bit ADU offsets); the device appends either way.
+TEST(SdkFormsTest, FlashAddressRequestIntoSuperBlockWithOffsetZero) {
+  const DomainFormat format{{.sb_bits = 16, .adu_offset_bits = 16}, /*num_placement_ids=*/2};
+  std::vector<uint8_t> arr(144);
+  for (const uint32_t cdw14 : {0x00050000u, 0x0005FFFFu}) {
+    SCOPED_TRACE(cdw14);
+    const Command c =
+        HandCommand(QueueType::kIo, 0xD2, 3,
+                    {.cdw12 = 0x02000000, .cdw13 = 7, .cdw14 = cdw14, .cdw15 = 0}, arr.data(), 144);
+    absl::StatusOr<IoRequest> r = DecodeIo(c, format);
+    ASSERT_TRUE(r.ok()) << r.status();
+    const auto& far = std::get<FlashAddressRequest>(*r);
+    EXPECT_EQ(far.domain, QosDomainId(3));
+    EXPECT_EQ(std::get<SuperBlockId>(far.target), SuperBlockId(5));
+    EXPECT_EQ(far.nlwid, 7u);
+  }
+  // Any other offset would be an explicit one (capability bit 11, not offered).
+  const Command explicit_offset =
+      HandCommand(QueueType::kIo, 0xD2, 3, {.cdw12 = 0x02000000, .cdw13 = 7, .cdw14 = 0x00050003},
+                  arr.data(), 144);
+  absl::StatusOr<IoRequest> r = DecodeIo(explicit_offset, format);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("ADU offset 0x3 given"), std::string::npos) << r.status();
+  // The Nameless Write keeps its one form: offset 0 there is refused.
+  std::vector<uint8_t> data(4096);
+  const iovec iov{data.data(), data.size()};
+  Command nlw =
+      HandVectoredIo(0xD1, 3, {.cdw12 = 0x02000000, .cdw13 = 7, .cdw14 = 0x0005FFFF}, &iov, 1);
+  EXPECT_TRUE(DecodeIo(nlw, format).ok());
+  nlw.sqe.cdw14 = 0x00050000;
+  EXPECT_FALSE(DecodeIo(nlw, format).ok());
+}
+
 }  // namespace
 }  // namespace sef::cmd

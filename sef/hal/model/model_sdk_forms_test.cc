@@ -126,5 +126,43 @@ TEST_F(SdkFormsTest, QosDomainCreateDefaults) {
   EXPECT_EQ(CreateAsSdk(16, 16, 0, /*mxosb=*/5).status, Generic(sc::kInvalidField));
 }
 
+// Item 3. libsef's write into a given SB: FAR with SBI 1 and the SB's flash address (ADU offset
+// 0) in CDW14-15, then NLW with SBI 1 and the offset all ones (16-bit offsets on tiny).
+TEST_F(SdkFormsTest, WriteIntoSuperBlockWithFarOffsetZero) {
+  const QosDomainId d = h_.CreateDomain(h_.DefaultSpec(kVd));
+  const ModelHarness::Erased e = h_.Erase(d);
+  ASSERT_TRUE(e.completion.status.ok());
+  const uint32_t sb = e.sb.value();
+  for (const uint32_t lba : {100u, 102u}) {  // twice: the second write appends after the first
+    SCOPED_TRACE(lba);
+    std::vector<uint8_t> arr(144);
+    const ModelHarness::Slot far = h_.SubmitAsync(cmd::HandCommand(
+        QueueType::kIo, 0xD2, d.value(),
+        {.cdw12 = 0x02000000, .cdw13 = lba, .cdw14 = sb << 16, .cdw15 = 0}, arr.data(), 144));
+    EXPECT_FALSE(far->has_value());  // waits for its NLW
+    std::vector<uint8_t> data(2 * 4096, static_cast<uint8_t>(lba)), meta(2 * 16, 0x5A);
+    const iovec iov{data.data(), data.size()};
+    const Completion nlw = h_.Raw(cmd::HandVectoredIo(
+        0xD1, d.value(),
+        {.cdw10 = lba, .cdw11 = 0, .cdw12 = 0x02000001, .cdw13 = lba, .cdw14 = (sb << 16) | 0xFFFF},
+        &iov, 1, meta.data(), 32));
+    ASSERT_TRUE(nlw.status.ok()) << nlw.status;
+    EXPECT_EQ(cmd::NlwResult::FromResult(nlw.result).count, 2u);
+    ASSERT_TRUE(far->has_value());
+    ASSERT_TRUE((*far)->status.ok()) << (*far)->status;
+    EXPECT_EQ(cmd::FarResult::FromResult((*far)->result).addresses, 2u);
+    const auto response = As<wire::AddressRequestResponse>(arr);
+    ASSERT_EQ(response.nsb, 1);
+    EXPECT_EQ(response.sbis[0].nfla, 2u);
+    const uint32_t offset = lba - 100;
+    EXPECT_EQ(response.sbis[0].sfla, (uint64_t{d.value()} << 48) | (sb << 16) | offset);
+    std::vector<uint8_t> back;
+    ASSERT_TRUE(
+        h_.Read(FlashAddress::FromRaw(response.sbis[0].sfla), 2, &back, UserAddress::FromRaw(lba))
+            .status.ok());
+    EXPECT_EQ(back, data);
+  }
+}
+
 }  // namespace
 }  // namespace sef::model
