@@ -16,6 +16,7 @@
 namespace sef::model {
 namespace {
 
+using cmd::Dwords;
 using cmd::HandAdmin;
 using testing::Generic;
 using testing::ModelHarness;
@@ -162,6 +163,83 @@ TEST_F(SdkFormsTest, WriteIntoSuperBlockWithFarOffsetZero) {
             .status.ok());
     EXPECT_EQ(back, data);
   }
+}
+
+// Item 4. The SDK's FTL check reads the metadata of every ADU of every SB (SB capacity,
+// metadata only, user address ignored) and expects success: a closed SB's padding and an open
+// SB's erased remainder read as zeros with user address all ones. Here SB A is closed after 10
+// ADUs; SB B held data, was freed, erased again and holds 3 ADUs (its old data must not show).
+TEST_F(SdkFormsTest, FtlCheckReadsWholeSuperBlocks) {
+  const QosDomainId d = h_.CreateDomain(h_.DefaultSpec(kVd));
+  const SuperBlockId a = h_.Erase(d).sb;
+  ASSERT_TRUE(h_.Write(d, a, Lba(0), 10).nlw.status.ok());
+  ASSERT_TRUE(h_.SuperBlockOp(d, wire::SbOperation::kClose, a).status.ok());
+  const SuperBlockId b = h_.Erase(d).sb;
+  ASSERT_TRUE(h_.Write(d, b, Lba(500), 64).nlw.status.ok());  // fills and closes B
+  ASSERT_TRUE(h_.SuperBlockOp(d, wire::SbOperation::kFree, b).status.ok());
+  ASSERT_TRUE(h_.Erase(d, b).completion.status.ok());
+  ASSERT_TRUE(h_.Write(d, b, Lba(100), 3).nlw.status.ok());
+
+  struct Case {
+    SuperBlockId sb;
+    uint32_t written;
+    uint64_t first_lba;
+  };
+  for (const Case& k : {Case{a, 10, 0}, Case{b, 3, 100}}) {
+    SCOPED_TRACE(k.sb.value());
+    const Dwords read{.cdw10 = 0xFFFFFFFF,
+                      .cdw11 = 0xFFFFFFFF,  // user address: ignore
+                      .cdw12 = 63,          // 64 ADUs, the SB's capacity
+                      .cdw13 = 0xFFFFFFFF,  // the domain's default read FIFO
+                      .cdw14 = k.sb.value() << 16,
+                      .cdw15 = 0};
+    std::vector<uint8_t> meta(64 * 16, 0xEE);
+    const Completion c =
+        h_.Raw(cmd::HandVectoredIo(0xD6, d.value(), read, nullptr, 0, meta.data(), 64 * 16));
+    ASSERT_TRUE(c.status.ok()) << c.status;
+    for (uint32_t i = 0; i < 64; ++i) {
+      // The harness writes metadata bytes Pattern(lba) ^ 0xFF.
+      const uint8_t want = i < k.written ? ModelHarness::Pattern(k.first_lba + i) ^ 0xFF : 0;
+      ASSERT_EQ(meta[i * 16], want) << "ADU " << i;
+      ASSERT_EQ(meta[i * 16 + 15], want) << "ADU " << i;
+    }
+    // With data: the unwritten ADUs read as zeros.
+    std::vector<uint8_t> data(64 * 4096, 0xEE);
+    const iovec iov{data.data(), data.size()};
+    ASSERT_TRUE(h_.Raw(cmd::HandVectoredIo(0xD6, d.value(), read, &iov, 1)).status.ok());
+    EXPECT_EQ(std::vector<uint8_t>(data.begin() + k.written * 4096, data.end()),
+              std::vector<uint8_t>((64 - k.written) * 4096, 0));
+    // A verified read of them fails: their user address is all ones.
+    Dwords verified = read;
+    verified.cdw10 = static_cast<uint32_t>(k.first_lba + k.written);
+    verified.cdw11 = 0;
+    verified.cdw12 = 0;
+    verified.cdw14 |= k.written;
+    const iovec one{data.data(), 4096};
+    EXPECT_EQ(h_.Raw(cmd::HandVectoredIo(0xD6, d.value(), verified, &one, 1)).status,
+              testing::Media(0x85));
+  }
+  // Errors where the spec means them: past the SB's capacity there is no ADU; a free SB holds
+  // nothing of the domain.
+  std::vector<uint8_t> meta(2 * 16);
+  EXPECT_EQ(h_.Raw(cmd::HandVectoredIo(0xD6, d.value(),
+                                       {.cdw10 = 0xFFFFFFFF,
+                                        .cdw11 = 0xFFFFFFFF,
+                                        .cdw12 = 1,
+                                        .cdw13 = 0xFFFFFFFF,
+                                        .cdw14 = (a.value() << 16) | 63},
+                                       nullptr, 0, meta.data(), 32))
+                .status,
+            Generic(sc::kLbaOutOfRange));
+  EXPECT_EQ(h_.Raw(cmd::HandVectoredIo(0xD6, d.value(),
+                                       {.cdw10 = 0xFFFFFFFF,
+                                        .cdw11 = 0xFFFFFFFF,
+                                        .cdw12 = 0,
+                                        .cdw13 = 0xFFFFFFFF,
+                                        .cdw14 = 30u << 16},
+                                       nullptr, 0, meta.data(), 16))
+                .status,
+            testing::Media(0x87));
 }
 
 }  // namespace
