@@ -87,9 +87,18 @@ absl::Status Validate(const SetSuspendConfigRequest& r) {
 absl::Status Validate(const ResetSchedulerRequest& r) {
   return internal::CheckVd(r.vd, "reset scheduler");
 }
+// CDW11[31:16] of Get Features 0xD0 SEL 1: the transfer's dword count minus one.
+constexpr uint32_t kMaxFeatureDwords = 0x10000;
+
 absl::Status Validate(const GetReadFifoListRequest& r) {
   SEF_RETURN_IF_ERROR(internal::CheckVd(r.vd, "get read FIFO list"));
-  return internal::CheckDataIn(r.buffer, "get read FIFO list", sizeof(wire::ReadFifoEntry));
+  SEF_RETURN_IF_ERROR(
+      internal::CheckDataIn(r.buffer, "get read FIFO list", sizeof(wire::ReadFifoEntry)));
+  if (r.buffer.size / 4 > kMaxFeatureDwords) {
+    return Invalid("get read FIFO list: buffer of %u bytes exceeds the 16-bit dword count",
+                   r.buffer.size);
+  }
+  return absl::OkStatus();
 }
 absl::Status Validate(const SetRootPointerRequest& r) {
   SEF_RETURN_IF_ERROR(internal::CheckDomain(r.domain, "set root pointer"));
@@ -367,8 +376,9 @@ absl::StatusOr<Command> Encode(const ResetSchedulerRequest& r) {
 
 absl::StatusOr<Command> Encode(const GetReadFifoListRequest& r) {
   SEF_RETURN_IF_ERROR(Validate(r));
+  // CDW11[31:16] = dwords - 1, as the SDK and nvme-cli's plugin send it.
   Command c = GetFeature(FeatureId::kVirtualDeviceManagement, r.vd.value(),
-                         VdSel(VdSelect::kAttachReadFifo));
+                         VdSel(VdSelect::kAttachReadFifo) | Put(r.buffer.size / 4 - 1, 31, 16));
   internal::SetData(c, r.buffer.data, r.buffer.size);
   return c;
 }
@@ -499,6 +509,14 @@ absl::StatusOr<AdminRequest> DecodeVdFeature(const Command& c, bool set) {
   if (!set) {
     if (sel != VdSelect::kAttachReadFifo) {
       return Unimplemented("Get Features 0xD0 SEL %d is not defined", static_cast<int>(sel));
+    }
+    // The dword count must describe the buffer; 0 (the form this codec once sent, and no
+    // valid count: an entry is two dwords) leaves the length to the buffer.
+    const uint32_t numd = Get(cdw11, 31, 16);
+    if (numd != 0 && (uint64_t{numd} + 1) * 4 != c.sqe.data_len) {
+      return Invalid(
+          "get read FIFO list: %u dwords in CDW11[31:16] do not match the %u-byte buffer", numd + 1,
+          c.sqe.data_len);
     }
     return Checked(GetReadFifoListRequest{vd, DataOf(c)});
   }

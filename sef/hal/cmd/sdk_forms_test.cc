@@ -95,5 +95,26 @@ TEST(SdkFormsTest, FlashAddressRequestIntoSuperBlockWithOffsetZero) {
   EXPECT_FALSE(DecodeIo(nlw, format).ok());
 }
 
+// Get Features 0xD0 SEL 1 (read FIFO list): the SDK (and nvme-cli's plugin) put the transfer's
+// dword count minus one in CDW11[31:16]. VD 9027 with a 3496-byte buffer: 874 - 1 = 0x369.
+TEST(SdkFormsTest, GetReadFifoListDwordCount) {
+  std::vector<uint8_t> list(3496);
+  const Command c =
+      HandAdmin(0x0A, 9027, {.cdw10 = 0x000000D0, .cdw11 = 0x03690001}, list.data(), 3496);
+  absl::StatusOr<AdminRequest> r = DecodeAdmin(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const auto& get = std::get<GetReadFifoListRequest>(*r);
+  EXPECT_EQ(get.vd, VirtualDeviceId(9027));
+  EXPECT_EQ(get.buffer.size, 3496u);
+  // Our encoder sends the SDK's form.
+  absl::StatusOr<Command> ours = Encode(get);
+  ASSERT_TRUE(ours.ok()) << ours.status();
+  EXPECT_EQ(ours->sqe.cdw11, 0x03690001u);
+  // CDW11[31:16] = 0, the form this codec sent before, is still accepted.
+  const Command zero =
+      HandAdmin(0x0A, 9027, {.cdw10 = 0x000000D0, .cdw11 = 0x00000001}, list.data(), 3496);
+  EXPECT_TRUE(DecodeAdmin(zero).ok());
+}
+
 }  // namespace
 }  // namespace sef::cmd

@@ -242,5 +242,24 @@ TEST_F(SdkFormsTest, FtlCheckReadsWholeSuperBlocks) {
             testing::Media(0x87));
 }
 
+// Item 5. Get Features 0xD0 SEL 1 (read FIFO list) with CDW11[31:16] = dwords - 1, as the SDK
+// sends it: a 3496-byte buffer is 874 dwords, 0x369 in the field.
+TEST_F(SdkFormsTest, GetReadFifoListDwordCount) {
+  std::vector<uint8_t> list(3496, 0xEE);
+  const Completion c =
+      h_.Raw(HandAdmin(0x0A, 1, {.cdw10 = 0x000000D0, .cdw11 = 0x03690001}, list.data(), 3496));
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  const auto first = As<wire::ReadFifoEntry>(list);
+  EXPECT_EQ(first.rfid, 1u);  // the VD's default read FIFO
+  EXPECT_EQ(first.vdid, 1);
+  EXPECT_EQ(As<wire::ReadFifoEntry>(list, 8).rfid, 0u);  // the end of the list
+  EXPECT_EQ(list[3495], 0);                              // the rest is zeroed
+  // A count that does not describe the buffer is refused.
+  EXPECT_EQ(
+      h_.Raw(HandAdmin(0x0A, 1, {.cdw10 = 0x000000D0, .cdw11 = 0x03680001}, list.data(), 3496))
+          .status,
+      Generic(sc::kInvalidField));
+}
+
 }  // namespace
 }  // namespace sef::model
