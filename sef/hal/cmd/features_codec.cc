@@ -1,4 +1,5 @@
 // Set/Get Features 0xD0-0xD2, Capacity Management, NS Management and NS Attachment.
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -673,6 +674,11 @@ uint32_t CapacityConfig::payload_bytes() const {
   return sizeof(wire::CapacityConfigHeader) +
          static_cast<uint32_t>(vds.size()) * sizeof(wire::EnduranceGroupConfig) +
          total_dies() * sizeof(wire::MediaUnitConfig);
+}
+
+void CapacityConfig::Sort() {
+  for (VdDies& vd : vds) std::sort(vd.dies.begin(), vd.dies.end());
+  std::sort(vds.begin(), vds.end(), [](const VdDies& a, const VdDies& b) { return a.vd < b.vd; });
 }
 
 }  // namespace sef::cmd

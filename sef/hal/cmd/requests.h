@@ -283,6 +283,9 @@ struct CapacityConfig {
   uint32_t total_dies() const;
   // Bytes of its Set Features 0xD2 descriptor: 0x20 + vds * 0x58 + dies * 8.
   uint32_t payload_bytes() const;
+  // Puts the virtual devices in ascending id order and each one's dies ascending: the order
+  // the SDK sends (the encoder keeps the caller's order; the HAL sorts before it encodes).
+  void Sort();
   friend bool operator==(const CapacityConfig&, const CapacityConfig&) = default;
 };
 

@@ -1,7 +1,7 @@
 // The forms of commands the public SEF SDK (libsef, sef.ko, sef-cli) sends, written by hand
 // dword by dword (docs/command-set.md, "Forms other hosts send"), decoded as the device
 // decodes them. Each test pins one form the decoders once refused (issue 16).
-#include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -39,15 +39,12 @@ TEST(SdkFormsTest, VdInfoLogHeaderOnly) {
 // max open SBs 0, one placement id. Both are the device's to raise, so both decode.
 TEST(SdkFormsTest, QosDomainCreateDefaults) {
   std::vector<uint8_t> ns(4096, 0);
-  const auto store = [&ns](size_t offset, auto value) {
-    std::memcpy(ns.data() + offset, &value, sizeof(value));
-  };
-  store(102, uint16_t{1});   // endgid
-  store(772, uint16_t{0});   // nplid: one placement id
-  store(774, uint16_t{0});   // mxosb
-  store(780, uint32_t{1});   // drfid
-  store(832, uint64_t{0});   // sbsta.quota
-  store(840, uint64_t{64});  // sbsta.gcap
+  Store<uint16_t>(ns, 102, 1);   // endgid
+  Store<uint16_t>(ns, 772, 0);   // nplid: one placement id
+  Store<uint16_t>(ns, 774, 0);   // mxosb
+  Store<uint32_t>(ns, 780, 1);   // drfid
+  Store<uint64_t>(ns, 832, 0);   // sbsta.quota
+  Store<uint64_t>(ns, 840, 64);  // sbsta.gcap
   const Command c = HandAdmin(0x0D, 0, {.cdw10 = 0, .cdw11 = 0x30000000}, ns.data(), 4096);
   absl::StatusOr<AdminRequest> r = DecodeAdmin(c);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -114,6 +111,46 @@ TEST(SdkFormsTest, GetReadFifoListDwordCount) {
   const Command zero =
       HandAdmin(0x0A, 9027, {.cdw10 = 0x000000D0, .cdw11 = 0x00000001}, list.data(), 3496);
   EXPECT_TRUE(DecodeAdmin(zero).ok());
+}
+
+// Set Features 0xD2 as libsef's SEFCreateVirtualDevices sends it: capacity configuration 2,
+// VDs by id, each VD's die ids ascending, one "any channel" descriptor per VD. VD 1 = dies
+// {0, 2}, VD 2 = dies {1, 3}: 0x20 + 2 * 0x58 + 4 * 8 = 240 bytes, CDW11 = 4 dies | 2 << 16.
+std::vector<uint8_t> SdkCapacityConfig() {
+  std::vector<uint8_t> d(240, 0);
+  Store<uint16_t>(d, 0, 2);  // cci
+  Store<uint16_t>(d, 4, 2);  // egcn
+  for (const auto& [at, vd, die0, die1] : {std::tuple{32, 1, 0, 2}, std::tuple{136, 2, 1, 3}}) {
+    Store<uint16_t>(d, at, static_cast<uint16_t>(vd));         // endgid
+    Store<uint16_t>(d, at + 82, 1);                            // egchans
+    Store<uint16_t>(d, at + 84, 0xFFFF);                       // ch_id: any channel
+    Store<uint16_t>(d, at + 86, 2);                            // chmus
+    Store<uint16_t>(d, at + 88, static_cast<uint16_t>(die0));  // media unit ids
+    Store<uint16_t>(d, at + 96, static_cast<uint16_t>(die1));
+  }
+  return d;
+}
+
+TEST(SdkFormsTest, CapacityConfigurationInTheSdksOrder) {
+  std::vector<uint8_t> sdk = SdkCapacityConfig();
+  const Command c = HandAdmin(0x09, 0, {.cdw10 = 0x800000D2, .cdw11 = 0x00020004}, sdk.data(),
+                              static_cast<uint32_t>(sdk.size()));
+  absl::StatusOr<AdminRequest> r = DecodeAdmin(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const CapacityConfig sorted{
+      2, {{VirtualDeviceId(1), {DieId(0), DieId(2)}}, {VirtualDeviceId(2), {DieId(1), DieId(3)}}}};
+  EXPECT_EQ(std::get<SetCapacityConfigRequest>(*r).config, sorted);
+  // A configuration given in another order sorts into the SDK's, and encodes to its bytes.
+  CapacityConfig config{
+      2, {{VirtualDeviceId(2), {DieId(3), DieId(1)}}, {VirtualDeviceId(1), {DieId(2), DieId(0)}}}};
+  config.Sort();
+  EXPECT_EQ(config, sorted);
+  std::vector<uint8_t> payload(4096, 0xEE);
+  absl::StatusOr<Command> ours =
+      Encode(SetCapacityConfigRequest{config, MutableBytes::Of(payload)});
+  ASSERT_TRUE(ours.ok()) << ours.status();
+  EXPECT_EQ(ours->sqe.cdw11, 0x00020004u);
+  EXPECT_EQ(std::vector<uint8_t>(payload.begin(), payload.begin() + ours->sqe.data_len), sdk);
 }
 
 }  // namespace

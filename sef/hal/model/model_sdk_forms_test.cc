@@ -7,6 +7,7 @@
 // block, 16 blocks per die, 4 ADUs per plane page; VD 1 on all dies with 2 dies per SB has
 // 32 SBs of 64 ADUs (16 plane pages).
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -18,23 +19,13 @@ namespace {
 
 using cmd::Dwords;
 using cmd::HandAdmin;
+using cmd::Load;
+using cmd::Store;
 using testing::Generic;
 using testing::ModelHarness;
 namespace sc = wire::sc;
 
 constexpr VirtualDeviceId kVd(1);
-
-template <typename T>
-T As(const std::vector<uint8_t>& buf, size_t offset = 0) {
-  T v{};
-  std::memcpy(&v, buf.data() + offset, sizeof(T));
-  return v;
-}
-
-template <typename T>
-void Store(std::vector<uint8_t>& buf, size_t offset, T value) {
-  std::memcpy(buf.data() + offset, &value, sizeof(T));
-}
 
 class SdkFormsTest : public ::testing::Test {
  protected:
@@ -76,7 +67,7 @@ TEST_F(SdkFormsTest, VdInfoLogHeaderOnly) {
   const Completion c =
       h_.Raw(HandAdmin(0x02, 0, {.cdw10 = 0x003000D0, .cdw11 = 0x00010000}, header.data(), 196));
   ASSERT_TRUE(c.status.ok()) << c.status;
-  const auto info = As<wire::VdInfoLogHeader>(header);
+  const auto info = Load<wire::VdInfoLogHeader>(header);
   EXPECT_EQ(info.vdid, 1);
   EXPECT_EQ(info.ndie, 3);  // four dies, 0-based: what the SDK reads the header for
   EXPECT_EQ(info.nsbdie, 2);
@@ -86,7 +77,7 @@ TEST_F(SdkFormsTest, VdInfoLogHeaderOnly) {
   ASSERT_TRUE(
       h_.Raw(HandAdmin(0x02, 0, {.cdw10 = 0x000000D0, .cdw11 = 0x00010000}, dword.data(), 4))
           .status.ok());
-  EXPECT_EQ(As<uint16_t>(dword), 1);  // vdid
+  EXPECT_EQ(Load<uint16_t>(dword), 1);  // vdid
   // An unknown VD is still refused.
   EXPECT_EQ(
       h_.Raw(HandAdmin(0x02, 0, {.cdw10 = 0x003000D0, .cdw11 = 0x00020000}, header.data(), 196))
@@ -152,7 +143,7 @@ TEST_F(SdkFormsTest, WriteIntoSuperBlockWithFarOffsetZero) {
     ASSERT_TRUE(far->has_value());
     ASSERT_TRUE((*far)->status.ok()) << (*far)->status;
     EXPECT_EQ(cmd::FarResult::FromResult((*far)->result).addresses, 2u);
-    const auto response = As<wire::AddressRequestResponse>(arr);
+    const auto response = Load<wire::AddressRequestResponse>(arr);
     ASSERT_EQ(response.nsb, 1);
     EXPECT_EQ(response.sbis[0].nfla, 2u);
     const uint32_t offset = lba - 100;
@@ -249,16 +240,51 @@ TEST_F(SdkFormsTest, GetReadFifoListDwordCount) {
   const Completion c =
       h_.Raw(HandAdmin(0x0A, 1, {.cdw10 = 0x000000D0, .cdw11 = 0x03690001}, list.data(), 3496));
   ASSERT_TRUE(c.status.ok()) << c.status;
-  const auto first = As<wire::ReadFifoEntry>(list);
+  const auto first = Load<wire::ReadFifoEntry>(list);
   EXPECT_EQ(first.rfid, 1u);  // the VD's default read FIFO
   EXPECT_EQ(first.vdid, 1);
-  EXPECT_EQ(As<wire::ReadFifoEntry>(list, 8).rfid, 0u);  // the end of the list
-  EXPECT_EQ(list[3495], 0);                              // the rest is zeroed
+  EXPECT_EQ(Load<wire::ReadFifoEntry>(list, 8).rfid, 0u);  // the end of the list
+  EXPECT_EQ(list[3495], 0);                                // the rest is zeroed
   // A count that does not describe the buffer is refused.
   EXPECT_EQ(
       h_.Raw(HandAdmin(0x0A, 1, {.cdw10 = 0x000000D0, .cdw11 = 0x03680001}, list.data(), 3496))
           .status,
       Generic(sc::kInvalidField));
+}
+
+// Item 6. The SDK sends capacity configurations sorted (VDs by id, dies ascending). Order has
+// no meaning to the model: a descriptor in another order is accepted and kept in the SDK's
+// order, which Get Features 0xD2 returns and the VDs' die lists follow. Here VD 2 = dies
+// {3, 1} comes before VD 1 = dies {2, 0}.
+TEST_F(SdkFormsTest, UnsortedCapacityConfigurationIsKeptSorted) {
+  ASSERT_TRUE(h_.Admin(cmd::SelectCapacityConfigRequest{0}).status.ok());
+  std::vector<uint8_t> d(240, 0);
+  Store<uint16_t>(d, 0, 2);  // cci
+  Store<uint16_t>(d, 4, 2);  // egcn
+  for (const auto& [at, vd, die0, die1] : {std::tuple{32, 2, 3, 1}, std::tuple{136, 1, 2, 0}}) {
+    Store<uint16_t>(d, at, static_cast<uint16_t>(vd));
+    Store<uint16_t>(d, at + 82, 1);
+    Store<uint16_t>(d, at + 84, 0xFFFF);
+    Store<uint16_t>(d, at + 86, 2);
+    Store<uint16_t>(d, at + 88, static_cast<uint16_t>(die0));
+    Store<uint16_t>(d, at + 96, static_cast<uint16_t>(die1));
+  }
+  ASSERT_TRUE(h_.Raw(HandAdmin(0x09, 0, {.cdw10 = 0x800000D2, .cdw11 = 0x00020004}, d.data(), 240))
+                  .status.ok());
+  ASSERT_TRUE(h_.Admin(cmd::SelectCapacityConfigRequest{2}).status.ok());
+  std::vector<uint8_t> back(4096, 0xEE);
+  ASSERT_TRUE(h_.Admin(cmd::GetCapacityConfigRequest{cmd::MutableBytes::Of(back)}).status.ok());
+  EXPECT_EQ(Load<uint16_t>(back, 32), 1);  // VD 1 first
+  EXPECT_EQ(Load<uint16_t>(back, 120), 0);
+  EXPECT_EQ(Load<uint16_t>(back, 128), 2);
+  EXPECT_EQ(Load<uint16_t>(back, 136), 2);
+  EXPECT_EQ(Load<uint16_t>(back, 224), 1);
+  EXPECT_EQ(Load<uint16_t>(back, 232), 3);
+  std::vector<uint8_t> log(256);
+  ASSERT_TRUE(h_.Admin(cmd::VdInfoLogRequest{VirtualDeviceId(2), false, cmd::MutableBytes::Of(log)})
+                  .status.ok());
+  EXPECT_EQ(Load<uint16_t>(log, 196), 1);
+  EXPECT_EQ(Load<uint16_t>(log, 198), 3);
 }
 
 }  // namespace

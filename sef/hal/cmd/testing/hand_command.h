@@ -8,6 +8,8 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "sef/hal/cmd/command.h"
 
@@ -53,6 +55,21 @@ inline Command HandVectoredIo(uint8_t opcode, uint32_t nsid, const Dwords& d, co
   c.sqe.metadata = reinterpret_cast<uintptr_t>(metadata);
   c.sqe.metadata_len = metadata == nullptr ? 0 : metadata_len;
   return c;
+}
+
+// Writes `value` (little endian, as the machine stores it) at byte `offset` of a payload
+// written by hand.
+template <typename T>
+void Store(std::vector<uint8_t>& payload, size_t offset, T value) {
+  std::memcpy(payload.data() + offset, &value, sizeof(T));
+}
+
+// Reads a T at byte `offset` of a buffer the device filled.
+template <typename T>
+T Load(const std::vector<uint8_t>& buffer, size_t offset = 0) {
+  T value{};
+  std::memcpy(&value, buffer.data() + offset, sizeof(T));
+  return value;
 }
 
 }  // namespace sef::cmd

@@ -515,7 +515,11 @@ Outcome Model::CapacityAdmin(const cmd::AdminRequest& r) {
     }
     // The selected configuration describes the VDs that exist: it is not redefined under them.
     if (v->config.id == selected_config_ && selected_config_ != 0) return SequenceError();
-    defined_configs_[v->config.id] = v->config;
+    // Order carries no meaning here: a descriptor in any order is kept in the SDK's (VDs by id,
+    // dies ascending), which Get Features 0xD2 returns; SBs group dies in ascending order.
+    cmd::CapacityConfig config = v->config;
+    config.Sort();
+    defined_configs_[config.id] = std::move(config);
     return Outcome::Ok();
   }
   if (const auto* v = std::get_if<cmd::GetCapacityConfigRequest>(&r)) {
