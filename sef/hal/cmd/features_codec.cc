@@ -308,6 +308,31 @@ void WriteNamespaceCreate(const QosDomainSpec& s, uint8_t* out) {
   std::memcpy(out, &ns, sizeof(ns));
 }
 
+// The create payload's LBA format. The SDK leaves FLBAS and LBA format 0 zero; we write the
+// unit's one format, {ms 16, lbads 12}. Both mean the 4096 + 16 byte ADU; any other format
+// (or FLBAS naming another format, or metadata at the end of the data) asks for what no SEF
+// unit offers.
+absl::Status CheckNamespaceCreateFormat(const uint8_t* in) {
+  wire::IdentifySefNamespace ns;
+  std::memcpy(&ns, in, sizeof(ns));
+  if (ns.flbas != 0) {
+    return Invalid(
+        "create QoS domain: FLBAS 0x%x; the unit has one LBA format (0), with metadata in a "
+        "separate buffer",
+        ns.flbas);
+  }
+  const wire::LbaFormat& f = ns.lbaf[0];
+  const bool unset = f.ms == 0 && f.lbads == 0;
+  const bool adu = f.ms == wire::kAduMetaBytes && f.lbads == 12;
+  if (!unset && !adu) {
+    return Invalid(
+        "create QoS domain: LBA format 0 {ms %u, lbads %u}; only the ADU's {ms 16, lbads 12} "
+        "(or zeros) is offered",
+        f.ms, f.lbads);
+  }
+  return absl::OkStatus();
+}
+
 QosDomainSpec ReadNamespaceCreate(const uint8_t* in) {
   wire::IdentifySefNamespace ns;
   std::memcpy(&ns, in, sizeof(ns));
@@ -618,6 +643,7 @@ absl::StatusOr<AdminRequest> DecodeNamespaceManagement(const Command& c) {
       const MutableBytes payload = DataOf(c);
       SEF_RETURN_IF_ERROR(
           CheckExactly(payload, "create QoS domain", sizeof(wire::IdentifySefNamespace)));
+      SEF_RETURN_IF_ERROR(CheckNamespaceCreateFormat(payload.data));
       return Checked(CreateQosDomainRequest{ReadNamespaceCreate(payload.data), payload});
     }
     case 1:

@@ -153,5 +153,29 @@ TEST(SdkFormsTest, CapacityConfigurationInTheSdksOrder) {
   EXPECT_EQ(std::vector<uint8_t>(payload.begin(), payload.begin() + ours->sqe.data_len), sdk);
 }
 
+// NS Management create: libsef leaves FLBAS and LBA format 0 (bytes 128..131) zero; our
+// encoder writes the ADU's format {ms 16, lbads 12}. Both decode; another format does not.
+TEST(SdkFormsTest, NamespaceCreateLbaFormat) {
+  std::vector<uint8_t> ns(4096, 0);
+  Store<uint16_t>(ns, 102, 1);   // endgid
+  Store<uint64_t>(ns, 840, 16);  // sbsta.gcap
+  Store<uint64_t>(ns, 832, 16);  // sbsta.quota
+  const auto decode = [&ns] {
+    return DecodeAdmin(HandAdmin(0x0D, 0, {.cdw10 = 0, .cdw11 = 0x30000000}, ns.data(), 4096));
+  };
+  EXPECT_TRUE(decode().ok()) << decode().status();  // the SDK's zeros
+  Store<uint16_t>(ns, 128, 16);                     // ms
+  Store<uint8_t>(ns, 130, 12);                      // lbads
+  EXPECT_TRUE(decode().ok()) << decode().status();  // our form
+  Store<uint8_t>(ns, 130, 9);
+  ASSERT_FALSE(decode().ok());
+  EXPECT_NE(decode().status().message().find("LBA format 0 {ms 16, lbads 9}"), std::string::npos)
+      << decode().status();
+  Store<uint8_t>(ns, 130, 12);
+  Store<uint8_t>(ns, 26, 1);  // FLBAS: format 1
+  ASSERT_FALSE(decode().ok());
+  EXPECT_NE(decode().status().message().find("FLBAS 0x1"), std::string::npos) << decode().status();
+}
+
 }  // namespace
 }  // namespace sef::cmd

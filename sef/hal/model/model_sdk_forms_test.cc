@@ -287,5 +287,26 @@ TEST_F(SdkFormsTest, UnsortedCapacityConfigurationIsKeptSorted) {
   EXPECT_EQ(Load<uint16_t>(log, 198), 3);
 }
 
+// Item 7. libsef's create payload leaves FLBAS and LBA format 0 (bytes 128..131) zero; the
+// domain gets the unit's 4096 + 16 byte format, which Identify 05h reports. Another format is
+// refused.
+TEST_F(SdkFormsTest, NamespaceCreateWithoutLbaFormat) {
+  const Completion created = CreateAsSdk(/*gcap=*/16, /*quota=*/16, /*nplid=*/0, /*mxosb=*/2);
+  ASSERT_TRUE(created.status.ok()) << created.status;
+  const wire::IdentifySefNamespace ns = h_.NamespaceInfo(QosDomainId(created.result));
+  EXPECT_EQ(ns.flbas, 0);
+  EXPECT_EQ(ns.lbaf[0].ms, 16);
+  EXPECT_EQ(ns.lbaf[0].lbads, 12);
+  // 512-byte LBAs with 8 bytes of metadata: not a format of this unit.
+  std::vector<uint8_t> payload(4096, 0);
+  Store<uint16_t>(payload, 102, 1);
+  Store<uint64_t>(payload, 840, 16);
+  Store<uint16_t>(payload, 128, 8);
+  Store<uint8_t>(payload, 130, 9);
+  EXPECT_EQ(
+      h_.Raw(HandAdmin(0x0D, 0, {.cdw10 = 0, .cdw11 = 0x30000000}, payload.data(), 4096)).status,
+      Generic(sc::kInvalidField));
+}
+
 }  // namespace
 }  // namespace sef::model
