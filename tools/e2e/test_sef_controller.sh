@@ -12,7 +12,8 @@
 #
 # Guest, boot 1 (tiny unit on a new backing file): sef_hal_probe /dev/nvme0 --json prints the
 # unit; the HAL conformance suite's device instantiation passes through io_uring uring_cmd;
-# /dev/ngXnY exist for the QoS domains it leaves; then sef_hal_io replaces them (the suite
+# /dev/ngXnY exist for the QoS domains it leaves, and the initramfs's /dev (pid 1's root, the one
+# kernel threads resolve paths in) has /dev/nvme0 and them too; then sef_hal_io replaces them (the suite
 # deletes every QoS domain and virtual device at start and leaves the VD without free super
 # blocks) by a virtual device and QoS domain of its own and writes a pattern into it. Boot 2 (same backing file): before anything destructive, sef_hal_io reads
 # boot 1's data back by flash address (user-address verify, data and metadata compared); the
@@ -97,6 +98,7 @@ for path in uring; do
   echo "conformance-\$path-status=\$?"
   echo "== generic devices after (\$path): \$(ls /dev/ng* 2>/dev/null | tr '\n' ' ')"
 done
+echo "== initramfs /dev (what kernel threads see): nvme0=\$([ -c /proc/1/root/dev/nvme0 ] && echo char) \$(cd /proc/1/root/dev && ls -d ng* 2>/dev/null | tr '\n' ' ')"
 echo "== data for boot 2"
 IO="$BIN/tools/sef_hal_io/sef_hal_io"
 timeout -s KILL 60 "\$IO" /dev/nvme0 setup --reset --domain-capacity-adus 256 >"\$SEF_OUT/io-setup.json" 2>&1
@@ -136,6 +138,8 @@ conformance_checks() { # PATH BOOT-OUTPUT
 }
 conformance_checks uring "$E2E_TMP/boot1.txt"
 check "the QoS domains the suite left have /dev/ngXnY" has "$E2E_TMP/boot1.txt" '^== generic devices after \(uring\): /dev/ng0n[0-9]'
+check "initramfs /dev has /dev/nvme0 and the /dev/ngXnY made since boot (kernel threads' view)" \
+  has "$E2E_TMP/boot1.txt" '^== initramfs /dev \(what kernel threads see\): nvme0=char ng0n[0-9]'
 for f in io-setup.json io-write.json io-write.err; do [[ -s "$O/$f" ]] && show "$O/$f"; done
 check "sef_hal_io setup exited 0" has "$E2E_TMP/boot1.txt" '^io-setup-status=0$'
 check "sef_hal_io setup created a QoS domain" has "$O/io-setup.json" '"created":true'
