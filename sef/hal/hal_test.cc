@@ -311,6 +311,37 @@ TEST(FaultTransportTest, ChosenCommandsFailWithTheGivenStatus) {
   EXPECT_TRUE(d->Read({.address = w->addresses[0], .data = {&iov, 1}}).ok());
 }
 
+// The SDK sends capacity configurations with VDs by id and each VD's dies ascending (issue 16);
+// the HAL sends that order whatever the caller's. The fault transport only watches here.
+TEST(CapacityConfigTest, VirtualDevicesAndDiesAreSentSorted) {
+  auto watch =
+      std::make_unique<testing::FaultTransport>(MakeModelTransport(TinyController(), "watch"));
+  std::vector<std::vector<uint8_t>> descriptors;  // Set Features 0xD2 payloads, as sent
+  watch->SetRule([&descriptors](const Command& c) -> std::optional<TransportResult> {
+    if (c.queue == QueueType::kAdmin && c.opcode() == 0x09 && (c.sqe.cdw10 & 0xFF) == 0xD2) {
+      const auto* data = reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(c.sqe.addr));
+      descriptors.emplace_back(data, data + c.sqe.data_len);
+    }
+    return std::nullopt;
+  });
+  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(std::move(watch));
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  ASSERT_TRUE(
+      (*unit)
+          ->CreateVirtualDevices({{VirtualDeviceId(2), {3, 1}}, {VirtualDeviceId(1), {2, 0}}})
+          .ok());
+  ASSERT_EQ(descriptors.size(), 1u);
+  const std::vector<uint8_t>& d = descriptors[0];
+  ASSERT_EQ(d.size(), 240u);  // 0x20 + 2 * 0x58 + 4 * 8
+  const auto u16 = [&d](size_t at) { return static_cast<uint16_t>(d[at] | d[at + 1] << 8); };
+  EXPECT_EQ(u16(32), 1);  // VD 1 first, dies 0 and 2
+  EXPECT_EQ(u16(120), 0);
+  EXPECT_EQ(u16(128), 2);
+  EXPECT_EQ(u16(136), 2);  // then VD 2, dies 1 and 3
+  EXPECT_EQ(u16(224), 1);
+  EXPECT_EQ(u16(232), 3);
+}
+
 TEST(OpenTest, UnknownSpecsAndMissingUnitsAreReported) {
   absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open("bogus");
   EXPECT_EQ(unit.status().code(), absl::StatusCode::kInvalidArgument);

@@ -283,6 +283,7 @@ absl::Status Unit::CreateVirtualDevices(const std::vector<VirtualDeviceConfig>& 
     for (uint16_t die : vd.dies) dies.dies.push_back(cmd::DieId(die));
     config.vds.push_back(std::move(dies));
   }
+  config.Sort();  // the SDK's order (VDs by id, dies ascending), whatever the caller's
   std::vector<uint8_t> payload(config.payload_bytes());
   SEF_RETURN_IF_ERROR(
       AdminStatus(cmd::SetCapacityConfigRequest{config, cmd::MutableBytes::Of(payload)}, kMethod));

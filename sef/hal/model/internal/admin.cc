@@ -515,7 +515,11 @@ Outcome Model::CapacityAdmin(const cmd::AdminRequest& r) {
     }
     // The selected configuration describes the VDs that exist: it is not redefined under them.
     if (v->config.id == selected_config_ && selected_config_ != 0) return SequenceError();
-    defined_configs_[v->config.id] = v->config;
+    // Order carries no meaning here: a descriptor in any order is kept in the SDK's (VDs by id,
+    // dies ascending), which Get Features 0xD2 returns; SBs group dies in ascending order.
+    cmd::CapacityConfig config = v->config;
+    config.Sort();
+    defined_configs_[config.id] = std::move(config);
     return Outcome::Ok();
   }
   if (const auto* v = std::get_if<cmd::GetCapacityConfigRequest>(&r)) {
@@ -589,10 +593,17 @@ absl::Status Model::BuildVds(const cmd::CapacityConfig& config) {
 Outcome Model::DomainAdmin(const cmd::AdminRequest& r, Completions& out) {
   if (const auto* v = std::get_if<cmd::CreateQosDomainRequest>(&r)) {
     const cmd::QosDomainSpec& s = v->spec;
+    // The SEF API's defaults, applied by the device: max open SBs below the placement ids
+    // become placement ids + 2 (within the unit's limit), a quota below its capacity becomes
+    // the capacity. Identify 05h reports the values in force.
+    const uint32_t max_open =
+        s.max_open_super_blocks >= s.num_placement_ids
+            ? s.max_open_super_blocks
+            : std::min<uint32_t>(s.num_placement_ids + 2, options_.config.max_open_super_blocks);
     Vd* vd = FindVd(s.vd.value());
     if (vd == nullptr || s.defect != wire::DefectStrategy::kPerfect ||
         s.num_placement_ids > options_.config.max_placement_ids ||
-        s.max_open_super_blocks > options_.config.max_open_super_blocks ||
+        max_open > options_.config.max_open_super_blocks ||
         (!options_.config.pslc && s.pslc_capacity.value() != 0)) {
       return InvalidField();
     }
@@ -621,16 +632,16 @@ Outcome Model::DomainAdmin(const cmd::AdminRequest& r, Completions& out) {
     rec.attached = 0;  // created detached, as NVMe namespaces are
     rec.vd = vd->id.value();
     rec.num_placement_ids = s.num_placement_ids;
-    rec.max_open_super_blocks = s.max_open_super_blocks;
+    rec.max_open_super_blocks = static_cast<uint16_t>(max_open);
     rec.program_weight = s.program_weight;
     rec.erase_weight = s.erase_weight;
     rec.deadline = static_cast<uint8_t>(s.deadline);
     rec.defect = static_cast<uint8_t>(s.defect);
     rec.default_read_fifo = fifo;
     rec.capacity = s.capacity.value();
-    rec.quota = s.quota.value();
+    rec.quota = std::max(s.quota, s.capacity).value();
     rec.pslc_capacity = s.pslc_capacity.value();
-    rec.pslc_quota = s.pslc_quota.value();
+    rec.pslc_quota = std::max(s.pslc_quota, s.pslc_capacity).value();
     d->format = {vd->format, s.num_placement_ids};
     const uint16_t id = d->id.value();
     *slot = std::move(d);

@@ -370,21 +370,29 @@ Outcome Model::Read(Domain& d, const cmd::ReadRequest& r) {
   }
   const SuperBlock& sb = vd.sbs[id];
   const uint32_t n = r.adus.value();
-  if (uint64_t{offset} + n > sb.written) return Unwritten();  // past the written ADUs
+  if (uint64_t{offset} + n > sb.capacity) {
+    return Fail(StatusCodeType::kGeneric, sc::kLbaOutOfRange);  // past the SB: no such ADU
+  }
+  // ADUs at and past the write pointer hold nothing the host wrote: a closed SB's padding or
+  // an open SB's erased remainder. They read as zeros with user address all ones, so a
+  // verified read of them fails with Compare Failure (docs/model.md, "Reading unwritten ADUs").
+  const auto user_address = [&](uint32_t o) {
+    return o < sb.written ? media_->info(PhysicalAdu(vd, id, o))->user_address : ~uint64_t{0};
+  };
   if (!r.verify.is_ignore()) {
     for (uint32_t i = 0; i < n; ++i) {
-      if (media_->info(PhysicalAdu(vd, id, offset + i))->user_address != r.verify.raw() + i) {
-        return CompareFailure();
-      }
+      if (user_address(offset + i) != r.verify.raw() + i) return CompareFailure();
     }
   }
+  static constexpr uint8_t kZeros[wire::kAduDataBytes] = {};
   IovCursor out(r.data);
   for (uint32_t i = 0; i < n; ++i) {
+    const bool written = offset + i < sb.written;
     const uint64_t phys = PhysicalAdu(vd, id, offset + i);
-    if (r.data.count != 0) out.Write(media_->data(phys), wire::kAduDataBytes);
+    if (r.data.count != 0) out.Write(written ? media_->data(phys) : kZeros, wire::kAduDataBytes);
     if (r.metadata.size != 0) {
-      std::memcpy(r.metadata.data + uint64_t{i} * wire::kAduMetaBytes, media_->info(phys)->metadata,
-                  wire::kAduMetaBytes);
+      std::memcpy(r.metadata.data + uint64_t{i} * wire::kAduMetaBytes,
+                  written ? media_->info(phys)->metadata : kZeros, wire::kAduMetaBytes);
     }
   }
   return Outcome::Ok();
