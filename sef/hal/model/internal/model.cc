@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
+#include <limits>
+#include <random>
 
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
@@ -39,33 +41,48 @@ Model::Model(ControllerOptions options)
 
 Model::~Model() {
   AbortOutstanding();
-  // media_'s destructor makes a backing file durable.
+  std::unique_lock topology(topology_mu_);
+  if (media_ == nullptr || !powered_.load(std::memory_order_relaxed)) return;
+  // A clean close: everything written reaches the media, then the unit is marked not in use,
+  // so the next opener keeps every ADU. (Off, the cut already applied the loss rule and the
+  // flag stays set; the next opener's rule then has nothing left to take.) media_'s
+  // destructor msyncs again.
+  media_->SyncAll();
+  (void)media_->SetInUse(false);  // a corrupt unit record is reported by the next Open
 }
 
 void Model::AbortOutstanding() {
   Completions out;
   {
     std::unique_lock topology(topology_mu_);
-    const Outcome aborted = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested);
-    for (auto& d : domains_) {
-      if (d == nullptr) continue;
-      std::lock_guard lock(d->mu);
-      AbortPending(*d, out);
-    }
+    AbortParked(Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested).status, out);
     std::lock_guard events(events_mu_);
-    for (auto& aer : aers_) out.emplace_back(std::move(aer), Completion{0, aborted.status});
-    aers_.clear();
     // Events already reported are re-armed: the host lost their AERs with the reset.
     sb_event_outstanding_ = vd_event_outstanding_ = false;
   }
   for (auto& [done, completion] : out) std::move(done)(completion);
 }
 
+void Model::AbortParked(NvmeStatus status, Completions& out) {
+  for (auto& d : domains_) {
+    if (d == nullptr) continue;
+    std::lock_guard lock(d->mu);
+    AbortPending(*d, status, out);
+  }
+  std::lock_guard events(events_mu_);
+  for (auto& aer : aers_) out.emplace_back(std::move(aer), Completion{0, status});
+  aers_.clear();
+}
+
 absl::StatusOr<std::unique_ptr<Model>> Model::Create(ControllerOptions options) {
   SEF_RETURN_IF_ERROR(options.config.Validate());
   std::unique_ptr<Model> m(new Model(std::move(options)));
   SEF_ASSIGN_OR_RETURN(m->media_, Media::Open(m->options_.config, m->options_.backing_file));
-  SEF_RETURN_IF_ERROR(m->Recover());
+  {
+    std::unique_lock topology(m->topology_mu_);
+    SEF_RETURN_IF_ERROR(m->PowerUp());  // a failure leaves it off: no clean close marked
+    m->powered_.store(true, std::memory_order_release);
+  }
   return m;
 }
 
@@ -98,16 +115,161 @@ void Model::SyncAdus(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to) {
   ForEachRun(vd, sb, from, to, [this](uint64_t first, uint32_t n) { media_->Sync(first, n); });
 }
 
+// ---- durability of open SBs -------------------------------------------------------------------
+
+// ADU o of an SB lives on die o / per-die of its group, so the SB's pages in offset order are
+// die 0's pages, then die 1's, ...; a die's last page is short when a pSLC block's ADUs do
+// not fill it. Page j (counting from 0) is durable once pages j .. j + npsi - 1 are complete.
+uint32_t Model::ProgrammedDurable(const Vd& vd, uint32_t id) const {
+  const SuperBlock& sb = vd.sbs[id];
+  const uint64_t page = options_.config.adus_per_page();
+  const uint64_t per_die = sb.capacity / vd.dies_per_sb;
+  const uint64_t pages_per_die = (per_die + page - 1) / page;
+  const uint64_t complete = sb.written / per_die * pages_per_die + sb.written % per_die / page;
+  const uint64_t npsi = options_.config.pages_to_secure_integrity;
+  if (complete < npsi) return 0;
+  const uint64_t last = complete - npsi;
+  return static_cast<uint32_t>(last / pages_per_die * per_die +
+                               std::min((last % pages_per_die + 1) * page, per_die));
+}
+
+void Model::Secure(Vd& vd, uint32_t id, uint32_t to) {
+  SuperBlock& sb = vd.sbs[id];
+  if (!volatile_cache() || to <= sb.rec.durable) return;
+  sb.rec.durable = to;
+  PersistSb(vd, id);
+}
+
+void Model::Commit(Vd& vd, uint32_t id, uint32_t from) {
+  SuperBlock& sb = vd.sbs[id];
+  SyncAdus(vd, id, from, sb.written);  // the data first, then the pointer that vouches for it
+  if (!volatile_cache()) return;
+  Secure(vd, id, sb.written);
+  media_->SyncSb(Slot(vd, id));
+}
+
+// ---- power ------------------------------------------------------------------------------------
+
+absl::Status Model::PowerUp() {
+  // Unset: a seed from the OS, so that repeated crashes of a VM do not lose the same way.
+  const uint64_t seed = options_.power_cut_seed.has_value()
+                            ? *options_.power_cut_seed
+                            : (uint64_t{std::random_device()()} << 32) | std::random_device()();
+  SEF_RETURN_IF_ERROR(Recover(seed));
+  // Only now: a crash during recovery finds the flag as it was and recovers the same way.
+  return media_->SetInUse(true);
+}
+
+void Model::ForgetState() {
+  selected_config_ = 0;
+  defined_configs_.clear();
+  domains_.clear();  // before the VDs they point to
+  vds_.clear();
+  fifos_.clear();
+  std::lock_guard events(events_mu_);
+  aers_.clear();
+  sb_events_.clear();
+  vd_events_.clear();
+  sb_event_outstanding_ = vd_event_outstanding_ = false;
+}
+
+absl::Status Model::PowerOn() {
+  std::unique_lock topology(topology_mu_);
+  if (powered_.load(std::memory_order_relaxed)) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("unit '%s' is already powered on", options_.config.name));
+  }
+  ForgetState();
+  SEF_RETURN_IF_ERROR(PowerUp());
+  next_tick_nanos_.store(0, std::memory_order_relaxed);
+  powered_.store(true, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+void Model::PowerCut(uint64_t seed) {
+  Completions out;
+  {
+    std::unique_lock topology(topology_mu_);
+    Cut(seed, out);
+  }
+  for (auto& [done, completion] : out) std::move(done)(completion);
+}
+
+void Model::CutPowerAfter(uint64_t commands, uint64_t seed) {
+  std::unique_lock topology(topology_mu_);
+  cut_seed_ = seed;
+  cut_after_.store(
+      static_cast<int64_t>(std::min<uint64_t>(commands, std::numeric_limits<int64_t>::max())),
+      std::memory_order_release);
+}
+
+void Model::Cut(uint64_t seed, Completions& out) {
+  cut_after_.store(-1, std::memory_order_relaxed);
+  if (!powered_.load(std::memory_order_relaxed)) return;
+  AbortParked(Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortedPowerLoss).status, out);
+  if (volatile_cache()) {
+    std::mt19937_64 rng(seed);
+    for (auto& [vd_id, vd] : vds_) {
+      for (uint32_t id = 0; id < vd->sbs.size(); ++id) {
+        const SbState state = vd->sbs[id].state();
+        if (state == SbState::kOpenByErase || state == SbState::kOpenByPlacement) {
+          LoseVolatileTail(*vd, id, rng);
+        }
+      }
+    }
+  }
+  powered_.store(false, std::memory_order_release);
+}
+
+void Model::LoseVolatileTail(Vd& vd, uint32_t id, std::mt19937_64& rng) {
+  SuperBlock& sb = vd.sbs[id];
+  const uint32_t durable = std::min(sb.rec.durable, sb.written);
+  uint32_t keep = sb.written;
+  if (sb.written > durable) {
+    // Both ends are likely, so that tests meet "lost nothing" and "lost everything" often.
+    const uint64_t pick = rng();
+    keep = pick % 4 == 0 ? durable
+           : pick % 4 == 1
+               ? sb.written
+               : durable + static_cast<uint32_t>((pick >> 2) % (sb.written - durable + 1));
+  }
+  for (uint32_t o = sb.written; o > keep; --o) {
+    media_->info(PhysicalAdu(vd, id, o - 1))->sequence = 0;
+    std::atomic_signal_fence(std::memory_order_release);  // last ADU first, for the compiler too
+  }
+  sb.written = keep;
+  if (sb.rec.durable != keep) {
+    sb.rec.durable = keep;  // what survived a cut is on the media: it survives the next one
+    PersistSb(vd, id);
+  }
+}
+
+Model::Gate Model::Admit() {
+  if (!powered_.load(std::memory_order_acquire)) return Gate::kOff;
+  int64_t left = cut_after_.load(std::memory_order_acquire);
+  while (left > 0) {
+    if (cut_after_.compare_exchange_weak(left, left - 1, std::memory_order_acq_rel)) {
+      return Gate::kRun;
+    }
+  }
+  return left == 0 ? Gate::kCutFirst : Gate::kRun;
+}
+
+void Model::TriggeredCut(Completions& out) {
+  std::unique_lock topology(topology_mu_);
+  if (cut_after_.load(std::memory_order_relaxed) == 0) Cut(cut_seed_, out);
+}
+
 // ---- recovery ---------------------------------------------------------------------------------
 
-absl::Status Model::Recover() {
+absl::Status Model::Recover(uint64_t loss_seed) {
   const UnitConfig& config = options_.config;
-  std::unique_lock topology(topology_mu_);
   fifos_.assign(config.read_fifos, FifoSettings{});
   domains_.resize(config.max_qos_domains);
   SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> unit, media_->ReadUnitState());
   std::vector<VdSettings> settings(config.dies());
   std::vector<uint16_t> owner(config.dies(), 0);
+  bool lost_power = false;
   if (!unit.empty()) {
     UnitStateHeader h;
     const uint8_t* p = unit.data();
@@ -119,7 +281,9 @@ absl::Status Model::Recover() {
     p += owner.size() * sizeof(uint16_t);
     std::memcpy(fifos_.data(), p, fifos_.size() * sizeof(FifoSettings));
     selected_config_ = h.selected_config;
+    lost_power = h.flags & kUnitFlagInUse;
   }
+  std::mt19937_64 rng(loss_seed);
   // Virtual devices: dies grouped by owner, settings by id.
   cmd::CapacityConfig restored;
   restored.id = selected_config_;
@@ -201,7 +365,15 @@ absl::Status Model::Recover() {
       ++d.owned;
       (pslc ? d.used_pslc_plane_pages : d.used_plane_pages) += PlanePages(sb.capacity);
       if (pslc) ++pslc_in_use;
-      if (sb.state() != SbState::kClosed) ++d.open_count;
+      if (sb.state() != SbState::kClosed) {
+        d.open_sbs.insert(id);
+        // The power-loss rule, the same as a cut applies (Cut: same SB order, same rng use).
+        // After it, or after a clean close, every ADU present is durable.
+        if (volatile_cache()) {
+          if (lost_power) LoseVolatileTail(*vd, id, rng);
+          Secure(*vd, id, sb.written);
+        }
+      }
       if (sb.state() == SbState::kOpenByPlacement) {
         d.open_by_placement[{rec->placement_id, pslc}] = id;
       }
@@ -221,24 +393,38 @@ absl::Status Model::Recover() {
 void Model::Submit(const Command& c, CompletionCallback done) {
   MaybeTick();
   Completions out;
-  if (c.queue == QueueType::kAdmin &&
-      c.opcode() == static_cast<uint8_t>(wire::AdminOpcode::kAsyncEventRequest)) {
-    ParkAer(std::move(done), out);
-  } else if (c.queue == QueueType::kAdmin) {
-    Outcome o;
-    {
-      std::unique_lock topology(topology_mu_);
-      o = ExecuteAdmin(c, out);
-    }
-    out.emplace_back(std::move(done), Completion{o.result, o.status});
-  } else {
+  const bool aer = c.queue == QueueType::kAdmin &&
+                   c.opcode() == static_cast<uint8_t>(wire::AdminOpcode::kAsyncEventRequest);
+  for (;;) {
+    // The gate is passed under the lock the command runs under, so a cut (exclusive) falls
+    // between commands, never inside one.
+    Gate gate;
     bool parked = false;
     Outcome o;
-    {
+    if (aer) {
       std::shared_lock topology(topology_mu_);
-      o = ExecuteIo(c, done, out, parked);
+      gate = Admit();
+      if (gate == Gate::kRun) ParkAer(std::move(done), out);
+      parked = true;
+    } else if (c.queue == QueueType::kAdmin) {
+      std::unique_lock topology(topology_mu_);
+      gate = Admit();
+      if (gate == Gate::kRun) o = ExecuteAdmin(c, out);
+    } else {
+      std::shared_lock topology(topology_mu_);
+      gate = Admit();
+      if (gate == Gate::kRun) o = ExecuteIo(c, done, out, parked);
+    }
+    if (gate == Gate::kCutFirst) {
+      TriggeredCut(out);
+      continue;  // now off
+    }
+    if (gate == Gate::kOff) {
+      o = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortedPowerLoss);
+      parked = false;
     }
     if (!parked) out.emplace_back(std::move(done), Completion{o.result, o.status});
+    break;
   }
   DeliverEvents(out);
   for (auto& [callback, completion] : out) std::move(callback)(completion);
@@ -269,9 +455,11 @@ Outcome Model::SetSbState(Domain& d, uint32_t id, SbState to, uint8_t transition
   if (!legal) return SequenceError();
   const bool pslc = sb.rec.flags & kSbFlagPslc;
   uint64_t& used = pslc ? d.used_pslc_plane_pages : d.used_plane_pages;
-  if (is_open(from)) --d.open_count;
+  if (is_open(from)) d.open_sbs.erase(id);
   if (from == SbState::kOpenByPlacement) d.open_by_placement.erase({sb.rec.placement_id, pslc});
-  if (is_open(to)) ++d.open_count;
+  if (is_open(to)) d.open_sbs.insert(id);
+  // Closing programs (and pads) the SB's last pages: nothing of a closed SB is lost.
+  if (to == SbState::kClosed) sb.rec.durable = sb.written;
   if (from == SbState::kFree) {
     ++d.owned;
     used += PlanePages(sb.capacity);
@@ -283,6 +471,7 @@ Outcome Model::SetSbState(Domain& d, uint32_t id, SbState to, uint8_t transition
     used -= PlanePages(sb.capacity);
     sb.rec.flags = 0;
     sb.rec.domain = 0;
+    sb.rec.durable = 0;
     sb.written = 0;
     sb.capacity = 0;
     PersistSb(vd, id);
@@ -316,6 +505,7 @@ void Model::Tick() {
   Completions out;
   {
     std::shared_lock topology(topology_mu_);
+    if (!powered_.load(std::memory_order_acquire)) return;
     const int64_t now_s = clock_->NowSeconds();
     const UnitConfig& config = options_.config;
     for (auto& d : domains_) {
@@ -354,19 +544,19 @@ void Model::ExpireUnpaired(Completions& out) {
   for (auto& d : domains_) {
     if (d == nullptr) continue;
     std::lock_guard lock(d->mu);
-    AbortPending(*d, out, limit);
+    AbortPending(*d, Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested).status, out,
+                 limit);
   }
 }
 
-void Model::AbortPending(Domain& d, Completions& out, int64_t since_or_before) {
-  const Outcome aborted = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested);
+void Model::AbortPending(Domain& d, NvmeStatus status, Completions& out, int64_t since_or_before) {
   for (auto* pending : {&d.pending_far, &d.pending_nlc}) {
     for (auto it = pending->begin(); it != pending->end();) {
       if (it->second.since_nanos > since_or_before) {
         ++it;
         continue;
       }
-      out.emplace_back(std::move(it->second.done), Completion{0, aborted.status});
+      out.emplace_back(std::move(it->second.done), Completion{0, status});
       it = pending->erase(it);
     }
   }
