@@ -62,13 +62,6 @@ class IovCursor {
 
 bool IsOpen(SbState s) { return s == SbState::kOpenByErase || s == SbState::kOpenByPlacement; }
 
-uint8_t ClosedTransition(const SuperBlock& sb) {
-  if (sb.state() == SbState::kOpenByErase) {
-    return (sb.rec.flags & kSbFlagOpenedByCopy) ? wire::kStNlcClosed : wire::kStEraseClosed;
-  }
-  return wire::kStNlwClosed;
-}
-
 }  // namespace
 
 Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions& out,

@@ -360,20 +360,31 @@ absl::Status Model::Recover(uint64_t loss_seed) {
         max_sequence = std::max(max_sequence, info->sequence);
         ++sb.written;
       }
-      Domain& d = *domains_[rec->domain - 1];
-      std::lock_guard d_lock(d.mu);
-      ++d.owned;
-      (pslc ? d.used_pslc_plane_pages : d.used_plane_pages) += PlanePages(sb.capacity);
-      if (pslc) ++pslc_in_use;
       if (sb.state() != SbState::kClosed) {
-        d.open_sbs.insert(id);
         // The power-loss rule, the same as a cut applies (Cut: same SB order, same rng use).
         // After it, or after a clean close, every ADU present is durable.
         if (volatile_cache()) {
           if (lost_power) LoseVolatileTail(*vd, id, rng);
           Secure(*vd, id, sb.written);
         }
+        // Full but open: the process died between the last ADU of the write that filled the SB
+        // and the close that write makes. Close it now, as that write would have, and tell
+        // the host as it would have been told.
+        if (sb.written == sb.capacity) {
+          const uint8_t transition = ClosedTransition(sb);
+          sb.rec.state = static_cast<uint8_t>(SbState::kClosed);
+          sb.rec.durable = sb.written;
+          sb.rec.state_since_seconds = clock_->NowSeconds();
+          PersistSb(*vd, id);
+          RaiseSbEvent(*vd, id, transition);
+        }
       }
+      Domain& d = *domains_[rec->domain - 1];
+      std::lock_guard d_lock(d.mu);
+      ++d.owned;
+      (pslc ? d.used_pslc_plane_pages : d.used_plane_pages) += PlanePages(sb.capacity);
+      if (pslc) ++pslc_in_use;
+      if (sb.state() != SbState::kClosed) d.open_sbs.insert(id);
       if (sb.state() == SbState::kOpenByPlacement) {
         d.open_by_placement[{rec->placement_id, pslc}] = id;
       }

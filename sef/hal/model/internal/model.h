@@ -60,6 +60,14 @@ struct SuperBlock {
   SbState state() const { return static_cast<SbState>(rec.state); }
 };
 
+// The SB state-change event type (log 0xD3 ST) of closing an open SB.
+inline uint8_t ClosedTransition(const SuperBlock& sb) {
+  if (sb.state() == SbState::kOpenByErase) {
+    return (sb.rec.flags & kSbFlagOpenedByCopy) ? wire::kStNlcClosed : wire::kStEraseClosed;
+  }
+  return wire::kStNlwClosed;
+}
+
 struct Vd {
   VirtualDeviceId id;
   std::vector<uint16_t> dies;
