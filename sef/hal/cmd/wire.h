@@ -49,9 +49,11 @@ enum class IoOpcode : uint8_t {
   kGetCopyResult = 0xDE,         // second of an NLC+GCR pair, controller to host (ACR)
 };
 // The NVM command set's Flush (no data, no command dwords), which a host that sees a volatile
-// write cache (Identify Controller VWC) sends to a namespace. Not a SEF command, so it has no
-// request type: the device model accepts it on a QoS domain.
+// write cache (Identify Controller VWC) sends to a namespace, or to all of them with the
+// broadcast NSID. Not a SEF command, so it has no request type: the device model accepts it
+// on a QoS domain.
 inline constexpr uint8_t kNvmFlushOpcode = 0x00;
+inline constexpr uint32_t kNsidBroadcast = 0xFFFFFFFF;
 
 enum class IdentifyCns : uint8_t {
   kController = 0x01,
@@ -279,7 +281,7 @@ struct IdentifyController {
   uint16_t maxcmd;         // 514
   uint32_t nn;             // 516 number of namespaces = max QoS domain id
   uint8_t rsvd520[5];      // 520 oncs, fuses, fna: not set
-  uint8_t vwc;             // 525 bit 0: volatile write cache present
+  uint8_t vwc;             // 525 bit 0: volatile write cache present; 2:1 broadcast Flush
   uint8_t rsvd526[242];    // 526
   char subnqn[256];        // 768
   uint8_t rsvd1024[3072];  // 1024
@@ -292,6 +294,7 @@ static_assert(offsetof(IdentifyController, vwc) == 525);
 static_assert(offsetof(IdentifyController, subnqn) == 768);
 inline constexpr uint32_t kCtrattDeleteEnduranceGroup = 1u << 13;
 inline constexpr uint8_t kVwcPresent = 1u << 0;
+inline constexpr uint8_t kVwcFlushBroadcast = 3u << 1;  // bits 2:1 = 11b: Flush takes NSID ~0
 
 // Super block statistics inside the SEF namespace structure (64 B).
 struct NamespaceSbStats {

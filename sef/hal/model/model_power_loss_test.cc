@@ -229,7 +229,8 @@ TEST(ModelPowerLossTest, IdentifyReportsTheWriteCache) {
     ModelHarness h = ModelHarness::OpenWith(Options(Unit(cache)));
     std::vector<uint8_t> buf(4096);
     ASSERT_TRUE(h.Admin(cmd::IdentifyControllerRequest{cmd::MutableBytes::Of(buf)}).status.ok());
-    EXPECT_EQ(buf[525], cache == WriteCache::kVolatile ? 1 : 0);  // VWC
+    // VWC: present, and Flush takes the broadcast NSID (bits 2:1 = 11b), as QEMU says too.
+    EXPECT_EQ(buf[525], cache == WriteCache::kVolatile ? 0x07 : 0);
   }
 }
 
@@ -335,12 +336,30 @@ TEST(ModelPowerLossTest, NvmFlushNeedsAnAttachedDomain) {
     const QosDomainId d = Provision(h, 1)[0];
     EXPECT_TRUE(NvmFlush(h, d.value()).status.ok());
     EXPECT_EQ(NvmFlush(h, 7).status, testing::Generic(wire::sc::kInvalidNamespace));
-    EXPECT_EQ(NvmFlush(h, 0xFFFFFFFF).status, testing::Generic(wire::sc::kInvalidNamespace));
+    EXPECT_TRUE(NvmFlush(h, 0xFFFFFFFF).status.ok());  // every attached domain
     std::vector<uint8_t> list(4096);
     ASSERT_TRUE(h.Admin(cmd::AttachQosDomainRequest{d, cmd::AttachAction::kDetach, 0,
                                                     cmd::MutableBytes::Of(list)})
                     .status.ok());
     EXPECT_EQ(NvmFlush(h, d.value()).status, testing::Generic(wire::sc::kInvalidNamespace));
+  }
+}
+
+TEST(ModelPowerLossTest, BroadcastNvmFlushFlushesEveryAttachedDomain) {
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    ModelHarness h = ModelHarness::OpenWith(Options(Unit(WriteCache::kVolatile)));
+    const std::vector<QosDomainId> d = Provision(h, 2);
+    std::vector<SuperBlockId> sbs;
+    for (QosDomainId domain : d) {
+      sbs.push_back(h.Erase(domain).sb);
+      ASSERT_TRUE(h.Write(domain, sbs.back(), Lba(1), 3).nlw.status.ok());
+    }
+    EXPECT_TRUE(NvmFlush(h, 0xFFFFFFFF).status.ok());
+    ASSERT_TRUE(h.Write(d[0], sbs[0], Lba(4), 2).nlw.status.ok());  // not flushed
+    h.unit().PowerCut(seed);
+    ASSERT_TRUE(h.unit().PowerOn().ok());
+    EXPECT_GE(WritePointer(h, sbs[0]), 3u);
+    EXPECT_EQ(WritePointer(h, sbs[1]), 3u);
   }
 }
 

@@ -303,7 +303,9 @@ Outcome Model::Identify(const cmd::AdminRequest& r) {
     id.sqes = 0x66;
     id.cqes = 0x44;
     id.nn = config.max_qos_domains;
-    id.vwc = config.write_cache == WriteCache::kVolatile ? wire::kVwcPresent : 0;
+    id.vwc = config.write_cache == WriteCache::kVolatile
+                 ? wire::kVwcPresent | wire::kVwcFlushBroadcast
+                 : 0;
     const std::string nqn = "nqn.2026-11.org.sef-stack:model:" + config.serial;
     std::memcpy(id.subnqn, nqn.data(), std::min(nqn.size(), sizeof(id.subnqn) - 1));
     CopyOut(v->buffer, id);

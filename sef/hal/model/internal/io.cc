@@ -66,6 +66,14 @@ bool IsOpen(SbState s) { return s == SbState::kOpenByErase || s == SbState::kOpe
 
 Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions& out,
                          bool& parked) {
+  if (c.opcode() == wire::kNvmFlushOpcode && c.nsid() == wire::kNsidBroadcast) {
+    for (auto& each : domains_) {  // every attached domain (VWC bits 2:1 = 11b)
+      if (each == nullptr || !each->rec.attached) continue;
+      std::lock_guard lock(each->mu);
+      NvmFlush(*each);
+    }
+    return Outcome::Ok();
+  }
   Domain* d = FindDomain(c.nsid());
   if (d == nullptr || !d->rec.attached) return InvalidNamespace();
   if (c.opcode() == wire::kNvmFlushOpcode) {
