@@ -88,17 +88,17 @@ TEST(ModelConcurrencyTest, FourThreadsTwoDomains) {
   }
 }
 
-UnitConfig VolatileTiny() {
-  UnitConfig c = testing::LoadTestUnit("tiny");
-  c.write_cache = WriteCache::kVolatile;
-  return c;
+// The tiny unit with a volatile write cache.
+ControllerOptions VolatileTiny() {
+  ControllerOptions options;
+  options.config = testing::LoadTestUnit("tiny");
+  options.config.write_cache = WriteCache::kVolatile;
+  return options;
 }
 
 // CutPowerAfter(n) with four threads submitting admin and I/O commands: exactly n run.
 TEST(ModelConcurrencyTest, TriggeredCutRunsExactlyThatManyCommands) {
-  ControllerOptions options;
-  options.config = VolatileTiny();
-  ModelHarness h = ModelHarness::OpenWith(options);
+  ModelHarness h = ModelHarness::OpenWith(VolatileTiny());
   ASSERT_TRUE(h.ok());
   h.CreateVirtualDevice(VirtualDeviceId(1), {0, 1, 2, 3}, 1);
   const QosDomainId d = h.CreateDomain(h.DefaultSpec(VirtualDeviceId(1)));
@@ -130,9 +130,7 @@ TEST(ModelConcurrencyTest, TriggeredCutRunsExactlyThatManyCommands) {
 // Threads write with FUA while the main thread cuts the power: every write that completed
 // before the cut survives it, and none is half-applied.
 TEST(ModelConcurrencyTest, PowerCutAmongWriters) {
-  ControllerOptions options;
-  options.config = VolatileTiny();
-  ModelHarness h = ModelHarness::OpenWith(options);
+  ModelHarness h = ModelHarness::OpenWith(VolatileTiny());
   ASSERT_TRUE(h.ok());
   h.CreateVirtualDevice(VirtualDeviceId(1), {0, 1, 2, 3}, 1);
   const QosDomainId domains[2] = {h.CreateDomain(h.DefaultSpec(VirtualDeviceId(1))),
