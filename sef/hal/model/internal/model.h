@@ -1,5 +1,6 @@
 // The device model's implementation class, shared by model.cc (open, recovery, dispatch,
-// pairing, time), admin.cc (admin commands), io.cc (I/O commands) and events.cc (AENs).
+// pairing, time), admin.cc (admin commands), io.cc (I/O commands), events.cc (AENs) and
+// power.cc (the write cache's durable pointers, power cuts, power-on).
 //
 // Locking (outermost first):
 //   topology_mu_  exclusive for every admin command, a power cut and PowerOn; shared for I/O,
@@ -131,7 +132,7 @@ class Model final : public Controller {
  private:
   explicit Model(ControllerOptions options);
 
-  // ---- power (model.cc) ----
+  // ---- power (power.cc) ----
   // Recovers the state from the media (applying the loss rule when the unit lost power) and
   // marks the unit in use. The one path of Open and PowerOn.
   absl::Status PowerUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
@@ -168,7 +169,7 @@ class Model final : public Controller {
   // Makes the SB's ADUs [from, to) durable (FUA, flush): one msync per run.
   void SyncAdus(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to);
 
-  // ---- durability of open SBs (docs/model.md, "Power loss") ----
+  // ---- durability of open SBs (power.cc; docs/model.md, "Power loss") ----
   // The durable pointer the page-program rule gives the SB at its write pointer: the end of
   // the last die page followed by pages_to_secure_integrity - 1 further written pages.
   uint32_t ProgrammedDurable(const Vd& vd, uint32_t sb) const;
