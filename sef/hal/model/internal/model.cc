@@ -264,13 +264,15 @@ void Model::Submit(const Command& c, CompletionCallback done) {
     // The gate is passed under the lock the command runs under, so a cut (exclusive) falls
     // between commands, never inside one.
     Gate gate;
-    bool parked = false;
+    bool parked = false;  // `done` was taken (parked, or completed through `out`)
     Outcome o;
     if (aer) {
       std::shared_lock topology(topology_mu_);
       gate = Admit();
-      if (gate == Gate::kRun) ParkAer(std::move(done), out);
-      parked = true;
+      if (gate == Gate::kRun) {
+        ParkAer(std::move(done), out);
+        parked = true;
+      }
     } else if (c.queue == QueueType::kAdmin) {
       std::unique_lock topology(topology_mu_);
       gate = Admit();
@@ -284,10 +286,7 @@ void Model::Submit(const Command& c, CompletionCallback done) {
       TriggeredCut(out);
       continue;  // now off
     }
-    if (gate == Gate::kOff) {
-      o = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortedPowerLoss);
-      parked = false;
-    }
+    if (gate == Gate::kOff) o = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortedPowerLoss);
     if (!parked) out.emplace_back(std::move(done), Completion{o.result, o.status});
     break;
   }
