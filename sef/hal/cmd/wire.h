@@ -48,6 +48,12 @@ enum class IoOpcode : uint8_t {
   kNamelessCopy = 0xDD,          // first of an NLC+GCR pair, host to controller (source)
   kGetCopyResult = 0xDE,         // second of an NLC+GCR pair, controller to host (ACR)
 };
+// The NVM command set's Flush (no data, no command dwords), which a host that sees a volatile
+// write cache (Identify Controller VWC) sends to a namespace, or to all of them with the
+// broadcast NSID. Not a SEF command, so it has no request type: the device model accepts it
+// on a QoS domain.
+inline constexpr uint8_t kNvmFlushOpcode = 0x00;
+inline constexpr uint32_t kNsidBroadcast = 0xFFFFFFFF;
 
 enum class IdentifyCns : uint8_t {
   kController = 0x01,
@@ -188,8 +194,8 @@ inline constexpr uint8_t kInvalidOpcode = 0x01;
 inline constexpr uint8_t kInvalidField = 0x02;
 inline constexpr uint8_t kCommandIdConflict = 0x03;
 inline constexpr uint8_t kDataTransferError = 0x04;
-inline constexpr uint8_t kAbortedPowerLoss =
-    0x05;  // Command Aborted due to Power Loss Notification
+// Command Aborted due to Power Loss Notification
+inline constexpr uint8_t kAbortedPowerLoss = 0x05;
 inline constexpr uint8_t kInternalError = 0x06;
 inline constexpr uint8_t kAbortRequested = 0x07;
 inline constexpr uint8_t kInvalidNamespace = 0x0B;
@@ -290,10 +296,8 @@ struct IdentifyController {
   uint8_t cqes;            // 513
   uint16_t maxcmd;         // 514
   uint32_t nn;             // 516 number of namespaces = max QoS domain id
-  uint16_t oncs;           // 520
-  uint16_t fuses;          // 522
-  uint8_t fna;             // 524
-  uint8_t vwc;             // 525 bit 0: a volatile write cache is present
+  uint8_t rsvd520[5];      // 520 oncs, fuses, fna: not set
+  uint8_t vwc;             // 525 bit 0: volatile write cache present; 2:1 broadcast Flush
   uint8_t rsvd526[242];    // 526
   char subnqn[256];        // 768
   uint8_t rsvd1024[3072];  // 1024
@@ -305,6 +309,8 @@ static_assert(offsetof(IdentifyController, nn) == 516);
 static_assert(offsetof(IdentifyController, vwc) == 525);
 static_assert(offsetof(IdentifyController, subnqn) == 768);
 inline constexpr uint32_t kCtrattDeleteEnduranceGroup = 1u << 13;
+inline constexpr uint8_t kVwcPresent = 1u << 0;
+inline constexpr uint8_t kVwcFlushBroadcast = 3u << 1;  // bits 2:1 = 11b: Flush takes NSID ~0
 
 // Super block statistics inside the SEF namespace structure (64 B).
 struct NamespaceSbStats {

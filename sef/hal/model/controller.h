@@ -9,6 +9,10 @@
 //   auto unit = model::Controller::Open({.config = *LoadUnitConfig("testdata/units/tiny.json")});
 //   (*unit)->Submit(command, [](model::Completion c) { ... });
 //
+// A unit whose config says "write_cache": "volatile" can lose what was not made durable when
+// its power is cut (PowerCut, CutPowerAfter) or its process is killed; docs/model.md, "Power
+// loss", states the rule.
+//
 // Thread-safety: Submit may be called from any number of threads at once (each thread acts
 // as a submission queue). Commands on unrelated QoS domains do not serialise behind one lock.
 // Completion callbacks run on the submitting thread, before Submit returns, except for
@@ -22,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -61,6 +66,10 @@ struct ControllerOptions {
   Clock* clock = nullptr;
   // A first command of a pair (FAR, NLC) still unpaired after this long is aborted.
   int64_t unpaired_timeout_ms = 30'000;
+  // The seed of the power-loss choice made when a backing file of a unit with a volatile write
+  // cache opens after its previous opener ended without closing it (a power cut: the process
+  // was killed) and when PowerOn follows a cut. Unset: random. Set it to make tests repeatable.
+  std::optional<uint64_t> power_cut_seed;
 };
 
 class Controller {
@@ -71,7 +80,8 @@ class Controller {
   static absl::StatusOr<std::unique_ptr<Controller>> Open(ControllerOptions options);
 
   // Flushes a backing file and releases it. Outstanding AERs and unpaired commands complete
-  // with Abort Requested.
+  // with Abort Requested. A clean close makes every written ADU durable (as an NVMe shutdown
+  // flushes the cache); a process that ends without it is a power cut for the next opener.
   virtual ~Controller() = default;
 
   // Executes `cmd`; completes through `done` exactly once. REQUIRES: buffers referenced by
@@ -96,8 +106,40 @@ class Controller {
   virtual void RemoveEventObserver(uint64_t handle) = 0;
 
   // Runs time-driven work now (open-SB expiry, patrol cycle, unpaired timeouts). Submit does
-  // it too, at most once per model second.
+  // it too, at most once per model second. Does nothing while the power is off.
   virtual void Tick() = 0;
+
+  // ---- power (docs/model.md, "Power loss") ----
+  //
+  // Cuts the power now. On a unit with a volatile write cache, each open super block keeps a
+  // prefix of its ADUs: everything below its durable pointer, and of the rest (the volatile
+  // tail) a choice made with `seed` (nothing, all, or any length between), applied to the
+  // media at once. A unit with "write_cache": "none" loses nothing. Every parked command
+  // (AERs, FAR/NLC waiting for their partner) completes with Generic 0x05, Command Aborted due
+  // to Power Loss Notification, on the calling thread. Then the unit is off: every command
+  // submitted until PowerOn completes with that same status and has no effect. No command is
+  // half-applied across a cut: the cut waits for the commands running to finish. A cut while
+  // off does nothing. A cut disarms CutPowerAfter.
+  virtual void PowerCut(uint64_t seed) = 0;
+
+  // Turns the power back on: the unit recovers its state from the media exactly as an Open of
+  // the same storage after a restart does (nothing kept in RAM survives: events not yet read,
+  // defined but unselected capacity configurations), so it shows what a restarted device
+  // shows. Errors: FailedPrecondition when the power is on; DataLoss as Open (the unit then
+  // stays off).
+  virtual absl::Status PowerOn() = 0;
+
+  // A deterministic power cut for crash tests: once `commands` more commands have executed, the
+  // power is cut (as PowerCut(seed)) before the next command executes, on that command's
+  // thread; that command then completes as any command submitted while off. Every Submit
+  // while the power is on counts as one command, whatever its outcome: admin and I/O, each
+  // half of a FAR+NLW or NLC+GCR pair, and Asynchronous Event Requests. Tick, PowerOn and
+  // the other calls of this class do not count. 0 cuts before the next command. Replaces an
+  // earlier trigger not yet fired.
+  virtual void CutPowerAfter(uint64_t commands, uint64_t seed) = 0;
+
+  // False between a power cut and PowerOn.
+  virtual bool powered() const = 0;
 
   virtual const UnitConfig& config() const = 0;
 

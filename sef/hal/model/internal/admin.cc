@@ -303,6 +303,9 @@ Outcome Model::Identify(const cmd::AdminRequest& r) {
     id.sqes = 0x66;
     id.cqes = 0x44;
     id.nn = config.max_qos_domains;
+    id.vwc = config.write_cache == WriteCache::kVolatile
+                 ? wire::kVwcPresent | wire::kVwcFlushBroadcast
+                 : 0;
     const std::string nqn = "nqn.2026-11.org.sef-stack:model:" + config.serial;
     std::memcpy(id.subnqn, nqn.data(), std::min(nqn.size(), sizeof(id.subnqn) - 1));
     CopyOut(v->buffer, id);
@@ -675,7 +678,7 @@ Outcome Model::DomainAdmin(const cmd::AdminRequest& r, Completions& out) {
 
 void Model::DeleteDomainState(Domain& d, Completions& out) {
   std::lock_guard lock(d.mu);
-  AbortPending(d, out);
+  AbortPending(d, Fail(StatusCodeType::kGeneric, sc::kAbortRequested).status, out);
   for (uint32_t id = 0; id < d.vd->sbs.size(); ++id) {
     if (d.vd->sbs[id].owner.load(std::memory_order_acquire) == d.id.value()) {
       SetSbState(d, id, SbState::kFree, 0);

@@ -62,19 +62,24 @@ class IovCursor {
 
 bool IsOpen(SbState s) { return s == SbState::kOpenByErase || s == SbState::kOpenByPlacement; }
 
-uint8_t ClosedTransition(const SuperBlock& sb) {
-  if (sb.state() == SbState::kOpenByErase) {
-    return (sb.rec.flags & kSbFlagOpenedByCopy) ? wire::kStNlcClosed : wire::kStEraseClosed;
-  }
-  return wire::kStNlwClosed;
-}
-
 }  // namespace
 
 Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions& out,
                          bool& parked) {
+  if (c.opcode() == wire::kNvmFlushOpcode && c.nsid() == wire::kNsidBroadcast) {
+    for (auto& each : domains_) {  // every attached domain (VWC bits 2:1 = 11b)
+      if (each == nullptr || !each->rec.attached) continue;
+      std::lock_guard lock(each->mu);
+      NvmFlush(*each);
+    }
+    return Outcome::Ok();
+  }
   Domain* d = FindDomain(c.nsid());
   if (d == nullptr || !d->rec.attached) return InvalidNamespace();
+  if (c.opcode() == wire::kNvmFlushOpcode) {
+    std::lock_guard lock(d->mu);
+    return NvmFlush(*d);
+  }
   absl::StatusOr<cmd::IoRequest> decoded = cmd::DecodeIo(c, d->format);
   if (!decoded.ok()) {
     return decoded.status().code() == absl::StatusCode::kUnimplemented
@@ -153,7 +158,7 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   const uint64_t used = pslc ? d.used_pslc_plane_pages : d.used_plane_pages;
   const uint64_t quota = pslc ? d.rec.pslc_quota : d.rec.quota;
   if (used + PlanePages(capacity) > quota) return CapacityExceeded();
-  if (d.open_count >= d.rec.max_open_super_blocks) {
+  if (d.open_sbs.size() >= d.rec.max_open_super_blocks) {
     return Fail(StatusCodeType::kCommandSpecific, sc::kTooManyOpenSuperBlocks);
   }
   uint32_t id = 0;
@@ -181,6 +186,7 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   sb.rec.flags = pslc ? kSbFlagPslc : 0;
   sb.capacity = capacity;
   sb.written = 0;
+  sb.rec.durable = 0;
   // Erasing forgets every ADU of the SB: their "written" markers go back to zero. The
   // record still says Free until SetSbState writes it, so a crash here loses nothing.
   ForEachRun(vd, id, 0, capacity, [this](uint64_t first, uint32_t n) {
@@ -240,7 +246,7 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
       result = cmd::PatrolResult{0}.ToResult();  // the model's media never degrades
       break;
     case wire::SbOperation::kFlush:
-      SyncAdus(vd, id, 0, sb.written);
+      Commit(vd, id, 0);
       result = cmd::CloseResult{SuperBlockId(id), false}.ToResult();
       break;
     default:
@@ -253,6 +259,12 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
     std::memcpy(r.buffer.data, &info, std::min<size_t>(sizeof(info), r.buffer.size));
   }
   return Outcome::Ok(result);
+}
+
+// Every open SB of the domain becomes durable, as a Super Block Flush of each would make it.
+Outcome Model::NvmFlush(Domain& d) {
+  for (uint32_t id : d.open_sbs) Commit(*d.vd, id, 0);
+  return Outcome::Ok();
 }
 
 // ---- nameless write ---------------------------------------------------------------------------
@@ -334,7 +346,9 @@ Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
       AppendAdu(d, id, ua, adu, meta);
     }
     if (nlw.fua) {
-      SyncAdus(vd, id, first, sb.written);
+      Commit(vd, id, first);
+    } else {
+      Secure(vd, id, ProgrammedDurable(vd, id));
     }
     done += n;
     arr.nradu = sb.capacity - sb.written;
@@ -488,6 +502,11 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     AppendAdu(dest, id, sinfo->user_address, media_->data(sphys), sinfo->metadata);
     changes.push_back({sinfo->user_address, from.raw(), to.raw()});
   }
+  if (gcr.fua) {
+    Commit(vd, id, copied_from);
+  } else {
+    Secure(vd, id, ProgrammedDurable(vd, id));
+  }
   if (next == sources.size()) status |= wire::kCopyConsumedSource;
   header.next_adu_offset =
       next < sources.size() ? sources[next].second
@@ -505,9 +524,6 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
   std::memcpy(gcr.acr.data, &header, sizeof(header));
   std::memcpy(gcr.acr.data + sizeof(header), changes.data(),
               changes.size() * sizeof(wire::AddressChange));
-  if (gcr.fua) {
-    SyncAdus(vd, id, copied_from, target.written);
-  }
   nlc_outcome = Outcome::Ok(cmd::NlcResult{header.adus_left, status}.ToResult());
   return Outcome::Ok(cmd::GcrResult{0}.ToResult());
 }
