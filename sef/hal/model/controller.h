@@ -46,6 +46,10 @@ struct Completion {
 
 using CompletionCallback = absl::AnyInvocable<void(Completion) &&>;
 
+// Asynchronous Event Requests the controller keeps outstanding (Identify Controller AERL + 1);
+// one more completes with AER Limit Exceeded.
+inline constexpr uint32_t kMaxOutstandingAers = 4;
+
 // An asynchronous event as the controller raises it, for in-process observers.
 struct ControllerEvent {
   enum class Kind { kSuperBlock, kVirtualDevice };

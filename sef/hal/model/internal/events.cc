@@ -9,7 +9,6 @@
 
 namespace sef::model::internal {
 namespace {
-constexpr size_t kMaxAers = 4;             // Identify AERL + 1
 constexpr size_t kMaxQueuedEvents = 4096;  // a host that never reads loses the oldest
 }  // namespace
 
@@ -101,7 +100,7 @@ void Model::UpdateCriticalWarning(Vd& vd) {
 
 void Model::ParkAer(CompletionCallback done, Completions& out) {
   std::lock_guard lock(events_mu_);
-  if (aers_.size() >= kMaxAers) {
+  if (aers_.size() >= kMaxOutstandingAers) {
     out.emplace_back(std::move(done),
                      Completion{0, NvmeStatus(1, wire::sc::kAsyncEventLimitExceeded, true)});
     return;

@@ -12,7 +12,6 @@ namespace {
 using wire::StatusCodeType;
 namespace sc = wire::sc;
 
-Outcome InvalidNamespace() { return Fail(StatusCodeType::kGeneric, sc::kInvalidNamespace); }
 Outcome CapacityExceeded() { return Fail(StatusCodeType::kGeneric, sc::kCapacityExceeded); }
 Outcome Unwritten() {
   return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kDeallocatedOrUnwritten);

@@ -3,10 +3,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <future>
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "sef/base/await.h"
 #include "sef/base/status_macros.h"
 
 namespace sef::model {
@@ -18,10 +18,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Open(ControllerOptions o
 }
 
 Completion Controller::Execute(const Command& cmd) {
-  std::promise<Completion> promise;
-  std::future<Completion> future = promise.get_future();
-  Submit(cmd, [&promise](Completion c) { promise.set_value(c); });
-  return future.get();
+  return Await<Completion>([&](CompletionCallback done) { Submit(cmd, std::move(done)); });
 }
 
 namespace internal {
@@ -32,6 +29,16 @@ Outcome Fail(wire::StatusCodeType sct, uint8_t sc) {
 Outcome InvalidField() { return Fail(wire::StatusCodeType::kGeneric, wire::sc::kInvalidField); }
 Outcome SequenceError() {
   return Fail(wire::StatusCodeType::kGeneric, wire::sc::kCommandSequenceError);
+}
+Outcome InvalidNamespace() {
+  return Fail(wire::StatusCodeType::kGeneric, wire::sc::kInvalidNamespace);
+}
+
+void CopyOut(const cmd::MutableBytes& buf, const void* src, size_t n, uint64_t offset) {
+  std::memset(buf.data, 0, buf.size);
+  if (offset >= n) return;
+  std::memcpy(buf.data, static_cast<const uint8_t*>(src) + offset,
+              std::min<uint64_t>(n - offset, buf.size));
 }
 
 Model::Model(ControllerOptions options)

@@ -46,6 +46,14 @@ struct Outcome {
 Outcome Fail(wire::StatusCodeType sct, uint8_t sc);
 Outcome InvalidField();
 Outcome SequenceError();
+Outcome InvalidNamespace();
+
+// Copies `n` bytes of `src` from `offset` into `buf`, zero-filling the rest of `buf`.
+void CopyOut(const cmd::MutableBytes& buf, const void* src, size_t n, uint64_t offset = 0);
+template <typename T>
+void CopyOut(const cmd::MutableBytes& buf, const T& value) {
+  CopyOut(buf, &value, sizeof(value));
+}
 
 // Deferred completions, run once locks are released.
 using Completions = std::vector<std::pair<CompletionCallback, Completion>>;
@@ -185,7 +193,13 @@ class Model final : public Controller {
   // ---- admin (admin.cc) ----
   Outcome ExecuteAdmin(const Command& c, Completions& out);
   Outcome Identify(const cmd::AdminRequest& r);
-  Outcome GetLog(const cmd::AdminRequest& r);
+  // ---- logs (logs.cc) ----
+  Outcome GetLog(const cmd::AdminRequest& r, Completions& out);
+  Outcome VdInfoLog(const cmd::VdInfoLogRequest& v, Completions& out);
+  Outcome QosDomainListLog(const cmd::QosDomainListLogRequest& v);
+  Outcome SuperBlockListLog(const cmd::SuperBlockListLogRequest& v);
+  Outcome SuperBlockInfoLog(const cmd::SuperBlockInfoLogRequest& v, Completions& out);
+  Outcome UserAddressListLog(const cmd::UserAddressListLogRequest& v);
   Outcome SetVdFeature(const cmd::AdminRequest& r);
   Outcome ReadFifoList(VirtualDeviceId vd, const cmd::MutableBytes& buffer);
   Outcome SetDomainFeature(const cmd::AdminRequest& r);
