@@ -631,8 +631,10 @@ void Namespace::Finish(Acks& acks, uint32_t tokens) {
     delete op;
     ++tokens;
   }
-  absl::InlinedVector<uint32_t, 2> kick = std::move(acks.kick);
-  acks = Acks();
+  const absl::InlinedVector<uint32_t, 2> kick = acks.kick;
+  acks.ios.clear();
+  acks.groups.clear();
+  acks.kick.clear();
   for (uint32_t zone : kick) Kick(zone);
   Release(tokens);
 }
