@@ -219,7 +219,7 @@ void Namespace::Read(Lba lba, uint32_t blocks, std::span<const iovec> data, Stat
         absl::Status final_status;
         {
           MutexLock lock(&state->mu);
-          final_status = state->status;
+          final_status = std::move(state->status);
         }
         {
           CallbackScope scope;
@@ -303,7 +303,7 @@ void Namespace::Flush(StatusCallback done) {
         absl::Status final_status;
         {
           MutexLock lock(&state->mu);
-          final_status = state->status;
+          final_status = std::move(state->status);
         }
         {
           CallbackScope scope;

@@ -212,9 +212,10 @@ TEST_P(ZnsConcurrencyTest, ReadsAndZoneManagementBesideWrites) {
       std::promise<absl::Status> w, m;
       data = testing::Blocks(zslba, 1, 4);
       iov = {data.data(), data.size()};
-      ns_->WriteAsync(Lba(zslba), 1, {&iov, 1}, false, [&](absl::Status s) { w.set_value(s); });
+      ns_->WriteAsync(Lba(zslba), 1, {&iov, 1}, false,
+                      [&](absl::Status s) { w.set_value(std::move(s)); });
       ns_->ZoneManagementSendAsync(i % 2 ? ZoneAction::kReset : ZoneAction::kFinish, Lba(zslba),
-                                   false, [&](absl::Status s) { m.set_value(s); });
+                                   false, [&](absl::Status s) { m.set_value(std::move(s)); });
       absl::Status ws = w.get_future().get();
       EXPECT_TRUE(ws.ok() || NvmeStatusOf(ws).has_value()) << ws;
       ASSERT_TRUE(m.get_future().get().ok());

@@ -538,8 +538,8 @@ TEST(ZnsFaultTest, AWriteThatFailsFirstRollsTheReservationBack) {
   std::vector<uint8_t> a = Blocks(0, 3, 1), b = Blocks(3, 3, 1);
   iovec ia = Iov(a), ib = Iov(b);
   std::promise<absl::Status> pa, pb;
-  f.ns->WriteAsync(Lba(0), 3, {&ia, 1}, false, [&](absl::Status s) { pa.set_value(s); });
-  f.ns->WriteAsync(Lba(3), 3, {&ib, 1}, false, [&](absl::Status s) { pb.set_value(s); });
+  f.ns->WriteAsync(Lba(0), 3, {&ia, 1}, false, [&](absl::Status s) { pa.set_value(std::move(s)); });
+  f.ns->WriteAsync(Lba(3), 3, {&ib, 1}, false, [&](absl::Status s) { pb.set_value(std::move(s)); });
   EXPECT_TRUE(pa.get_future().get().ok());
   EXPECT_EQ(NvmeStatusOf(pb.get_future().get()), NvmeStatus(0, sc::kAbortRequested, true));
   f.faults->SetRule(nullptr);

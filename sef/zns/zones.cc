@@ -55,6 +55,17 @@ absl::Status CallbackScope::CheckSynchronous(const char* method) {
       method));
 }
 
+// A copy that shares nothing with `s`: statuses with payloads share a reference-counted
+// representation whose counts Debian's libabsl keeps without ThreadSanitizer's annotations,
+// and the copies here end up on other threads.
+absl::Status Detached(const absl::Status& s) {
+  absl::Status copy(s.code(), s.message());
+  s.ForEachPayload([&copy](absl::string_view url, const absl::Cord& payload) {
+    copy.SetPayload(url, absl::Cord(std::string(payload)));
+  });
+  return copy;
+}
+
 absl::Status Namespace::Refusal(NvmeStatus nvme, const std::string& message) {
   absl::Status s(ToStatus(nvme, "").code(),
                  absl::StrFormat("%s (%s)", message, absl::FormatStreamed(nvme)));
@@ -146,7 +157,7 @@ bool Namespace::AcceptWrite(WriteIo* io, bool from_deferred, Acks& acks) {
 }
 
 void Namespace::OpDone(OpGroup* op, const absl::Status& s, Acks& acks) {
-  if (!s.ok() && op->status.ok()) op->status = s;
+  if (!s.ok() && op->status.ok()) op->status = Detached(s);
   if (--op->pending == 0) acks.groups.push_back(op);
 }
 
@@ -292,7 +303,7 @@ void Namespace::FailUnsubmitted(uint32_t zone, uint64_t gen, const absl::Status&
   for (size_t i = z.ios.size() - z.unsubmitted; i < z.ios.size(); ++i) {
     WriteIo* io = z.ios[i];
     if (io->gen != gen) break;
-    io->status = s;
+    io->status = Detached(s);
     io->finished = true;
     ++failed;
     if (io->gen == z.gen) z.swp = std::min(z.swp, io->start);
@@ -493,7 +504,7 @@ void Namespace::AllocateDone(uint32_t zone, absl::StatusOr<hal::SuperBlockAlloca
                                     zone, r->id.value(), r->capacity_adus, zcap_));
         FailUnsubmitted(zone, z.sb_gen, s, acks);
         if (z.marker_wanted && z.sb_gen == z.gen) {
-          z.barrier_status = s;
+          z.barrier_status = Detached(s);
           CompleteBarrier(zone, acks);
         }
         z.sb_gen = ~uint64_t{0};
@@ -503,7 +514,7 @@ void Namespace::AllocateDone(uint32_t zone, absl::StatusOr<hal::SuperBlockAlloca
       FreeBudget(acks);
       FailUnsubmitted(zone, z.sb_gen, r.status(), acks);
       if (z.marker_wanted && z.sb_gen == z.gen) {
-        z.barrier_status = r.status();
+        z.barrier_status = Detached(r.status());
         CompleteBarrier(zone, acks);
       }
     }
@@ -526,7 +537,7 @@ void Namespace::CloseDone(uint32_t zone, absl::Status s) {
       z.sb_state = SbState::kOpen;  // still open on the device: a Reset releases it
     }
     if (z.barrier == Barrier::kFinish && z.barrier_started) {
-      if (!s.ok() && z.barrier_status.ok()) z.barrier_status = s;
+      if (!s.ok() && z.barrier_status.ok()) z.barrier_status = std::move(s);
       CompleteBarrier(zone, acks);
     }
     step = NextStep(zone, acks);
@@ -546,7 +557,9 @@ void Namespace::ReleaseDone(uint32_t zone, absl::Status s) {
     zone_of_sb_.erase(z.sb.value());
     z.sb_state = SbState::kNone;
     if (z.release_frees_budget) FreeBudget(acks);
-    if (!s.ok() && z.barrier != Barrier::kNone && z.barrier_status.ok()) z.barrier_status = s;
+    if (!s.ok() && z.barrier != Barrier::kNone && z.barrier_status.ok()) {
+      z.barrier_status = std::move(s);
+    }
     step = NextStep(zone, acks);
   }
   Continue(zone, step, acks);
@@ -559,7 +572,7 @@ void Namespace::MarkerDone(uint32_t zone, SuperBlockId sb, absl::Status s) {
     Zone& z = zones_[zone];
     // Closed even when the marker failed: whatever reached the super block stays readable
     // as written, and an SB with nothing in it is released at the next Mount.
-    if (!s.ok() && z.barrier_status.ok()) z.barrier_status = s;
+    if (!s.ok() && z.barrier_status.ok()) z.barrier_status = std::move(s);
     z.sb_state = SbState::kClosing;
     ++busy_;
   }

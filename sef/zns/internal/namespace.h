@@ -246,6 +246,9 @@ class Namespace {
   bool flushed_at_unmount_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// A copy of `s` that shares no representation with it (see zones.cc).
+absl::Status Detached(const absl::Status& s);
+
 // Marks the current thread as running a ZNS callback (sync calls refuse to run there).
 class CallbackScope {
  public:
