@@ -1,6 +1,7 @@
 // The data path: writes and appends (accepted by the zone pipeline, zones.cc; submitted and
 // verified here), reads and flush.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -39,62 +40,69 @@ void ZeroFill(std::span<const iovec> data, uint64_t offset, uint64_t length) {
 
 // ---- writes and appends ----------------------------------------------------------------------
 
-void Namespace::Write(std::unique_ptr<WriteIo> owned) {
-  WriteIo* io = owned.release();
-  const uint32_t zone = io->zone;
+void Namespace::Write(uint32_t zone, uint64_t lba, uint32_t count, std::span<const iovec> data,
+                      bool fua, bool append, StatusCallback done, Callback<Lba> done_lba) {
   Acks acks;
-  bool accepted = false;
-  uint32_t call_token = 0;
+  Step step;
   {
     MutexLock lock(&mu_);
-    ++busy_;  // the command's, returned by Finish after its callback
+    WriteIo* io = NewWriteIo();
+    io->zone = zone;
+    io->lba = lba;
+    io->count = count;
+    io->data = data;
+    io->fua = fua;
+    io->append = append;
+    if (append) {
+      io->done_lba = std::move(done_lba);
+    } else {
+      io->done = std::move(done);
+    }
+    Take(2);  // the command's (returned after its callback) and this call's
     if (absl::Status s = Admit(); !s.ok()) {
       Refuse(io, std::move(s), acks);
-    } else {
-      ++busy_;  // this call's
-      call_token = 1;
-      accepted = AcceptWrite(io, false, acks);
+    } else if (AcceptWrite(io, false, acks)) {
+      step = NextStep(zone, acks);
     }
   }
-  if (accepted) Kick(zone);
-  Finish(acks, call_token);
+  Continue(zone, step, acks, 1);
 }
 
 // Submits `io` as one nameless write into the zone's super block, or as several when it is
 // longer than one device command carries, back to back: the device appends them in this order.
-void Namespace::SubmitIo(WriteIo* io, SuperBlockId sb, uint64_t sb_base) {
+void Namespace::SubmitIo(WriteIo* io, SuperBlockId sb) {
   const uint32_t max = geometry_.max_transfer_blocks;
   const uint64_t first_lba = Zslba(io->zone) + io->start;
   const uint32_t count = io->count;
   const std::span<const iovec> data = io->data;
   const bool fua = io->fua;
+  if (count <= max) {
+    // (The callback fits in AnyInvocable's own storage: no allocation for it.)
+    return domain_->WriteAsync(
+        {.target = sb, .start = DataAddress(first_lba), .data = data, .fua = fua},
+        [this, io](absl::StatusOr<hal::WriteResult> r) { ChunkDone(io, 0, std::move(r)); });
+  }
   for (uint32_t offset = 0; offset < count; offset += max) {
     const uint32_t n = std::min(max, count - offset);
-    const auto done = [this, io, offset, n, sb_base](absl::StatusOr<hal::WriteResult> r) {
-      ChunkDone(io, offset, n, sb_base, std::move(r));
-    };
-    if (n == count) {
-      domain_->WriteAsync({.target = sb, .start = DataAddress(first_lba), .data = data, .fua = fua},
-                          done);
-    } else {
-      // The HAL copies the iovec array: the slice may go once the call returns.
-      const auto slice = Slice(data, uint64_t{offset} * kBlockBytes, uint64_t{n} * kBlockBytes);
-      domain_->WriteAsync(
-          {.target = sb, .start = DataAddress(first_lba + offset), .data = slice, .fua = fua},
-          done);
-    }
+    // The HAL copies the iovec array: the slice may go once the call returns.
+    const auto slice = Slice(data, uint64_t{offset} * kBlockBytes, uint64_t{n} * kBlockBytes);
+    domain_->WriteAsync(
+        {.target = sb, .start = DataAddress(first_lba + offset), .data = slice, .fua = fua},
+        [this, io, offset](absl::StatusOr<hal::WriteResult> r) {
+          ChunkDone(io, offset, std::move(r));
+        });
     // `io` may be gone now (its last chunk completed inline).
   }
 }
 
-void Namespace::ChunkDone(WriteIo* io, uint32_t offset, uint32_t n, uint64_t sb_base,
-                          absl::StatusOr<hal::WriteResult> r) {
+void Namespace::ChunkDone(WriteIo* io, uint32_t offset, absl::StatusOr<hal::WriteResult> r) {
   // The device must have put every block exactly where it was reserved: anything else means
   // the writes into this super block did not reach it in submission order.
   absl::Status s;
   bool landed = false;
   const uint32_t zone = io->zone;
-  const uint64_t expected = sb_base + io->start + offset;
+  const uint32_t n = std::min(geometry_.max_transfer_blocks, io->count - offset);
+  const uint64_t expected = io->sb_base + io->start + offset;
   if (!r.ok()) {
     s = std::move(r).status();
   } else {
@@ -128,13 +136,14 @@ void Namespace::ChunkDone(WriteIo* io, uint32_t offset, uint32_t n, uint64_t sb_
     }
     step = NextStep(zone, acks);
   }
-  Continue(zone, step, acks);
-  Release(1);
+  Continue(zone, step, acks, 1);
 }
 
 // ---- reads -----------------------------------------------------------------------------------
 
-void Namespace::Read(Lba lba, uint32_t blocks, std::span<const iovec> data, StatusCallback done) {
+// One read: a part per zone it touches; a part below the zone's write pointer is read from
+// the device, the rest is zeros. Parts are read in flight together; the first error wins.
+struct Namespace::ReadIo {
   struct Part {
     uint32_t zone;
     uint64_t gen;
@@ -143,8 +152,22 @@ void Namespace::Read(Lba lba, uint32_t blocks, std::span<const iovec> data, Stat
     uint32_t device;   // blocks read from the device (below the write pointer)
     uint32_t zeros;    // blocks that read as zeros after them
   };
+  Namespace* ns;
+  uint64_t lba;
+  std::span<const iovec> data;
+  StatusCallback done;
   absl::InlinedVector<Part, 2> parts;
   uint32_t device_parts = 0;
+  std::atomic<uint32_t> pending{0};
+  Mutex mu;
+  absl::Status status ABSL_GUARDED_BY(mu);
+};
+
+void Namespace::Read(Lba lba, uint32_t blocks, std::span<const iovec> data, StatusCallback done) {
+  auto r = std::make_unique<ReadIo>();
+  r->ns = this;
+  r->lba = lba.value();
+  r->data = data;
   absl::Status refused;
   {
     MutexLock lock(&mu_);
@@ -162,85 +185,86 @@ void Namespace::Read(Lba lba, uint32_t blocks, std::span<const iovec> data, Stat
       const uint32_t n =
           static_cast<uint32_t>(std::min<uint64_t>(blocks - first, geometry_.zone_size - offset));
       const uint32_t device = offset < z.wp ? std::min(n, z.wp - offset) : 0;
-      parts.push_back({zone, z.gen, z.sb_base + offset, first, device, n - device});
-      device_parts += device > 0;
+      r->parts.push_back({zone, z.gen, z.sb_base + offset, first, device, n - device});
+      r->device_parts += device > 0;
       first += n;
     }
-    if (refused.ok()) busy_ += 1 + device_parts;
+    // The command's token and one per device read, all returned by the last to complete.
+    if (refused.ok()) Take(1 + r->device_parts);
   }
   if (!refused.ok()) {
     CallbackScope scope;
     return std::move(done)(std::move(refused));
   }
-  for (const Part& p : parts) {
+  for (const ReadIo::Part& p : r->parts) {
     if (p.zeros > 0) {
       ZeroFill(data, uint64_t{p.first + p.device} * kBlockBytes, uint64_t{p.zeros} * kBlockBytes);
     }
   }
-  if (device_parts == 0) {
+  if (r->device_parts == 0) {
     {
       CallbackScope scope;
       std::move(done)(absl::OkStatus());
     }
     return Release(1);
   }
-  // One read per zone with data, in flight together; the first error wins. A read that
-  // fails because its zone was reset meanwhile reads zeros, as it would have after the reset.
-  struct ReadState {
-    std::atomic<uint32_t> pending;
-    Mutex mu;
-    absl::Status status ABSL_GUARDED_BY(mu);
-    StatusCallback done;
-  };
-  auto state = std::make_shared<ReadState>();
-  state->pending.store(device_parts, std::memory_order_relaxed);
-  state->done = std::move(done);
-  for (const Part& p : parts) {
+  r->done = std::move(done);
+  r->pending.store(r->device_parts, std::memory_order_relaxed);
+  // What to submit, copied out: `io` may be gone once its last part completed (inline).
+  const absl::InlinedVector<ReadIo::Part, 2> parts = r->parts;
+  const bool whole = parts.size() == 1 && parts[0].zeros == 0;
+  ReadIo* io = r.release();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const ReadIo::Part& p = parts[i];
     if (p.device == 0) continue;
-    const uint64_t bytes_at = uint64_t{p.first} * kBlockBytes;
-    const uint64_t bytes = uint64_t{p.device} * kBlockBytes;
-    auto part_done = [this, state, p, data, bytes_at, bytes](absl::Status s) {
-      if (!s.ok()) {
-        bool reset;
-        {
-          MutexLock lock(&mu_);
-          reset = zones_[p.zone].gen != p.gen;
-        }
-        if (reset) {
-          ZeroFill(data, bytes_at, bytes);
-          s = absl::OkStatus();
-        }
-      }
-      if (!s.ok()) {
-        MutexLock lock(&state->mu);
-        if (state->status.ok()) state->status = std::move(s);
-      }
-      if (state->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        absl::Status final_status;
-        {
-          MutexLock lock(&state->mu);
-          final_status = std::move(state->status);
-        }
-        {
-          CallbackScope scope;
-          std::move(state->done)(std::move(final_status));
-        }
-        Release(1);
-      }
-      Release(1);
-    };
     hal::ReadOp op{.address = FlashAddress::FromRaw(p.address),
                    .adus = AduCount(p.device),
                    .verify = DataAddress(lba.value() + p.first)};
-    if (parts.size() == 1 && p.zeros == 0) {
+    const auto part_done = [io, i](absl::Status s) { io->ns->ReadDone(io, i, std::move(s)); };
+    if (whole) {
       op.data = data;
-      domain_->ReadAsync(op, std::move(part_done));
+      domain_->ReadAsync(op, part_done);
     } else {
-      const auto slice = Slice(data, bytes_at, bytes);
+      const auto slice =
+          Slice(data, uint64_t{p.first} * kBlockBytes, uint64_t{p.device} * kBlockBytes);
       op.data = slice;
-      domain_->ReadAsync(op, std::move(part_done));
+      domain_->ReadAsync(op, part_done);
     }
   }
+}
+
+void Namespace::ReadDone(ReadIo* io, size_t part, absl::Status s) {
+  const ReadIo::Part& p = io->parts[part];
+  if (!s.ok()) {
+    // A read that failed because its zone was reset meanwhile reads zeros, as it would have
+    // after the reset.
+    bool reset;
+    {
+      MutexLock lock(&mu_);
+      reset = zones_[p.zone].gen != p.gen;
+    }
+    if (reset) {
+      ZeroFill(io->data, uint64_t{p.first} * kBlockBytes, uint64_t{p.device} * kBlockBytes);
+      s = absl::OkStatus();
+    }
+  }
+  if (!s.ok()) {
+    MutexLock lock(&io->mu);
+    if (io->status.ok()) io->status = std::move(s);
+  }
+  if (io->pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  absl::Status status;
+  {
+    MutexLock lock(&io->mu);
+    status = std::move(io->status);
+  }
+  {
+    CallbackScope scope;
+    std::move(io->done)(std::move(status));
+  }
+  const uint32_t tokens = 1 + io->device_parts;
+  delete io;
+  Release(tokens);
 }
 
 // ---- flush -----------------------------------------------------------------------------------
@@ -264,15 +288,16 @@ void Namespace::Flush(StatusCallback done) {
           targets.push_back({zone, z.sb});
         }
       }
-      busy_ += 1 + targets.size();
+      Take(1 + static_cast<uint32_t>(targets.size()));
     }
   }
   if (!refused.ok() || targets.empty()) {
+    const bool took = refused.ok();
     {
       CallbackScope scope;
       std::move(done)(std::move(refused));
     }
-    if (refused.ok()) Release(1);
+    if (took) Release(1);
     return;
   }
   struct FlushState {

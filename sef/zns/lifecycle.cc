@@ -1,5 +1,7 @@
 // Format, Mount (recovery from the device), MountOrFormat and Unmount.
 #include <bit>
+#include <chrono>
+#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
@@ -270,6 +272,7 @@ Namespace::Namespace(std::unique_ptr<hal::QosDomain> domain, std::shared_ptr<Rou
     MutexLock lock(&mu_);
     zones_.resize(geometry_.zones);
   }
+  drain_ = std::make_unique<std::atomic<uint32_t>[]>(geometry_.zones);
   MutexLock route(&router_->mu);
   router_->target = this;
 }
@@ -281,15 +284,34 @@ Namespace::~Namespace() {
     router_->target = nullptr;
   }
   domain_.reset();  // waits for the HAL's callbacks to return
+  for (WriteIo* io = free_ios_.load(); io != nullptr;) {
+    WriteIo* next = io->next_free;
+    delete io;
+    io = next;
+  }
 }
 
 absl::Status Namespace::Unmount() {
-  std::vector<SuperBlockId> open;
   {
     MutexLock lock(&mu_);
     if (flushed_at_unmount_) return absl::OkStatus();
-    unmounted_ = true;
-    while (busy_ > 0) idle_.Wait(&mu_);
+    unmounted_ = true;  // new calls are refused from now on
+  }
+  // Operations in flight finish by themselves; giving their tokens back takes no lock, so
+  // this polls (Unmount is rare, and the wait short).
+  // (Released first: equal counts then mean that nothing was in flight at that moment, and
+  // only operations in flight start new ones.)
+  for (;;) {
+    const uint64_t released = released_.load(std::memory_order_acquire);
+    {
+      MutexLock lock(&mu_);
+      if (taken_ == released) break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  std::vector<SuperBlockId> open;
+  {
+    MutexLock lock(&mu_);
     flushed_at_unmount_ = true;
     for (const Zone& z : zones_) {
       if (z.sb_state == SbState::kOpen) open.push_back(z.sb);

@@ -77,14 +77,8 @@ void ZonedNamespace::WriteAsync(Lba lba, uint32_t blocks, std::span<const iovec>
   if (absl::Status s = CheckRange(geometry(), "Write", lba, blocks, data); !s.ok()) {
     return Reject(std::move(done), std::move(s));
   }
-  auto io = std::make_unique<internal::WriteIo>();
-  io->zone = static_cast<uint32_t>(lba.value() >> geometry().zone_size_log2());
-  io->lba = lba.value();
-  io->count = blocks;
-  io->data = data;
-  io->fua = fua;
-  io->done = std::move(done);
-  impl_->Write(std::move(io));
+  impl_->Write(static_cast<uint32_t>(lba.value() >> geometry().zone_size_log2()), lba.value(),
+               blocks, data, fua, /*append=*/false, std::move(done), nullptr);
 }
 
 absl::Status ZonedNamespace::Write(Lba lba, uint32_t blocks, std::span<const iovec> data,
@@ -106,15 +100,8 @@ void ZonedNamespace::AppendAsync(Lba zslba, uint32_t blocks, std::span<const iov
                                                      "of a zone (zone size %u)",
                                                      zslba.value(), geometry().zone_size)));
   }
-  auto io = std::make_unique<internal::WriteIo>();
-  io->zone = static_cast<uint32_t>(zslba.value() >> geometry().zone_size_log2());
-  io->lba = zslba.value();
-  io->count = blocks;
-  io->data = data;
-  io->fua = fua;
-  io->append = true;
-  io->done_lba = std::move(done);
-  impl_->Write(std::move(io));
+  impl_->Write(static_cast<uint32_t>(zslba.value() >> geometry().zone_size_log2()), zslba.value(),
+               blocks, data, fua, /*append=*/true, nullptr, std::move(done));
 }
 
 absl::StatusOr<Lba> ZonedNamespace::Append(Lba zslba, uint32_t blocks, std::span<const iovec> data,

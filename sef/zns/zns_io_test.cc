@@ -412,6 +412,15 @@ TEST_F(ZnsIoTest, SynchronousCallsFromCallbacksFailFast) {
   EXPECT_NE(inner.message().find("ZonedNamespace::Flush"), std::string::npos) << inner;
 }
 
+// Regression: a flush with no open super block kept a busy token, and Unmount then waited
+// forever.
+TEST_F(ZnsIoTest, AFlushWithNothingOpenLetsUnmountFinish) {
+  ASSERT_TRUE(ns_->Flush().ok());
+  ASSERT_TRUE(Send(ZoneAction::kFinish, 0).ok());
+  ASSERT_TRUE(ns_->Flush().ok());
+  EXPECT_TRUE(ns_->Unmount().ok());
+}
+
 TEST_F(ZnsIoTest, AfterUnmountEveryCallIsRefused) {
   ASSERT_TRUE(Write(0, 2).ok());
   ASSERT_TRUE(ns_->Unmount().ok());

@@ -97,7 +97,6 @@ void Namespace::AutoClose() { SetZoneState(implicitly_open_.front(), ZoneState::
 
 void Namespace::Refuse(WriteIo* io, absl::Status s, Acks& acks) {
   io->status = std::move(s);
-  io->finished = true;
   acks.ios.push_back(io);
 }
 
@@ -136,7 +135,9 @@ bool Namespace::AcceptWrite(WriteIo* io, bool from_deferred, Acks& acks) {
            acks);
     return false;
   }
-  const ZoneDecision d = Decide(z.state, ZoneEvent::kWrite, Resources());
+  // (An open zone stays as it is: the common case needs no decision.)
+  const ZoneDecision d = IsOpen(z.state) ? ZoneDecision{.next = z.state}
+                                         : Decide(z.state, ZoneEvent::kWrite, Resources());
   if (d.auto_close) AutoClose();
   if (!d.status.ok()) {
     Refuse(io,
@@ -153,7 +154,12 @@ bool Namespace::AcceptWrite(WriteIo* io, bool from_deferred, Acks& acks) {
   z.swp += io->count;
   z.ios.push_back(io);
   ++z.unsubmitted;
-  return true;
+  // Queued for the thread submitting this zone's writes, if there is one (its compare-and-
+  // swap then fails and it takes this one too). Only that thread's compare-and-swap changes
+  // the word without the lock, so when it shows no such thread there is none.
+  std::atomic<uint32_t>& drain = drain_[io->zone];
+  if ((drain.load(std::memory_order_acquire) & kDraining) == 0) return true;
+  return (drain.fetch_add(1, std::memory_order_acq_rel) & kDraining) == 0;
 }
 
 void Namespace::OpDone(OpGroup* op, const absl::Status& s, Acks& acks) {
@@ -316,9 +322,14 @@ void Namespace::FailUnsubmitted(uint32_t zone, uint64_t gen, const absl::Status&
 
 Step Namespace::NextStep(uint32_t zone, Acks& acks) {
   Zone& z = zones_[zone];
+  // The common case, after a write completed: nothing below applies.
+  if (z.unsubmitted == 0 && z.barrier == Barrier::kNone && z.deferred.empty() && !z.marker_wanted &&
+      (z.sb_state == SbState::kNone || z.sb_gen == z.gen)) {
+    return {};
+  }
   for (;;) {
     // 1. The next accepted write, in reservation order, by one thread at a time.
-    if (z.unsubmitted > 0 && !z.draining) {
+    if (z.unsubmitted > 0 && (drain_[zone].load(std::memory_order_acquire) & kDraining) == 0) {
       WriteIo* io = z.ios[z.ios.size() - z.unsubmitted];
       const bool its_sb =
           z.sb_gen == io->gen && z.sb_state != SbState::kNone && z.sb_state != SbState::kReleasing;
@@ -338,10 +349,11 @@ Step Namespace::NextStep(uint32_t zone, Acks& acks) {
       }
       if (its_sb && z.sb_state == SbState::kOpen) {
         --z.unsubmitted;
-        z.draining = true;
+        drain_[zone].store(kDraining | z.unsubmitted, std::memory_order_release);
         const uint32_t max = geometry_.max_transfer_blocks;
         io->chunks_left = (io->count + max - 1) / max;
-        busy_ += io->chunks_left;
+        io->sb_base = z.sb_base;
+        Take(io->chunks_left);
         return {
             .kind = Step::Kind::kSubmit, .zone = zone, .io = io, .sb = z.sb, .sb_base = z.sb_base};
       }
@@ -363,7 +375,7 @@ Step Namespace::NextStep(uint32_t zone, Acks& acks) {
         (z.ios.empty() || z.ios.front()->gen == z.gen)) {
       z.release_frees_budget = z.sb_state == SbState::kOpen;
       z.sb_state = SbState::kReleasing;
-      ++busy_;
+      Take(1);
       return {.kind = Step::Kind::kRelease, .zone = zone, .sb = z.sb};
     }
     // 3. A super block for the writes of this generation, or for a finish marker.
@@ -377,7 +389,7 @@ Step Namespace::NextStep(uint32_t zone, Acks& acks) {
         ++open_sbs_;
         z.sb_state = SbState::kAllocating;
         z.sb_gen = z.gen;
-        ++busy_;
+        Take(1);
         return {.kind = Step::Kind::kAllocate, .zone = zone};
       }
     }
@@ -397,7 +409,7 @@ Step Namespace::NextStep(uint32_t zone, Acks& acks) {
         if (own_sb && z.sb_state == SbState::kOpen) {
           z.sb_state = SbState::kClosing;
           z.barrier_started = true;
-          ++busy_;
+          Take(1);
           return {.kind = Step::Kind::kClose, .zone = zone, .sb = z.sb};
         }
         CompleteBarrier(zone, acks);
@@ -406,7 +418,7 @@ Step Namespace::NextStep(uint32_t zone, Acks& acks) {
         // Finish of a zone with no data: a marker ADU keeps it Full across a restart.
         z.barrier_started = true;
         z.marker_wanted = false;
-        ++busy_;
+        Take(1);
         return {.kind = Step::Kind::kMarker, .zone = zone, .sb = z.sb};
       } else if (own_sb) {
         z.sb_gen = ~uint64_t{0};  // closed with no data of ours: release it (2), then allocate
@@ -437,17 +449,25 @@ void Namespace::Kick(uint32_t zone) {
   {
     MutexLock lock(&mu_);
     step = NextStep(zone, acks);
+    if (step.kind == Step::Kind::kNone && acks.empty()) return;
   }
-  Continue(zone, step, acks);
+  Continue(zone, step, acks, 0);
 }
 
-void Namespace::Continue(uint32_t zone, Step step, Acks& acks) {
+void Namespace::Continue(uint32_t zone, Step step, Acks& acks, uint32_t tokens) {
   for (;;) {
     if (step.kind != Step::Kind::kNone) Perform(step);
-    Finish(acks, 0);
-    if (step.kind == Step::Kind::kNone) return;
+    tokens += RunCallbacks(acks);
+    if (step.kind == Step::Kind::kNone) return Release(tokens);
+    if (step.kind == Step::Kind::kSubmit) {
+      // Nothing queued for this thread meanwhile: let go without the lock.
+      uint32_t alone = kDraining;
+      if (drain_[zone].compare_exchange_strong(alone, 0, std::memory_order_acq_rel)) {
+        return Release(tokens);
+      }
+    }
     MutexLock lock(&mu_);
-    if (step.kind == Step::Kind::kSubmit) zones_[zone].draining = false;
+    if (step.kind == Step::Kind::kSubmit) drain_[zone].store(0, std::memory_order_release);
     step = NextStep(zone, acks);
   }
 }
@@ -458,7 +478,7 @@ void Namespace::Perform(const Step& step) {
     case Step::Kind::kNone:
       return;
     case Step::Kind::kSubmit:
-      return SubmitIo(step.io, step.sb, step.sb_base);
+      return SubmitIo(step.io, step.sb);
     case Step::Kind::kAllocate:
       return domain_->AllocateSuperBlockAsync(
           {}, [this, zone](absl::StatusOr<hal::SuperBlockAllocation> r) {
@@ -520,8 +540,7 @@ void Namespace::AllocateDone(uint32_t zone, absl::StatusOr<hal::SuperBlockAlloca
     }
     step = NextStep(zone, acks);
   }
-  Continue(zone, step, acks);
-  Release(1);
+  Continue(zone, step, acks, 1);
 }
 
 void Namespace::CloseDone(uint32_t zone, absl::Status s) {
@@ -542,8 +561,7 @@ void Namespace::CloseDone(uint32_t zone, absl::Status s) {
     }
     step = NextStep(zone, acks);
   }
-  Continue(zone, step, acks);
-  Release(1);
+  Continue(zone, step, acks, 1);
 }
 
 void Namespace::ReleaseDone(uint32_t zone, absl::Status s) {
@@ -562,8 +580,7 @@ void Namespace::ReleaseDone(uint32_t zone, absl::Status s) {
     }
     step = NextStep(zone, acks);
   }
-  Continue(zone, step, acks);
-  Release(1);
+  Continue(zone, step, acks, 1);
 }
 
 void Namespace::MarkerDone(uint32_t zone, SuperBlockId sb, absl::Status s) {
@@ -574,7 +591,7 @@ void Namespace::MarkerDone(uint32_t zone, SuperBlockId sb, absl::Status s) {
     // as written, and an SB with nothing in it is released at the next Mount.
     if (!s.ok() && z.barrier_status.ok()) z.barrier_status = std::move(s);
     z.sb_state = SbState::kClosing;
-    ++busy_;
+    Take(1);
   }
   domain_->CloseSuperBlockAsync(
       sb, [this, zone](absl::StatusOr<bool> r) { CloseDone(zone, r.status()); });
@@ -603,11 +620,10 @@ void Namespace::OnNotification(const hal::Notification& n) {
       SetZoneState(zone, ZoneState::kFull);
       z.attributes |= kZoneAttributeFinishedByController;
     }
-    ++busy_;
+    Take(1);
     step = NextStep(zone, acks);
   }
-  Continue(zone, step, acks);
-  Release(1);
+  Continue(zone, step, acks, 1);
 }
 
 // ---- tokens and callbacks --------------------------------------------------------------------
@@ -619,10 +635,12 @@ absl::Status Namespace::Admit() {
       absl::StrFormat("zoned namespace on QoS domain %u is unmounted", domain_id_.value()));
 }
 
-void Namespace::Finish(Acks& acks, uint32_t tokens) {
-  for (WriteIo* io : acks.ios) {
-    {
-      CallbackScope scope;
+uint32_t Namespace::RunCallbacks(Acks& acks) {
+  if (acks.empty()) return 0;
+  const uint32_t done = static_cast<uint32_t>(acks.ios.size() + acks.groups.size());
+  {
+    CallbackScope scope;
+    for (WriteIo* io : acks.ios) {
       if (io->append) {
         if (io->status.ok()) {
           std::move(io->done_lba)(Lba(Zslba(io->zone) + io->start));
@@ -632,31 +650,45 @@ void Namespace::Finish(Acks& acks, uint32_t tokens) {
       } else {
         std::move(io->done)(std::move(io->status));
       }
+      FreeWriteIo(io);
     }
-    delete io;
-    ++tokens;
-  }
-  for (OpGroup* op : acks.groups) {
-    {
-      CallbackScope scope;
+    for (OpGroup* op : acks.groups) {
       std::move(op->done)(std::move(op->status));
+      delete op;
     }
-    delete op;
-    ++tokens;
   }
-  const absl::InlinedVector<uint32_t, 2> kick = acks.kick;
   acks.ios.clear();
   acks.groups.clear();
-  acks.kick.clear();
-  for (uint32_t zone : kick) Kick(zone);
-  Release(tokens);
+  if (!acks.kick.empty()) {
+    // Zones whose turn came (a super block freed): their pipelines run before this call's
+    // tokens go back.
+    const absl::InlinedVector<uint32_t, 2> kick = acks.kick;
+    acks.kick.clear();
+    for (uint32_t zone : kick) Kick(zone);
+  }
+  return done;
 }
 
-void Namespace::Release(uint32_t tokens) {
-  if (tokens == 0) return;
-  MutexLock lock(&mu_);
-  busy_ -= tokens;
-  if (busy_ == 0) idle_.SignalAll();
+void Namespace::Finish(Acks& acks, uint32_t tokens) { Release(tokens + RunCallbacks(acks)); }
+
+WriteIo* Namespace::NewWriteIo() {
+  WriteIo* io = free_ios_.load(std::memory_order_acquire);
+  // Pushes may race with this pop; pops do not (the lock): `io` cannot be popped and pushed
+  // back meanwhile.
+  while (io != nullptr &&
+         !free_ios_.compare_exchange_weak(io, io->next_free, std::memory_order_acquire)) {
+  }
+  if (io == nullptr) return new WriteIo();
+  io->status = absl::OkStatus();
+  io->finished = io->landed = false;
+  io->next_free = nullptr;
+  return io;
+}
+
+void Namespace::FreeWriteIo(WriteIo* io) {
+  io->next_free = free_ios_.load(std::memory_order_relaxed);
+  while (!free_ios_.compare_exchange_weak(io->next_free, io, std::memory_order_release)) {
+  }
 }
 
 // ---- zone management -------------------------------------------------------------------------
@@ -673,7 +705,7 @@ void Namespace::ZoneManagementSend(ZoneAction action, Lba zslba, bool all, Statu
     MutexLock lock(&mu_);
     refused = Admit();
     if (refused.ok()) {
-      busy_ += 2;  // the command, and this call
+      Take(2);  // the command, and this call
       OpGroup* raw = op.release();
       raw->pending = all ? geometry_.zones : 1;
       if (all) {

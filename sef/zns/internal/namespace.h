@@ -20,6 +20,7 @@
 #ifndef SEF_ZNS_INTERNAL_NAMESPACE_H_
 #define SEF_ZNS_INTERNAL_NAMESPACE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -59,12 +60,14 @@ struct WriteIo {
   StatusCallback done;     // writes
   Callback<Lba> done_lba;  // appends
   // Under Namespace::mu_.
-  uint64_t gen = 0;    // the zone's generation (bumped by Reset) it was accepted in
-  uint32_t start = 0;  // the first zone offset reserved for it
+  uint64_t gen = 0;      // the zone's generation (bumped by Reset) it was accepted in
+  uint32_t start = 0;    // the first zone offset reserved for it
+  uint64_t sb_base = 0;  // raw flash address of ADU 0 of the super block it goes to
   uint32_t chunks_left = 0;
   bool landed = false;  // some chunk's data reached the device (wherever it went)
   bool finished = false;
   absl::Status status;
+  WriteIo* next_free = nullptr;  // in Namespace::free_ios_
 };
 
 struct Deferred {
@@ -101,7 +104,6 @@ struct Zone {
   SuperBlockId sb;
   uint64_t sb_base = 0;         // raw flash address of ADU 0
   uint64_t sb_gen = 0;          // the generation the super block belongs to (stale after a Reset)
-  bool draining = false;        // a thread is submitting this zone's writes
   bool waiting_budget = false;  // queued for an open super block
   bool release_frees_budget = false;  // the super block being released was open
 
@@ -118,9 +120,11 @@ struct Zone {
 
 // Callbacks and follow-up work collected under the lock, run after it is released.
 struct Acks {
-  absl::InlinedVector<WriteIo*, 4> ios;
+  absl::InlinedVector<WriteIo*, 4> ios;  // finished: their callbacks, then reuse
   absl::InlinedVector<OpGroup*, 2> groups;
   absl::InlinedVector<uint32_t, 2> kick;  // zones to Kick
+
+  bool empty() const { return ios.empty() && groups.empty() && kick.empty(); }
 };
 
 // A device operation decided under the lock, started after it (Namespace::Perform).
@@ -160,8 +164,10 @@ class Namespace {
   absl::Status Unmount();
 
   void Read(Lba lba, uint32_t blocks, std::span<const iovec> data, StatusCallback done);
-  // `io` is filled in by the caller (zone, lba, count, data, fua, append, callback).
-  void Write(std::unique_ptr<WriteIo> io);
+  // A write (`append`: a Zone Append, answered through `done_lba`) of `count` blocks at
+  // `lba` of `zone`. REQUIRES: the range is in the namespace, `data` holds count blocks.
+  void Write(uint32_t zone, uint64_t lba, uint32_t count, std::span<const iovec> data, bool fua,
+             bool append, StatusCallback done, Callback<Lba> done_lba);
   void Flush(StatusCallback done);
   void ZoneManagementSend(ZoneAction action, Lba zslba, bool all, StatusCallback done);
   absl::StatusOr<ZoneReport> Report(Lba start, ReportFilter filter, uint32_t max_zones,
@@ -179,8 +185,9 @@ class Namespace {
   void SetZoneState(uint32_t zone, ZoneState to) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AutoClose() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Acceptance: validation, state transition, reservation. False when nothing follows
-  // (refused or deferred: the refusal is in `acks`).
+  // Acceptance: validation, state transition, reservation. True when the caller must run
+  // NextStep (accepted, and no thread is submitting the zone's writes); false when refused
+  // (the refusal is in `acks`), deferred, or queued for the submitting thread.
   bool AcceptWrite(WriteIo* io, bool from_deferred, Acks& acks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AcceptOp(uint32_t zone, OpGroup* op, bool from_deferred, Acks& acks)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -191,9 +198,10 @@ class Namespace {
   // bookkeeping step that needs no device on the way.
   Step NextStep(uint32_t zone, Acks& acks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs the zone pipeline until it has nothing more to start (Continue: from `step`, which
-  // NextStep returned, with the callbacks `acks` collected so far).
+  // NextStep returned, with the callbacks `acks` collected so far), then returns `tokens`
+  // busy tokens (and those of the commands it acknowledged) in its last critical section.
   void Kick(uint32_t zone);
-  void Continue(uint32_t zone, Step step, Acks& acks);
+  void Continue(uint32_t zone, Step step, Acks& acks, uint32_t tokens);
   void Perform(const Step& step);
 
   void PopCompleted(uint32_t zone, Acks& acks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -206,18 +214,25 @@ class Namespace {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Device completions.
-  void SubmitIo(WriteIo* io, SuperBlockId sb, uint64_t sb_base);
-  void ChunkDone(WriteIo* io, uint32_t offset, uint32_t n, uint64_t sb_base,
-                 absl::StatusOr<hal::WriteResult> r);
+  struct ReadIo;
+  void ReadDone(ReadIo* io, size_t part, absl::Status s);
+  void SubmitIo(WriteIo* io, SuperBlockId sb);
+  void ChunkDone(WriteIo* io, uint32_t offset, absl::StatusOr<hal::WriteResult> r);
   void AllocateDone(uint32_t zone, absl::StatusOr<hal::SuperBlockAllocation> r);
   void CloseDone(uint32_t zone, absl::Status s);
   void ReleaseDone(uint32_t zone, absl::Status s);
   void MarkerDone(uint32_t zone, SuperBlockId sb, absl::Status s);
 
-  // Runs the callbacks (each returning its command's busy token) and the kicks, empties
-  // `acks`, then returns `tokens` more busy tokens.
+  // Runs the callbacks of `acks` and the kicks; returns how many commands it acknowledged
+  // (their busy tokens are still taken).
+  uint32_t RunCallbacks(Acks& acks);
+
+  // RunCallbacks, then returns their tokens and `tokens` more.
   void Finish(Acks& acks, uint32_t tokens);
-  void Release(uint32_t tokens);
+  void Take(uint32_t tokens) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { taken_ += tokens; }
+  void Release(uint32_t tokens) { released_.fetch_add(tokens, std::memory_order_release); }
+  WriteIo* NewWriteIo() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FreeWriteIo(WriteIo* io);
   // Takes a busy token for an operation about to start; false after Unmount.
   absl::Status Admit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -229,7 +244,6 @@ class Namespace {
   const uint32_t zcap_;   // zone capacity in blocks
 
   mutable Mutex mu_;
-  CondVar idle_;
   std::vector<Zone> zones_ ABSL_GUARDED_BY(mu_);
   uint32_t open_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t active_ ABSL_GUARDED_BY(mu_) = 0;
@@ -239,9 +253,20 @@ class Namespace {
   uint32_t open_sbs_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<uint32_t> budget_waiters_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint32_t, uint32_t> zone_of_sb_ ABSL_GUARDED_BY(mu_);
-  // Operations started and not yet finished (user commands until their callback returned,
-  // device operations until theirs did). Unmount waits for zero.
-  uint64_t busy_ ABSL_GUARDED_BY(mu_) = 0;
+  // Busy tokens: one per operation started and not yet finished (a user command until its
+  // callback returned, a device operation until its own did, a call until it returns).
+  // Taken under the lock, given back without it (the last thing a call or a completion does:
+  // released_ is atomic). Unmount waits until everything taken was given back.
+  uint64_t taken_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> released_{0};
+  // Per zone: kDraining while a thread submits the zone's writes (one at a time, in
+  // reservation order), plus a count of what was queued for it meanwhile. The submitting
+  // thread lets go with one compare-and-swap when nothing was (Continue).
+  static constexpr uint32_t kDraining = 1u << 31;
+  std::unique_ptr<std::atomic<uint32_t>[]> drain_;
+  // Spent WriteIos for reuse: a stack pushed without the lock (after a callback ran) and
+  // popped under it (one popper at a time, so no ABA).
+  std::atomic<WriteIo*> free_ios_{nullptr};
   bool unmounted_ ABSL_GUARDED_BY(mu_) = false;
   bool flushed_at_unmount_ ABSL_GUARDED_BY(mu_) = false;
 };
