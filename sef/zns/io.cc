@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "sef/base/iovec.h"
 #include "sef/hal/cmd/wire.h"
 #include "sef/zns/internal/format.h"
 #include "sef/zns/internal/namespace.h"
@@ -18,17 +19,7 @@ namespace {
 // The iovecs covering bytes [offset, offset + length) of `data`.
 absl::InlinedVector<iovec, 4> Slice(std::span<const iovec> data, uint64_t offset, uint64_t length) {
   absl::InlinedVector<iovec, 4> out;
-  for (const iovec& v : data) {
-    if (length == 0) break;
-    if (offset >= v.iov_len) {
-      offset -= v.iov_len;
-      continue;
-    }
-    const uint64_t take = std::min<uint64_t>(v.iov_len - offset, length);
-    out.push_back({static_cast<uint8_t*>(v.iov_base) + offset, take});
-    length -= take;
-    offset = 0;
-  }
+  SliceIovecs(data, offset, length, out);
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "sef/base/await.h"
+#include "sef/base/iovec.h"
 #include "sef/base/status_macros.h"
 #include "sef/hal/cmd/wire.h"
 #include "sef/zns/internal/namespace.h"
@@ -18,12 +19,6 @@ namespace {
 
 namespace sc = wire::sc;
 
-uint64_t TotalBytes(std::span<const iovec> data) {
-  uint64_t n = 0;
-  for (const iovec& v : data) n += v.iov_len;
-  return n;
-}
-
 // The checks of QEMU's nvme_do_write / nvme_read that come before any zone's: the transfer
 // matches the block count (the C++ API's own), the LBA range is in the namespace.
 absl::Status CheckRange(const Geometry& g, const char* what, Lba lba, uint32_t blocks,
@@ -32,11 +27,11 @@ absl::Status CheckRange(const Geometry& g, const char* what, Lba lba, uint32_t b
     return Namespace::Refusal(GenericStatus(sc::kInvalidField),
                               absl::StrFormat("%s at LBA %u of 0 blocks", what, lba.value()));
   }
-  if (TotalBytes(data) != uint64_t{blocks} * kBlockBytes) {
+  if (IovecBytes(data) != uint64_t{blocks} * kBlockBytes) {
     return Namespace::Refusal(
         GenericStatus(sc::kInvalidField),
         absl::StrFormat("%s at LBA %u: data buffers hold %u bytes, %u blocks need %u", what,
-                        lba.value(), TotalBytes(data), blocks, uint64_t{blocks} * kBlockBytes));
+                        lba.value(), IovecBytes(data), blocks, uint64_t{blocks} * kBlockBytes));
   }
   if (lba.value() >= g.blocks() || blocks > g.blocks() - lba.value()) {
     return Namespace::Refusal(

@@ -504,51 +504,47 @@ void Namespace::Perform(const Step& step) {
 
 // ---- device completions of the pipeline ------------------------------------------------------
 
-void Namespace::AllocateDone(uint32_t zone, absl::StatusOr<hal::SuperBlockAllocation> r) {
+void Namespace::Completed(uint32_t zone, absl::FunctionRef<void(Zone&, Acks&)> record) {
   Acks acks;
   Step step;
   {
     MutexLock lock(&mu_);
-    Zone& z = zones_[zone];
-    if (r.ok()) {
-      z.sb = r->id;
-      z.sb_base = r->address.raw();
-      z.sb_state = SbState::kOpen;
-      zone_of_sb_[r->id.value()] = zone;
-      if (r->capacity_adus < zcap_) {
-        // Never with the Perfect defect strategy. The super block goes back (2).
-        const absl::Status s =
-            Refusal(GenericStatus(sc::kInternalError),
-                    absl::StrFormat("zone %u: super block %u holds %u ADUs, fewer than the zone "
-                                    "capacity %u",
-                                    zone, r->id.value(), r->capacity_adus, zcap_));
-        FailUnsubmitted(zone, z.sb_gen, s, acks);
-        if (z.marker_wanted && z.sb_gen == z.gen) {
-          z.barrier_status = Detached(s);
-          CompleteBarrier(zone, acks);
-        }
-        z.sb_gen = ~uint64_t{0};
-      }
-    } else {
-      z.sb_state = SbState::kNone;
-      FreeBudget(acks);
-      FailUnsubmitted(zone, z.sb_gen, r.status(), acks);
-      if (z.marker_wanted && z.sb_gen == z.gen) {
-        z.barrier_status = Detached(r.status());
-        CompleteBarrier(zone, acks);
-      }
-    }
+    record(zones_[zone], acks);
     step = NextStep(zone, acks);
   }
   Continue(zone, step, acks, 1);
 }
 
+void Namespace::AllocateDone(uint32_t zone, absl::StatusOr<hal::SuperBlockAllocation> r) {
+  Completed(zone, [&](Zone& z, Acks& acks) {
+    mu_.AssertHeld();
+    if (r.ok()) {
+      z.sb = r->id;
+      z.sb_base = r->address.raw();
+      z.sb_state = SbState::kOpen;
+      zone_of_sb_[r->id.value()] = zone;
+      if (r->capacity_adus >= zcap_) return;
+      // Never with the Perfect defect strategy. The super block goes back (NextStep, 2).
+      r = Refusal(GenericStatus(sc::kInternalError),
+                  absl::StrFormat("zone %u: super block %u holds %u ADUs, fewer than the zone "
+                                  "capacity %u",
+                                  zone, z.sb.value(), r->capacity_adus, zcap_));
+    } else {
+      z.sb_state = SbState::kNone;
+      FreeBudget(acks);
+    }
+    FailUnsubmitted(zone, z.sb_gen, r.status(), acks);
+    if (z.marker_wanted && z.sb_gen == z.gen) {
+      z.barrier_status = Detached(r.status());
+      CompleteBarrier(zone, acks);
+    }
+    if (z.sb_state == SbState::kOpen) z.sb_gen = ~uint64_t{0};
+  });
+}
+
 void Namespace::CloseDone(uint32_t zone, absl::Status s) {
-  Acks acks;
-  Step step;
-  {
-    MutexLock lock(&mu_);
-    Zone& z = zones_[zone];
+  Completed(zone, [&](Zone& z, Acks& acks) {
+    mu_.AssertHeld();
     if (s.ok()) {
       z.sb_state = SbState::kClosed;
       FreeBudget(acks);
@@ -559,17 +555,12 @@ void Namespace::CloseDone(uint32_t zone, absl::Status s) {
       if (!s.ok() && z.barrier_status.ok()) z.barrier_status = std::move(s);
       CompleteBarrier(zone, acks);
     }
-    step = NextStep(zone, acks);
-  }
-  Continue(zone, step, acks, 1);
+  });
 }
 
 void Namespace::ReleaseDone(uint32_t zone, absl::Status s) {
-  Acks acks;
-  Step step;
-  {
-    MutexLock lock(&mu_);
-    Zone& z = zones_[zone];
+  Completed(zone, [&](Zone& z, Acks& acks) {
+    mu_.AssertHeld();
     // Forgotten even when the release failed: Mount finds such a super block again (and
     // keeps the newer of two for one zone).
     zone_of_sb_.erase(z.sb.value());
@@ -578,9 +569,7 @@ void Namespace::ReleaseDone(uint32_t zone, absl::Status s) {
     if (!s.ok() && z.barrier != Barrier::kNone && z.barrier_status.ok()) {
       z.barrier_status = std::move(s);
     }
-    step = NextStep(zone, acks);
-  }
-  Continue(zone, step, acks, 1);
+  });
 }
 
 void Namespace::MarkerDone(uint32_t zone, SuperBlockId sb, absl::Status s) {

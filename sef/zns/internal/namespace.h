@@ -29,6 +29,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "sef/base/mutex.h"
 #include "sef/hal/hal.h"
@@ -218,6 +219,9 @@ class Namespace {
   void ReadDone(ReadIo* io, size_t part, absl::Status s);
   void SubmitIo(WriteIo* io, SuperBlockId sb);
   void ChunkDone(WriteIo* io, uint32_t offset, absl::StatusOr<hal::WriteResult> r);
+  // A device operation of `zone` completed: `record` notes it (under the lock), then the
+  // zone's pipeline goes on and the operation's busy token goes back.
+  void Completed(uint32_t zone, absl::FunctionRef<void(Zone&, Acks&)> record);
   void AllocateDone(uint32_t zone, absl::StatusOr<hal::SuperBlockAllocation> r);
   void CloseDone(uint32_t zone, absl::Status s);
   void ReleaseDone(uint32_t zone, absl::Status s);
