@@ -7,13 +7,16 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "sef/base/clock.h"
 #include "sef/base/mutex.h"
 #include "sef/hal/cmd/wire.h"
 #include "sef/hal/domain_kind.h"
 #include "sef/hal/testing/fault_transport.h"
+#include "sef/hal/testing/test_unit.h"
 #include "sef/zns/internal/format.h"
 #include "sef/zns/test_util.h"
 
@@ -546,6 +549,40 @@ TEST(ZnsFaultTest, AWriteThatFailsFirstRollsTheReservationBack) {
   EXPECT_EQ(ZoneOf(*f.ns, 0).write_pointer, Lba(3));
   ASSERT_TRUE(WriteBlocks(*f.ns, 3, 3).ok());
   ExpectData(*f.ns, 0, 6, 8);
+}
+
+// The device closes an open super block whose open period expired: its zone takes no more
+// writes, is Full with the "finished by controller" attribute, and stays Full.
+TEST(ZnsFaultTest, ADeviceThatClosesASuperBlockFinishesItsZone) {
+  FakeClock clock;
+  absl::StatusOr<std::unique_ptr<hal::testing::TestUnit>> t = hal::testing::TestUnit::Open(
+      {.config = "tiny",
+       .edit_config = [](model::UnitConfig& c) { c.open_expiration_seconds = 60; },
+       .clock = &clock});
+  ASSERT_TRUE(t.ok()) << t.status();
+  const QosDomainId id = *(*t)->Provision();
+  std::unique_ptr<ZonedNamespace> ns = *ZonedNamespace::Format((*t)->unit(), id);
+  ASSERT_TRUE(WriteBlocks(*ns, 128, 5).ok());
+  clock.Advance(std::chrono::seconds(61));
+  (*t)->controller().Tick();  // the open period expires: the device closes the SB
+  // The event reaches the namespace on the unit's notification thread.
+  for (int i = 0; i < 1000 && ZoneOf(*ns, 1).state != ZoneState::kFull; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const ZoneDescriptor z = ZoneOf(*ns, 1);
+  EXPECT_EQ(z.state, ZoneState::kFull);
+  EXPECT_EQ(z.attributes, kZoneAttributeFinishedByController);
+  EXPECT_EQ(NvmeStatusOf(WriteBlocks(*ns, 133, 1)), NvmeStatus(1, sc::kZoneIsFull, true));
+  ExpectData(*ns, 1, 5, 8);
+  // Its open resources are free again (3 active zones allowed).
+  for (uint32_t zone = 2; zone < 5; ++zone) {
+    EXPECT_TRUE(WriteBlocks(*ns, zone * 128, 1).ok()) << zone;
+  }
+  ASSERT_TRUE(ns->Unmount().ok());
+  ns.reset();
+  ns = *ZonedNamespace::Mount((*t)->unit(), id);
+  EXPECT_EQ(ZoneOf(*ns, 1).state, ZoneState::kFull);
+  ExpectData(*ns, 1, 5, 8);
 }
 
 TEST(ZnsFaultTest, AFailedFlushIsReported) {
