@@ -334,12 +334,13 @@ absl::Status Namespace::Unmount() {
 //   data, super block closed                  Full, write pointer at the data
 //   data, open, room left, nothing misplaced  Closed, write pointer at the data that survived
 //   data, open, full or something misplaced   Full (the super block is closed now)
+//   any, super block offline                  Offline
 // Two super blocks naming one zone (a Reset whose release failed): the newer one wins.
 absl::Status Namespace::Recover() {
   SEF_ASSIGN_OR_RETURN(std::vector<hal::SuperBlockEntry> entries, domain_->ListSuperBlocks());
   struct Claim {
     SuperBlockId sb;
-    bool found = false, closed = false, marker = false, misplaced = false;
+    bool found = false, closed = false, marker = false, misplaced = false, offline = false;
     uint32_t prefix = 0;
   };
   std::vector<Claim> claims(geometry_.zones);
@@ -364,7 +365,8 @@ absl::Status Namespace::Recover() {
     Claim c{.sb = e.id,
             .found = true,
             .closed = e.state == hal::SuperBlockState::kClosed,
-            .marker = tag == kFinishMarkerTag};
+            .marker = tag == kFinishMarkerTag,
+            .offline = e.state == hal::SuperBlockState::kOffline};
     if (!c.marker) {
       const size_t limit = std::min<size_t>(zcap_, uas.size());
       while (c.prefix < limit && uas[c.prefix] == DataAddress(lba + c.prefix)) ++c.prefix;
@@ -372,7 +374,7 @@ absl::Status Namespace::Recover() {
     for (size_t i = c.marker ? 1 : c.prefix; i < uas.size(); ++i) {
       c.misplaced |= !uas[i].is_ignore();
     }
-    if (c.marker && !c.closed) {
+    if (c.marker && !c.closed && !c.offline) {
       to_release.push_back(e.id);
       continue;
     }
@@ -400,7 +402,10 @@ absl::Status Namespace::Recover() {
     z.sb_gen = z.gen;
     zone_of_sb_[c.sb.value()] = zone;
     z.wp = z.swp = c.prefix;
-    if (c.closed || c.marker) {
+    if (c.offline) {
+      z.sb_state = SbState::kClosed;  // nothing more reaches it
+      SetZoneState(zone, ZoneState::kOffline);
+    } else if (c.closed || c.marker) {
       z.sb_state = SbState::kClosed;
       SetZoneState(zone, ZoneState::kFull);
     } else if (c.prefix >= zcap_ || c.misplaced) {
