@@ -251,7 +251,7 @@ void QosDomain::ReadAsync(const ReadOp& op, StatusCallback done) {
       absl::Status final_status;
       {
         MutexLock lock(&state->mu);
-        final_status = state->status;
+        final_status = std::move(state->status);  // the waiter gets the only reference
       }
       std::move(state->done)(std::move(final_status));
     });
