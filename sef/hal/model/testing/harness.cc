@@ -224,15 +224,7 @@ ModelHarness::Written ModelHarness::Write(QosDomainId d, cmd::WriteTarget target
     ADD_FAILURE() << "encoding write: " << far_cmd.status() << " / " << nlw_cmd.status();
     return w;
   }
-  std::promise<Completion> far_done;
-  std::future<Completion> far_future = far_done.get_future();
-  unit_->Submit(*far_cmd, [&far_done](Completion c) { far_done.set_value(c); });
-  w.nlw = unit_->Execute(*nlw_cmd);
-  if (far_future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    ADD_FAILURE() << "the FAR was not completed by its NLW";
-    return w;
-  }
-  w.far = far_future.get();
+  if (!ExecutePair(*far_cmd, *nlw_cmd, "FAR/NLW", w.far, w.nlw)) return w;
   std::memcpy(&w.arr, arr.data(), sizeof(w.arr));
   for (uint32_t e = 0; e < w.arr.nsb && e < wire::kMaxArrExtents; ++e) {
     for (uint32_t j = 0; j < w.arr.sbis[e].nfla; ++j) {
@@ -240,6 +232,23 @@ ModelHarness::Written ModelHarness::Write(QosDomainId d, cmd::WriteTarget target
     }
   }
   return w;
+}
+
+bool ModelHarness::ExecutePair(const Command& first, const Command& second, const char* what,
+                               Completion& first_done, Completion& second_done) {
+  auto promise = std::make_shared<std::promise<Completion>>();
+  std::future<Completion> future = promise->get_future();
+  unit_->Submit(first, [promise](Completion c) { promise->set_value(c); });
+  second_done = unit_->Execute(second);
+  // A refused partner (the unit off) may see the first's abort arrive a moment later.
+  const auto wait = second_done.status.ok() ? std::chrono::seconds(0) : std::chrono::seconds(30);
+  if (future.wait_for(wait) != std::future_status::ready) {
+    ADD_FAILURE() << what << ": the first command was not completed by its partner (partner "
+                  << second_done.status << ")";
+    return false;
+  }
+  first_done = future.get();
+  return true;
 }
 
 Completion ModelHarness::Read(FlashAddress a, uint32_t adus, std::vector<uint8_t>* data,
@@ -278,15 +287,7 @@ ModelHarness::Copied ModelHarness::Copy(QosDomainId dest, SuperBlockId dest_sb,
     ADD_FAILURE() << "encoding copy: " << nlc_cmd.status() << " / " << gcr_cmd.status();
     return out;
   }
-  std::promise<Completion> nlc_done;
-  std::future<Completion> nlc_future = nlc_done.get_future();
-  unit_->Submit(*nlc_cmd, [&nlc_done](Completion c) { nlc_done.set_value(c); });
-  out.gcr = unit_->Execute(*gcr_cmd);
-  if (nlc_future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    ADD_FAILURE() << "the NLC was not completed by its GCR";
-    return out;
-  }
-  out.nlc = nlc_future.get();
+  if (!ExecutePair(*nlc_cmd, *gcr_cmd, "NLC/GCR", out.nlc, out.gcr)) return out;
   std::memcpy(&out.header, acr.data(), sizeof(out.header));
   for (uint32_t i = 0; i < out.header.processed_adus && i < acr_entries; ++i) {
     wire::AddressChange change;

@@ -115,6 +115,13 @@ class ModelHarness {
   uint32_t NextPairId() { return next_pair_id_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
+  // Submits the first command of a pair (FAR, NLC), then executes its partner (NLW, GCR).
+  // Returns false (after a test failure naming `what`) when the first was not completed by
+  // its partner. The first's callback owns its state: after a power cut the cutting thread
+  // completes a parked first command after releasing its locks, maybe after the partner was
+  // refused and this call returned.
+  bool ExecutePair(const Command& first, const Command& second, const char* what,
+                   Completion& first_done, Completion& second_done);
   std::unique_ptr<Controller> unit_;
   std::atomic<uint32_t> next_pair_id_{1};  // pair ids are unique across threads
   std::map<uint16_t, cmd::DomainFormat> pinned_;
