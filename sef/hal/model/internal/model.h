@@ -112,6 +112,11 @@ class Model final : public Controller {
   void AbortOutstanding() override;
   const UnitConfig& config() const override { return options_.config; }
 
+  // Test only (testing/invariants.h; defined in internal/invariants.cc, which only test
+  // targets link): OK, or Internal naming the first broken invariant of the unit's state.
+  // REQUIRES: no command runs concurrently.
+  absl::Status CheckInvariants();
+
  private:
   explicit Model(ControllerOptions options);
   absl::Status Recover();
