@@ -50,12 +50,15 @@ struct SuperBlock {
   // The owning domain's id (0 = free). Written under the owner's lock; read by any domain to
   // learn whether an SB is its own before touching the other fields.
   std::atomic<uint16_t> owner{0};
-  SbRecord rec{};         // mirror of the persisted record
+  // Mirror of the persisted record. Records are packed (format.h); aligned here so that their
+  // fields sit at their natural alignment and may be bound to references (std::max, StrFormat).
+  alignas(8) SbRecord rec{};
   uint32_t written = 0;   // write pointer, ADUs
   uint32_t capacity = 0;  // ADUs, fixed at allocation (pSLC = 1/4)
   bool free() const { return rec.state == static_cast<uint8_t>(SbState::kFree); }
   SbState state() const { return static_cast<SbState>(rec.state); }
 };
+static_assert(alignof(SuperBlock) >= 8, "SuperBlock::rec must stay aligned");
 
 struct Vd {
   VirtualDeviceId id;
@@ -86,7 +89,7 @@ struct PendingCommand {
 struct Domain {
   QosDomainId id;
   Vd* vd = nullptr;
-  DomainRecord rec{};
+  alignas(8) DomainRecord rec{};  // packed: aligned as SuperBlock::rec
   cmd::DomainFormat format;
 
   std::mutex mu;
