@@ -495,8 +495,10 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
   header.copy_status = status;
   std::memset(gcr.acr.data, 0, gcr.acr.size);
   std::memcpy(gcr.acr.data, &header, sizeof(header));
-  std::memcpy(gcr.acr.data + sizeof(header), changes.data(),
-              changes.size() * sizeof(wire::AddressChange));
+  if (!changes.empty()) {  // an empty vector's data() may be null, which memcpy must not get
+    std::memcpy(gcr.acr.data + sizeof(header), changes.data(),
+                changes.size() * sizeof(wire::AddressChange));
+  }
   if (gcr.fua) {
     SyncAdus(vd, id, copied_from, target.written);
   }
