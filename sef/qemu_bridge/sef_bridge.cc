@@ -335,6 +335,13 @@ absl::Status SubmitCommand(sef_bridge_unit* unit, int admin, const sef_bridge_cm
                                                         in->data_len, SEF_BRIDGE_MAX_IOVECS));
     }
     const auto* iov = reinterpret_cast<const iovec*>(static_cast<uintptr_t>(in->addr));
+    // Every entry is checked, also those the model reads in place (it would copy from NULL).
+    for (uint32_t i = 0; i < in->data_len; ++i) {
+      if (iov[i].iov_len != 0 && iov[i].iov_base == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("sef_bridge_submit: iovec %u has a length and no buffer", i));
+      }
+    }
     if (wants_iovecs) {
       c.vectored = true;  // sqe.vec_cnt (= data_len) already counts them
     } else {
@@ -342,10 +349,6 @@ absl::Status SubmitCommand(sef_bridge_unit* unit, int admin, const sef_bridge_cm
       // does not write keep their values when the buffer is scattered back.
       uint64_t total = 0;
       for (uint32_t i = 0; i < in->data_len; ++i) {
-        if (iov[i].iov_len != 0 && iov[i].iov_base == nullptr) {
-          return absl::InvalidArgumentError(
-              absl::StrFormat("sef_bridge_submit: iovec %u has a length and no buffer", i));
-        }
         total += iov[i].iov_len;
         if (total > SEF_BRIDGE_MAX_DATA_BYTES) {
           return absl::OutOfRangeError(absl::StrFormat(
