@@ -58,5 +58,37 @@ TEST(ModelTest, WriteReadCopyFree) {
   EXPECT_EQ(h.Read(w.addresses[0], 1, &data).status, testing::Media(0x87));
 }
 
+// Regression (unit_config_fuzzer): a valid configuration of 65536 dies x 65536 blocks made
+// Open allocate 32 GiB of per-block state (std::bad_alloc, or the OOM killer).
+TEST(ModelTest, OpenRefusesUnitsTooLargeToEmulate) {
+  UnitConfig c = testing::LoadTestUnit("tiny");
+  c.channels = 256;
+  c.banks = 256;
+  c.blocks_per_die = 65536;
+  c.pages_per_block = 1;
+  c.planes = 1;
+  c.plane_data_bytes = 4096;
+  c.address = {32, 16};
+  ASSERT_TRUE(c.Validate().ok()) << c.Validate();
+  absl::StatusOr<std::unique_ptr<Controller>> unit = Controller::Open({.config = c});
+  ASSERT_FALSE(unit.ok());
+  EXPECT_EQ(unit.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unit.status().message().find("4294967296 physical blocks"), std::string::npos)
+      << unit.status();
+
+  // A super block of more ADUs than the model lists: 256 dies of 131072-ADU blocks.
+  c.channels = 16;
+  c.banks = 16;
+  c.blocks_per_die = 1;
+  c.pages_per_block = 256;
+  c.planes = 16;
+  c.plane_data_bytes = 131072;
+  c.address = {8, 25};
+  ASSERT_TRUE(c.Validate().ok()) << c.Validate();
+  unit = Controller::Open({.config = c});
+  ASSERT_FALSE(unit.ok());
+  EXPECT_NE(unit.status().message().find("33554432 ADUs"), std::string::npos) << unit.status();
+}
+
 }  // namespace
 }  // namespace sef::model

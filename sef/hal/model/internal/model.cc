@@ -61,8 +61,37 @@ void Model::AbortOutstanding() {
   for (auto& [done, completion] : out) std::move(done)(completion);
 }
 
+namespace {
+
+// The model keeps state per physical block in memory and builds an SB's ADU list for log
+// 0xD4: a unit beyond these sizes is refused rather than left to exhaust memory. (LD2 has
+// 632,448 blocks and SBs of at most 2,752,512 ADUs.)
+constexpr uint64_t kMaxPhysicalBlocks = uint64_t{1} << 22;
+constexpr uint64_t kMaxSuperBlockAdus = uint64_t{1} << 24;
+
+absl::Status CheckEmulatable(const UnitConfig& c) {
+  const uint64_t blocks = uint64_t{c.dies()} * c.blocks_per_die;
+  if (blocks > kMaxPhysicalBlocks) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "unit '%s': %d dies x %d blocks per die = %d physical blocks; the device model "
+        "emulates at most %d",
+        c.name, c.dies(), c.blocks_per_die, blocks, kMaxPhysicalBlocks));
+  }
+  const uint64_t sb_adus = c.adus_per_block() * c.dies();
+  if (sb_adus > kMaxSuperBlockAdus) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "unit '%s': a super block of all %d dies holds %d ADUs; the device model emulates at "
+        "most %d",
+        c.name, c.dies(), sb_adus, kMaxSuperBlockAdus));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Model>> Model::Create(ControllerOptions options) {
   SEF_RETURN_IF_ERROR(options.config.Validate());
+  SEF_RETURN_IF_ERROR(CheckEmulatable(options.config));
   std::unique_ptr<Model> m(new Model(std::move(options)));
   SEF_ASSIGN_OR_RETURN(m->media_, Media::Open(m->options_.config, m->options_.backing_file));
   SEF_RETURN_IF_ERROR(m->Recover());
