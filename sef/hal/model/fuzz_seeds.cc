@@ -1,16 +1,20 @@
-// Writes the seed corpus of model_fuzzer (testdata/fuzz/model_fuzzer/): the scenarios of the
-// model and HAL conformance suites as operation sequences (testing/fuzz_driver.h) on the fuzz
-// unit: super block lifecycle, writes across many SBs and into one SB until it fills, reads
-// with verify and metadata, copies by list and bitmap across domains and VDs, pSLC, AERs with
-// SB and capacity events, expiry and patrol, split and orphaned pairs, resets, deletes under
-// load, mutated and raw commands.
+// Writes the seed corpora of the model's fuzz targets:
+// - testdata/fuzz/model_fuzzer/: the scenarios of the model and HAL conformance suites as
+//   operation sequences (testing/fuzz_driver.h) on the fuzz unit: super block lifecycle,
+//   writes across many SBs and into one SB until it fills, reads with verify and metadata,
+//   copies by list and bitmap across domains and VDs, pSLC, AERs with SB and capacity events,
+//   expiry and patrol, split and orphaned pairs, resets, deletes under load, mutated and raw
+//   commands;
+// - testdata/fuzz/backing_file_fuzzer/: the file intact, truncated and extended, and damaged
+//   in each region with and without its CRCs recomputed, followed by operations.
 //
-//   bazel run //sef/hal/model:model_fuzzer_seeds       # rewrites the directory's seeds
+//   bazel run //sef/hal/model:fuzz_seeds       # rewrites both directories' seeds
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "sef/base/testing/fuzz.h"
 #include "sef/hal/cmd/codec.h"
@@ -54,6 +58,47 @@ class Script {
 constexpr uint8_t kDeviceChooses = 0xFF;
 constexpr uint8_t kSbTarget = 0x80;  // FarOp/NlwOp/WriteOp target: the first known SB
 enum Sbm : uint8_t { kErase, kClose, kFree, kPatrol, kFlush, kPslcErase };
+
+// backing_file_fuzzer: flags, damages (region, offset, length, bytes), then operations.
+void WriteBackingFileSeeds(const std::filesystem::path& dir) {
+  struct Damage {
+    uint8_t region;
+    uint32_t offset;
+    std::vector<uint8_t> bytes;
+  };
+  const auto save = [&](const std::string& name, uint8_t flags, uint32_t size,
+                        const std::vector<Damage>& damages, bool operations) {
+    sef::testing::FuzzTapeWriter w;
+    w.U8(flags);
+    if (flags & 2) w.U32(size);
+    w.U8(static_cast<uint8_t>(damages.size()));
+    for (const Damage& d : damages) {
+      w.U8(d.region).U32(d.offset).U8(static_cast<uint8_t>(d.bytes.size() - 1));
+      w.Bytes(d.bytes.data(), d.bytes.size());
+    }
+    if (operations) {
+      WriteFuzzOp(w, LogOp{.kind = 0, .buffer = 256});
+      WriteFuzzOp(w, WriteOp{.adus = 2, .lba = 9});
+      WriteFuzzOp(w, SbmOp{.op = kErase, .sb = kDeviceChooses});
+      WriteFuzzOp(w, ReadOp{.adus = 1, .flags = 2});
+    }
+    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(w.bytes().data()),
+              static_cast<std::streamsize>(w.bytes().size()));
+  };
+  enum Region : uint8_t { kHeader, kUnit, kDomains, kSbs, kAduInfo };
+  save("intact_then_operations", 0, 0, {}, true);
+  save("truncated", 2, 100000, {}, false);
+  save("extended", 2, 0xFFFFFFFF, {}, false);
+  save("header_damaged", 0, 0, {{kHeader, 60, {0x10}}}, false);
+  save("unit_record_torn", 0, 0, {{kUnit, 20, {0xFF, 0xFF}}}, true);
+  // With CRCs recomputed: the unit state's VD settings, a domain record's VD and placement
+  // ids, an SB record's state and owner, an ADU's sequence number.
+  save("unit_record_rewritten", 1, 0, {{kUnit, 32, {2, 0}}, {kUnit, 36, {0, 0, 0, 9}}}, true);
+  save("domain_record_rewritten", 1, 0, {{kDomains, 18, {7, 0}}, {kDomains, 20, {0}}}, true);
+  save("sb_record_rewritten", 1, 0, {{kSbs, 16, {3, 1, 2, 0}}, {kSbs, 64, {9}}}, true);
+  save("adu_info_rewritten", 1, 0, {{kAduInfo, 24, {1}}, {kAduInfo, 56, {0}}}, true);
+}
 
 void WriteAll(const std::filesystem::path& dir) {
   Script().Setup().Save(dir, "setup");
@@ -261,14 +306,14 @@ void WriteAll(const std::filesystem::path& dir) {
 }  // namespace
 }  // namespace sef::model::testing
 
-int main(int argc, char** argv) {
+int main() {
   const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
-  const std::filesystem::path dir =
-      argc > 1 ? std::filesystem::path(argv[1])
-               : std::filesystem::path(workspace != nullptr ? workspace : ".") /
-                     "testdata/fuzz/model_fuzzer";
-  std::filesystem::create_directories(dir);
-  sef::model::testing::WriteAll(dir);
-  std::printf("wrote the seeds to %s\n", dir.c_str());
+  const std::filesystem::path root(workspace != nullptr ? workspace : ".");
+  for (const char* target : {"model_fuzzer", "backing_file_fuzzer"}) {
+    std::filesystem::create_directories(root / "testdata/fuzz" / target);
+  }
+  sef::model::testing::WriteAll(root / "testdata/fuzz/model_fuzzer");
+  sef::model::testing::WriteBackingFileSeeds(root / "testdata/fuzz/backing_file_fuzzer");
+  std::printf("wrote the seeds to %s/testdata/fuzz/{model,backing_file}_fuzzer\n", root.c_str());
   return 0;
 }
