@@ -53,6 +53,23 @@ class RecoveryTest : public ::testing::Test {
     }
   }
 
+  // The payload of the newest slot of the record pair at `offset`.
+  std::vector<uint8_t> Newest(uint64_t offset, uint32_t slot_bytes) {
+    std::vector<uint8_t> payload;
+    uint64_t newest = 0;
+    for (uint64_t slot = 0; slot < 2; ++slot) {
+      internal::SlotHeader h;
+      const uint64_t at = offset + slot * slot_bytes;
+      EXPECT_EQ(pread(fd_, &h, sizeof(h), at), static_cast<ssize_t>(sizeof(h)));
+      if (h.generation <= newest) continue;
+      newest = h.generation;
+      payload.resize(h.bytes);
+      EXPECT_EQ(pread(fd_, payload.data(), payload.size(), at + sizeof(h)),
+                static_cast<ssize_t>(payload.size()));
+    }
+    return payload;
+  }
+
   absl::Status Reopen() {
     return Controller::Open({.config = testing::LoadTestUnit("tiny"), .backing_file = path_})
         .status();
@@ -77,6 +94,22 @@ TEST_F(RecoveryTest, EmptySuperBlockRecordIsCorrupt) {
   const absl::Status s = Reopen();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("super block record"));
+}
+
+TEST_F(RecoveryTest, SuperBlocksOfZeroDiesAreCorrupt) {
+  // The unit state as the model wrote it, with VD 1's dies per SB set to 0 (a division by
+  // zero when the VD's SBs were counted).
+  std::vector<uint8_t> unit = Newest(header_.unit_record_offset, header_.unit_slot_bytes);
+  internal::VdSettings vd;
+  ASSERT_GE(unit.size(), sizeof(internal::UnitStateHeader) + sizeof(vd));
+  std::memcpy(&vd, unit.data() + sizeof(internal::UnitStateHeader), sizeof(vd));
+  ASSERT_EQ(vd.vd, 1);
+  vd.dies_per_sb = 0;
+  std::memcpy(unit.data() + sizeof(internal::UnitStateHeader), &vd, sizeof(vd));
+  Forge(header_.unit_record_offset, header_.unit_slot_bytes, unit);
+  const absl::Status s = Reopen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("super blocks of 0 dies"));
 }
 
 }  // namespace

@@ -168,6 +168,12 @@ absl::Status Model::Recover() {
     for (const VdSettings& s : settings) {
       Vd* vd = FindVd(s.vd);
       if (s.vd == 0 || vd == nullptr) continue;
+      if (s.dies_per_sb == 0 || vd->dies.size() % s.dies_per_sb != 0) {
+        return absl::DataLossError(absl::StrFormat(
+            "%s: the unit state record gives virtual device %u super blocks of %u dies; it has "
+            "%u dies",
+            options_.backing_file, s.vd, s.dies_per_sb, vd->dies.size()));
+      }
       vd->dies_per_sb = s.dies_per_sb;
       vd->pslc_super_blocks = s.pslc_super_blocks;
       vd->default_fifo = ReadFifoId(s.default_read_fifo);
