@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sef/base/clock.h"
 #include "sef/base/crc32c.h"
 #include "sef/hal/model/internal/format.h"
 #include "sef/hal/model/testing/harness.h"
@@ -110,6 +112,54 @@ TEST_F(RecoveryTest, SuperBlocksOfZeroDiesAreCorrupt) {
   const absl::Status s = Reopen();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("super blocks of 0 dies"));
+}
+
+// A stored state-change time far in the past (INT64_MIN in a damaged record) made the open
+// SB's age overflow; it is now simply old: the SB expires at the next tick.
+TEST(RecoveryTimeTest, AStoredTimeFarInThePastDoesNotOverflow) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/expiry.sef";
+  std::remove(path.c_str());
+  UnitConfig config = testing::LoadTestUnit("tiny");
+  config.open_expiration_seconds = 60;
+  FakeClock clock;
+  SuperBlockId sb;
+  {
+    ModelHarness h =
+        ModelHarness::OpenWith({.config = config, .backing_file = path, .clock = &clock});
+    ASSERT_TRUE(h.ok());
+    h.CreateVirtualDevice(VirtualDeviceId(1), {0, 1, 2, 3}, 2);
+    const QosDomainId d = h.CreateDomain(h.DefaultSpec(VirtualDeviceId(1)));
+    const ModelHarness::Erased e = h.Erase(d);
+    ASSERT_TRUE(e.completion.status.ok());
+    sb = e.sb;
+  }
+  // The SB's record: at the block slot of its group's first die (dies 0-3, 2 per SB).
+  const int fd = open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  internal::FileHeader header;
+  ASSERT_EQ(pread(fd, &header, sizeof(header), 0), static_cast<ssize_t>(sizeof(header)));
+  const uint32_t blocks = config.blocks_per_die;
+  const uint64_t slot = uint64_t{sb.value() / blocks * 2} * blocks + sb.value() % blocks;
+  for (uint64_t copy = 0; copy < 2; ++copy) {
+    const uint64_t at = header.sb_records_offset + (2 * slot + copy) * header.sb_slot_bytes;
+    internal::SlotHeader h;
+    internal::SbRecord rec;
+    ASSERT_EQ(pread(fd, &h, sizeof(h), at), static_cast<ssize_t>(sizeof(h)));
+    if (h.generation == 0) continue;
+    ASSERT_EQ(pread(fd, &rec, sizeof(rec), at + sizeof(h)), static_cast<ssize_t>(sizeof(rec)));
+    rec.state_since_seconds = std::numeric_limits<int64_t>::min();
+    uint32_t crc = Crc32c(&h.generation, sizeof(h.generation));
+    crc = Crc32c(&h.bytes, sizeof(h.bytes), crc);
+    h.crc = Crc32c(&rec, sizeof(rec), crc);
+    ASSERT_EQ(pwrite(fd, &rec, sizeof(rec), at + sizeof(h)), static_cast<ssize_t>(sizeof(rec)));
+    ASSERT_EQ(pwrite(fd, &h, sizeof(h), at), static_cast<ssize_t>(sizeof(h)));
+  }
+  close(fd);
+  ModelHarness h =
+      ModelHarness::OpenWith({.config = config, .backing_file = path, .clock = &clock});
+  ASSERT_TRUE(h.ok());
+  h.unit().Tick();
+  EXPECT_EQ(h.SbInfo(VirtualDeviceId(1), sb).sbs, wire::kSbsClosed);
 }
 
 }  // namespace

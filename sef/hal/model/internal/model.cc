@@ -25,6 +25,12 @@ Completion Controller::Execute(const Command& cmd) {
 
 namespace internal {
 
+int64_t SecondsSince(int64_t now, int64_t since) {
+  if (since >= now) return 0;
+  const uint64_t elapsed = static_cast<uint64_t>(now) - static_cast<uint64_t>(since);
+  return static_cast<int64_t>(std::min<uint64_t>(elapsed, std::numeric_limits<int64_t>::max()));
+}
+
 Outcome Fail(wire::StatusCodeType sct, uint8_t sc) {
   return {NvmeStatus(static_cast<uint8_t>(sct), sc, /*dnr=*/true), 0};
 }
@@ -360,7 +366,7 @@ void Model::Tick() {
       for (uint32_t id = 0; id < vd.sbs.size(); ++id) {
         SuperBlock& sb = vd.sbs[id];
         if (sb.owner.load(std::memory_order_acquire) != d->id.value()) continue;
-        const int64_t age = now_s - sb.rec.state_since_seconds;
+        const int64_t age = SecondsSince(now_s, sb.rec.state_since_seconds);
         const bool open =
             sb.state() == SbState::kOpenByErase || sb.state() == SbState::kOpenByPlacement;
         // An open SB past the expiration of its open period is closed by the device.

@@ -39,6 +39,10 @@ struct Outcome {
   uint64_t result = 0;
   static Outcome Ok(uint64_t result = 0) { return {NvmeStatus::Success(), result}; }
 };
+// Seconds from `since` to `now`: 0 when `since` is later (a time stored by another boot or a
+// damaged record), and never an overflow, whatever a record holds.
+int64_t SecondsSince(int64_t now, int64_t since);
+
 Outcome Fail(wire::StatusCodeType sct, uint8_t sc);
 Outcome InvalidField();
 Outcome SequenceError();
