@@ -4,7 +4,9 @@
 #   2. bazel test //...                         unit, golden-vector, model, HAL, bridge tests
 #   3. bazel test --config=tsan <concurrency>   the multi-threaded suites under ThreadSanitizer
 #   4. bazel test --config=asan <model, codec>  the model and codec suites under AddressSanitizer
-#   5. tools/e2e/run_all.sh                     patched QEMU + Linux guest end-to-end tests
+#   5. bazel test --config=fuzz <fuzz runs>     every fuzz target for 5 s from its seed corpus
+#                                               (clang, libFuzzer, ASan, UBSan; docs/testing.md)
+#   6. tools/e2e/run_all.sh                     patched QEMU + Linux guest end-to-end tests
 # With CI=true Bazel prints more progress and the end-to-end tests print their guest logs.
 # The last line counts everything: "tests: N passed, M failed".
 set -euo pipefail
@@ -40,6 +42,15 @@ bazel_step //...
 bazel_step --config=tsan //sef/hal/model:model_concurrency_test //sef/hal:conformance_test \
   //sef/hal/kernel:transport_engine_test //sef/qemu_bridge:sef_bridge_test
 bazel_step --config=asan //sef/hal/model/... //sef/hal/cmd/...
+# The fuzz runs are manual targets (wildcards skip them): ask for them by their tag.
+mapfile -t fuzz_runs < <(bazel query 'attr(tags, "\bfuzz\b", tests(//...))' 2>/dev/null)
+if [[ ${#fuzz_runs[@]} -eq 0 ]]; then
+  echo "test.sh: no fuzz targets found" >&2
+  failed=$((failed + 1))
+  status=1
+else
+  bazel_step --config=fuzz "${fuzz_runs[@]}"
+fi
 
 if [[ $status -eq 0 ]]; then
   e2e_rc=0
