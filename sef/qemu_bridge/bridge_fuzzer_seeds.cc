@@ -12,6 +12,7 @@
 #include <string>
 
 #include "sef/base/testing/fuzz.h"
+#include "sef/base/testing/fuzz_seeds.h"
 #include "sef/hal/model/testing/fuzz_driver.h"
 #include "sef/qemu_bridge/sef_bridge.h"
 
@@ -51,13 +52,7 @@ class Script {
   }
   void Save(const std::filesystem::path& dir, const std::string& name, bool drain = true) {
     w_.U8(drain ? 0 : 1);
-    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(w_.bytes().data()),
-              static_cast<std::streamsize>(w_.bytes().size()));
-    if (!out) {
-      std::fprintf(stderr, "cannot write %s\n", (dir / name).c_str());
-      std::exit(1);
-    }
+    sef::testing::WriteSeed(dir, name, w_.bytes());
   }
 
  private:
@@ -121,13 +116,8 @@ void WriteAll(const std::filesystem::path& dir) {
 }  // namespace
 }  // namespace sef::qemu_bridge
 
-int main(int argc, char** argv) {
-  const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
-  const std::filesystem::path dir =
-      argc > 1 ? std::filesystem::path(argv[1])
-               : std::filesystem::path(workspace != nullptr ? workspace : ".") /
-                     "testdata/fuzz/bridge_fuzzer";
-  std::filesystem::create_directories(dir);
+int main() {
+  const std::filesystem::path dir = sef::testing::SeedDirectory("bridge_fuzzer");
   sef::qemu_bridge::WriteAll(dir);
   std::printf("wrote the seeds to %s\n", dir.c_str());
   return 0;

@@ -16,6 +16,7 @@
 
 #include "nlohmann/json.hpp"
 #include "sef/base/testing/fuzz.h"
+#include "sef/base/testing/fuzz_seeds.h"
 #include "sef/hal/cmd/codec.h"
 #include "sef/hal/cmd/testing/fuzz_command.h"
 
@@ -43,13 +44,7 @@ class Seeds {
     w.U8(kGoldenFormat.address.sb_bits).U8(kGoldenFormat.address.adu_offset_bits);
     w.U32(kGoldenFormat.num_placement_ids);
     testing::WriteFuzzCommand(w, c);
-    std::ofstream out(dir_ / name, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(w.bytes().data()),
-              static_cast<std::streamsize>(w.bytes().size()));
-    if (!out) {
-      std::fprintf(stderr, "cannot write %s\n", (dir_ / name).c_str());
-      std::exit(1);
-    }
+    sef::testing::WriteSeed(dir_, name, w.bytes());
     ++count_;
   }
   int count() const { return count_; }
@@ -158,13 +153,8 @@ void AddPayloadCommands(Seeds& seeds) {
 }  // namespace
 }  // namespace sef::cmd
 
-int main(int argc, char** argv) {
-  const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
-  const std::filesystem::path dir =
-      argc > 1 ? std::filesystem::path(argv[1])
-               : std::filesystem::path(workspace != nullptr ? workspace : ".") /
-                     "testdata/fuzz/decode_fuzzer";
-  std::filesystem::create_directories(dir);
+int main() {
+  const std::filesystem::path dir = sef::testing::SeedDirectory("decode_fuzzer");
   sef::cmd::Seeds seeds(dir);
   for (const char* file : {"testdata/golden/admin.json", "testdata/golden/io.json"}) {
     std::ifstream in(file);

@@ -9,6 +9,8 @@
 //   in each region with and without its CRCs recomputed, followed by operations.
 //
 //   bazel run //sef/hal/model:fuzz_seeds       # rewrites both directories' seeds
+#include "sef/base/testing/fuzz_seeds.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -42,13 +44,7 @@ class Script {
                              .max_open = 2});
   }
   void Save(const std::filesystem::path& dir, const std::string& name) const {
-    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(w_.bytes().data()),
-              static_cast<std::streamsize>(w_.bytes().size()));
-    if (!out) {
-      std::fprintf(stderr, "cannot write %s\n", (dir / name).c_str());
-      std::exit(1);
-    }
+    sef::testing::WriteSeed(dir, name, w_.bytes());
   }
 
  private:
@@ -82,9 +78,7 @@ void WriteBackingFileSeeds(const std::filesystem::path& dir) {
       WriteFuzzOp(w, SbmOp{.op = kErase, .sb = kDeviceChooses});
       WriteFuzzOp(w, ReadOp{.adus = 1, .flags = 2});
     }
-    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(w.bytes().data()),
-              static_cast<std::streamsize>(w.bytes().size()));
+    sef::testing::WriteSeed(dir, name, w.bytes());
   };
   enum Region : uint8_t { kHeader, kUnit, kDomains, kSbs, kAduInfo };
   save("intact_then_operations", 0, 0, {}, true);
@@ -307,13 +301,8 @@ void WriteAll(const std::filesystem::path& dir) {
 }  // namespace sef::model::testing
 
 int main() {
-  const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
-  const std::filesystem::path root(workspace != nullptr ? workspace : ".");
-  for (const char* target : {"model_fuzzer", "backing_file_fuzzer"}) {
-    std::filesystem::create_directories(root / "testdata/fuzz" / target);
-  }
-  sef::model::testing::WriteAll(root / "testdata/fuzz/model_fuzzer");
-  sef::model::testing::WriteBackingFileSeeds(root / "testdata/fuzz/backing_file_fuzzer");
-  std::printf("wrote the seeds to %s/testdata/fuzz/{model,backing_file}_fuzzer\n", root.c_str());
+  sef::model::testing::WriteAll(sef::testing::SeedDirectory("model_fuzzer"));
+  sef::model::testing::WriteBackingFileSeeds(sef::testing::SeedDirectory("backing_file_fuzzer"));
+  std::printf("wrote the seeds of model_fuzzer and backing_file_fuzzer\n");
   return 0;
 }

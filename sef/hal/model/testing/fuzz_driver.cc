@@ -53,13 +53,6 @@ NlcOp* CopyPart(Op& op) {
   return nullptr;
 }
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 }  // namespace
 
 UnitConfig FuzzUnitConfig() {
@@ -144,7 +137,15 @@ ModelFuzzDriver::ModelFuzzDriver(Controller& unit, const UnitConfig& config, Fak
 
 void ModelFuzzDriver::Step(FuzzTape& tape) {
   FuzzOp op = ReadFuzzOp(tape);
-  std::visit(Overloaded{[&](const RawOp& o) { Run(o, tape); }, [&](const auto& o) { Run(o); }}, op);
+  std::visit(
+      [&](const auto& o) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, RawOp>) {
+          Run(o, tape);
+        } else {
+          Run(o);
+        }
+      },
+      op);
   Learn();
 }
 
@@ -596,23 +597,22 @@ void ModelFuzzDriver::Run(const NlcOp& op) {
   Io(slot, MakeCopy(*slot, op, op.nlcid % 4 + 1));
 }
 
-void ModelFuzzDriver::Run(const GcrOp& op) {
+void ModelFuzzDriver::Gcr(uint8_t domain, uint32_t nlcid, uint8_t entries, uint8_t fua) {
   auto slot = std::make_shared<Slot>();
-  const uint32_t bytes =
-      sizeof(wire::AcrHeader) + (op.entries % 32 + 1) * sizeof(wire::AddressChange);
-  Io(slot, cmd::GetCopyResultRequest{PickDomain(op.domain), op.nlcid % 4u + 1, (op.fua & 1) != 0,
-                                     slot->Bytes(bytes)});
+  const uint32_t bytes = sizeof(wire::AcrHeader) + (entries % 32 + 1) * sizeof(wire::AddressChange);
+  Io(slot,
+     cmd::GetCopyResultRequest{PickDomain(domain), nlcid, (fua & 1) != 0, slot->Bytes(bytes)});
+}
+
+void ModelFuzzDriver::Run(const GcrOp& op) {
+  Gcr(op.domain, op.nlcid % 4u + 1, op.entries, op.fua);
 }
 
 void ModelFuzzDriver::Run(const CopyOp& op) {
   const uint32_t nlcid = next_pair_id_++;
   auto nlc = std::make_shared<Slot>();
   Io(nlc, MakeCopy(*nlc, op.nlc, nlcid));
-  auto gcr = std::make_shared<Slot>();
-  const uint32_t bytes =
-      sizeof(wire::AcrHeader) + (op.entries % 32 + 1) * sizeof(wire::AddressChange);
-  Io(gcr, cmd::GetCopyResultRequest{PickDomain(op.nlc.domain), nlcid, (op.fua & 1) != 0,
-                                    gcr->Bytes(bytes)});
+  Gcr(op.nlc.domain, nlcid, op.entries, op.fua);
 }
 
 void ModelFuzzDriver::Run(const AerOp&) {

@@ -247,6 +247,8 @@ class ModelFuzzDriver {
                                       uint8_t flags, uint32_t lba, uint8_t split, uint32_t nlwid);
   cmd::FlashAddressRequest MakeFar(Slot& slot, QosDomainId d, uint8_t target, uint32_t nlwid);
   cmd::NamelessCopyRequest MakeCopy(Slot& slot, const NlcOp& op, uint32_t nlcid);
+  // Submits a Get Copy Result of entries % 32 + 1 ACR entries.
+  void Gcr(uint8_t domain, uint32_t nlcid, uint8_t entries, uint8_t fua);
   // Makes the command's iovec array the slot's own, so that a mutation can change it.
   void OwnIovecs(Slot& slot, Command& c);
   cmd::IoVecs Split(Slot& slot, uint64_t bytes, uint8_t split, uint8_t fill);
