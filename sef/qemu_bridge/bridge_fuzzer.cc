@@ -158,6 +158,7 @@ class BridgeFuzzer {
       for (uint32_t i = 0; i < c.sqe.vec_cnt; ++i) total += iov[i].iov_len;
       o->buffers.push_back(std::make_unique<uint8_t[]>(total));
       for (uint64_t i = 0, at = 0; i < c.sqe.vec_cnt; at += iov[i].iov_len, ++i) {
+        if (iov[i].iov_len == 0) continue;  // its base may be NULL
         std::memcpy(o->buffers.back().get() + at, iov[i].iov_base, iov[i].iov_len);
       }
       in.addr = reinterpret_cast<uintptr_t>(o->buffers.back().get());

@@ -257,7 +257,7 @@ void ModelFuzzDriver::ApplyMutation(Slot& slot, Command& c) {
         for (uint32_t i = 0; i < c.sqe.vec_cnt; ++i) total += iov[i].iov_len;
         uint8_t* flat = slot.Buffer(total);
         for (uint32_t i = 0, at = 0; i < c.sqe.vec_cnt; at += iov[i].iov_len, ++i) {
-          std::memcpy(flat + at, iov[i].iov_base, iov[i].iov_len);
+          if (iov[i].iov_len != 0) std::memcpy(flat + at, iov[i].iov_base, iov[i].iov_len);
         }
         c.vectored = false;
         c.sqe.addr = reinterpret_cast<uintptr_t>(flat);
