@@ -6,8 +6,8 @@
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
 #include "sef/hal/hal.h"
-#include "sef/hal/internal/model_transport.h"
 #include "sef/hal/kernel/kernel_transport.h"
+#include "sef/hal/model_transport.h"
 
 namespace sef::hal {
 namespace {
@@ -21,8 +21,8 @@ struct Backend {
 
 constexpr Backend kBackends[] = {
     {"model:", "model:<config.json>[:<backing file>]",
-     [](const std::string& spec, const TransportOptions&) {
-       return internal::OpenModelTransport(spec.substr(6));
+     [](const std::string& spec, const TransportOptions& options) {
+       return OpenModelTransport(spec.substr(6), options);
      }},
     {"/dev/nvme", "/dev/nvmeN",
      [](const std::string& spec, const TransportOptions& options) {

@@ -1,9 +1,11 @@
 // The HAL conformance suite: every API call, synchronous and asynchronous, many commands in
-// flight from several threads, and notifications. It runs on every backend: always on the
-// device model, and on a real or emulated SEF unit named by SEF_TEST_DEVICE=/dev/nvmeN
-// (skipped cleanly when that is unset; SEF_TEST_FORCE_IOCTL=1 selects the kernel backend's
-// ioctl path instead of io_uring). On a device it is destructive: it deletes every QoS
-// domain and virtual device of the unit first.
+// flight from several threads, notifications, and the completion contract. It runs on every
+// backend: always on the device model, once completing inline and once completing on another
+// thread in shuffled order (as the kernel's io_uring reaper may), and on a real or emulated
+// SEF unit named by SEF_TEST_DEVICE=/dev/nvmeN (skipped cleanly when that is unset;
+// SEF_TEST_FORCE_IOCTL=1 selects the kernel backend's ioctl path instead of io_uring). On a
+// device it is destructive: it deletes every QoS domain and virtual device of the unit
+// first. Model-only HAL tests are in hal_test.cc.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,11 +23,13 @@
 #include "gtest/gtest.h"
 #include "sef/hal/cmd/results.h"
 #include "sef/hal/hal.h"
+#include "sef/hal/testing/notifications.h"
 
 namespace sef::hal {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::Notifications;
 
 std::vector<uint8_t> Pattern(uint64_t lba, uint32_t adus) {
   std::vector<uint8_t> data(uint64_t{adus} * wire::kAduDataBytes);
@@ -42,43 +46,15 @@ UserAddress Ua(uint64_t lba) { return *UserAddress::Make(Lba(lba), 0xC0F); }
 absl::StatusOr<SuperBlockAllocation> AllocateAsync(QosDomain& d) {
   std::promise<absl::StatusOr<SuperBlockAllocation>> promise;
   std::future<absl::StatusOr<SuperBlockAllocation>> future = promise.get_future();
-  d.AllocateSuperBlockAsync(false, [&promise](absl::StatusOr<SuperBlockAllocation> r) {
-    promise.set_value(std::move(r));
-  });
+  d.AllocateSuperBlockAsync(
+      {}, [&promise](absl::StatusOr<SuperBlockAllocation> r) { promise.set_value(std::move(r)); });
   return future.get();
 }
-
-// Collects notifications for the test thread.
-class Notifications {
- public:
-  void Add(const Notification& n) {
-    std::lock_guard lock(mu_);
-    seen_.push_back(n);
-    cv_.notify_all();
-  }
-  // Waits up to 10 s for `count` notifications of `type`; returns those seen.
-  std::vector<Notification> WaitFor(NotificationType type, size_t count) {
-    std::unique_lock lock(mu_);
-    std::vector<Notification> out;
-    cv_.wait_for(lock, std::chrono::seconds(10), [&] {
-      out.clear();
-      for (const Notification& n : seen_) {
-        if (n.type == type) out.push_back(n);
-      }
-      return out.size() >= count;
-    });
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Notification> seen_;
-};
 
 struct Backend {
   std::string name;
   std::string spec;  // empty: skipped
+  CompletionOrder order = CompletionOrder::kInline;
 };
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name << " (" << b.spec << ")"; }
 
@@ -90,7 +66,8 @@ class ConformanceTest : public ::testing::TestWithParam<Backend> {
     // SEF_TEST_FORCE_IOCTL=1: the kernel backend uses NVME_IOCTL_IO64_CMD, not io_uring.
     const char* force_ioctl = std::getenv("SEF_TEST_FORCE_IOCTL");
     options.transport.force_ioctl = force_ioctl != nullptr && std::string(force_ioctl) == "1";
-    options.on_notification = [this](const Notification& n) { notifications_.Add(n); };
+    options.transport.completion_order = GetParam().order;
+    options.on_notification = notifications_.Callback();
     absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(GetParam().spec, std::move(options));
     ASSERT_TRUE(unit.ok()) << unit.status();
     unit_ = *std::move(unit);
@@ -195,58 +172,95 @@ TEST_P(ConformanceTest, CreateAndDeleteQosDomains) {
 }
 
 TEST_P(ConformanceTest, RootPointers) {
-  for (int i = 0; i < 8; ++i) {
-    ASSERT_TRUE(domain_->SetRootPointer(i, FlashAddress::FromRaw(0x1000 + i)).ok());
+  for (uint8_t i = 0; i < 8; ++i) {
+    ASSERT_TRUE(
+        domain_->SetRootPointer(RootPointerIndex(i), FlashAddress::FromRaw(0x1000 + i)).ok());
   }
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(domain_->GetRootPointer(i)->raw(), 0x1000u + i);
+  for (uint8_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(domain_->GetRootPointer(RootPointerIndex(i))->raw(), 0x1000u + i);
+  }
   EXPECT_EQ(unit_->GetQosDomainInfo(domain_id_)->root_pointers[5].raw(), 0x1005u);
-  absl::Status bad = domain_->SetRootPointer(8, FlashAddress::FromRaw(1));
+  absl::Status bad = domain_->SetRootPointer(RootPointerIndex(8), FlashAddress::FromRaw(1));
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.message()), HasSubstr("root pointer index 8"));
+  EXPECT_EQ(domain_->GetRootPointer(RootPointerIndex(200)).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(ConformanceTest, SuperBlockLifecycle) {
   absl::StatusOr<SuperBlockAllocation> sb = domain_->AllocateSuperBlock();
   ASSERT_TRUE(sb.ok()) << sb.status();
   EXPECT_EQ(sb->capacity_adus, vd_.super_block_adus);
-  absl::StatusOr<SuperBlockDetails> details = domain_->GetSuperBlockInfo(sb->address);
+  EXPECT_EQ(sb->address, *domain_->AddressOf(sb->id));
+  EXPECT_EQ(domain_->SuperBlockOf(sb->address), sb->id);
+  absl::StatusOr<SuperBlockDetails> details = domain_->GetSuperBlockInfo(sb->id);
   ASSERT_TRUE(details.ok()) << details.status();
-  EXPECT_EQ(details->state_bits & 0x0F, wire::kSbsOpenByErase);
+  EXPECT_EQ(details->state, SuperBlockState::kOpenByErase);
   EXPECT_EQ(details->written_adus, 0u);
 
-  absl::StatusOr<WriteResult> w = WriteLbas(*domain_, sb->address, 40, 5);
+  absl::StatusOr<WriteResult> w = WriteLbas(*domain_, sb->id, 40, 5);
   ASSERT_TRUE(w.ok()) << w.status();
   ASSERT_EQ(w->addresses.size(), 5u);
   EXPECT_EQ(w->addresses[0], sb->address);
+  EXPECT_EQ(domain_->OffsetOf(w->addresses[4]), AduOffset(4));
   ExpectReadsBack(*domain_, w->addresses, 40);
-  EXPECT_EQ(*domain_->FlushSuperBlock(sb->address), sb->capacity_adus - 5);
+  EXPECT_EQ(*domain_->FlushSuperBlock(sb->id), sb->capacity_adus - 5);
 
-  std::vector<UserAddress> uas = *domain_->GetUserAddressList(sb->address);
+  std::vector<UserAddress> uas = *domain_->GetUserAddressList(sb->id);
   ASSERT_EQ(uas.size(), sb->capacity_adus);
   EXPECT_EQ(uas[0], Ua(40));
   EXPECT_EQ(uas[4], Ua(44));
   EXPECT_TRUE(uas[5].is_ignore());
 
-  EXPECT_EQ(*domain_->CloseSuperBlock(sb->address), true);
-  EXPECT_EQ(*domain_->CloseSuperBlock(sb->address), false);
+  EXPECT_EQ(*domain_->CloseSuperBlock(sb->id), true);
+  EXPECT_EQ(*domain_->CloseSuperBlock(sb->id), false);
   const auto closed = notifications_.WaitFor(NotificationType::kSuperBlockClosed, 1);
   ASSERT_GE(closed.size(), 1u);
-  EXPECT_EQ(closed[0].super_block, sb->address);
+  EXPECT_EQ(closed[0].super_block, sb->id);
+  EXPECT_EQ(closed[0].address, sb->address);
   EXPECT_EQ(closed[0].domain, domain_id_);
   EXPECT_EQ(closed[0].written_adus, 5u);
 
   std::vector<SuperBlockEntry> list = *domain_->ListSuperBlocks(SbListOrder::kClosedBySbId);
   ASSERT_EQ(list.size(), 1u);
-  EXPECT_EQ(list[0].id, sb->address.super_block(domain_->format()));
-  EXPECT_EQ(*domain_->CheckSuperBlock(sb->address), 0);
+  EXPECT_EQ(list[0].id, sb->id);
+  EXPECT_EQ(list[0].state, SuperBlockState::kClosed);
+  EXPECT_EQ(*domain_->CheckSuperBlock(sb->id), 0);
   // A closed SB takes no more data.
-  EXPECT_FALSE(WriteLbas(*domain_, sb->address, 0, 1).ok());
-  ASSERT_TRUE(domain_->ReleaseSuperBlock(sb->address).ok());
+  absl::StatusOr<WriteResult> refused = WriteLbas(*domain_, sb->id, 0, 1);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(NvmeStatusOf(refused.status()), NvmeStatus(0, wire::sc::kCommandSequenceError, true));
+  ASSERT_TRUE(domain_->ReleaseSuperBlock(sb->id).ok());
   EXPECT_TRUE(domain_->ListSuperBlocks()->empty());
   std::vector<uint8_t> buffer(wire::kAduDataBytes);
   iovec iov{buffer.data(), buffer.size()};
-  EXPECT_EQ(domain_->Read({.address = w->addresses[0], .data = {&iov, 1}}).code(),
-            absl::StatusCode::kDataLoss);  // a released SB holds nothing readable
+  const absl::Status gone = domain_->Read({.address = w->addresses[0], .data = {&iov, 1}});
+  EXPECT_EQ(gone.code(), absl::StatusCode::kNotFound);  // a released SB holds nothing readable
+  EXPECT_EQ(NvmeStatusOf(gone), NvmeStatus(2, wire::sc::kDeallocatedOrUnwritten, true));
+}
+
+TEST_P(ConformanceTest, AllocateAGivenSuperBlockById) {
+  absl::StatusOr<SuperBlockAllocation> first = domain_->AllocateSuperBlock();
+  ASSERT_TRUE(first.ok()) << first.status();
+  // Held: a given SB that is not free is refused.
+  absl::StatusOr<SuperBlockAllocation> again = domain_->AllocateSuperBlock({.id = first->id});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(NvmeStatusOf(again.status()), NvmeStatus(0, wire::sc::kCommandSequenceError, true));
+  ASSERT_TRUE(domain_->ReleaseSuperBlock(first->id).ok());
+  // Free again: erased by id, it is the same SB, empty.
+  absl::StatusOr<SuperBlockAllocation> by_id = domain_->AllocateSuperBlock({.id = first->id});
+  ASSERT_TRUE(by_id.ok()) << by_id.status();
+  EXPECT_EQ(by_id->id, first->id);
+  EXPECT_EQ(by_id->address, first->address);
+  EXPECT_EQ(domain_->GetSuperBlockInfo(first->id)->written_adus, 0u);
+  // An id beyond the VD's super blocks, and one wider than the address format.
+  const uint32_t beyond = vd_.free_super_blocks + vd_.closed_super_blocks + vd_.open_super_blocks;
+  EXPECT_EQ(domain_->AllocateSuperBlock({.id = SuperBlockId(beyond)}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<SuperBlockAllocation> too_wide = domain_->AllocateSuperBlock(
+      {.id = SuperBlockId(static_cast<uint32_t>(vd_.format.max_super_block_id() + 1))});
+  EXPECT_EQ(too_wide.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(NvmeStatusOf(too_wide.status()).has_value());  // refused before sending
 }
 
 TEST_P(ConformanceTest, WriteByPlacementContinuesAcrossManySuperBlocks) {
@@ -263,11 +277,11 @@ TEST_P(ConformanceTest, WriteByPlacementContinuesAcrossManySuperBlocks) {
 TEST_P(ConformanceTest, WriteIntoASuperBlockStopsWhenItFills) {
   absl::StatusOr<SuperBlockAllocation> sb = domain_->AllocateSuperBlock();
   ASSERT_TRUE(sb.ok()) << sb.status();
-  absl::StatusOr<WriteResult> w = WriteLbas(*domain_, sb->address, 0, sb->capacity_adus + 6);
+  absl::StatusOr<WriteResult> w = WriteLbas(*domain_, sb->id, 0, sb->capacity_adus + 6);
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ(w->addresses.size(), sb->capacity_adus);
   EXPECT_EQ(w->not_written, 6u);
-  EXPECT_EQ(domain_->GetSuperBlockInfo(sb->address)->state_bits & 0x0F, wire::kSbsClosed);
+  EXPECT_EQ(domain_->GetSuperBlockInfo(sb->id)->state, SuperBlockState::kClosed);
 }
 
 TEST_P(ConformanceTest, ReadVerifyMetadataAndErrors) {
@@ -277,53 +291,72 @@ TEST_P(ConformanceTest, ReadVerifyMetadataAndErrors) {
   absl::StatusOr<WriteResult> w = domain_->Write({.target = ByPlacement{PlacementId(0)},
                                                   .start = Ua(500),
                                                   .data = {&iov, 1},
-                                                  .metadata = meta.data()});
+                                                  .metadata = meta});
   ASSERT_TRUE(w.ok()) << w.status();
   std::vector<uint8_t> back(4 * wire::kAduDataBytes), back_meta(4 * 16);
   iovec biov{back.data(), back.size()};
   ASSERT_TRUE(domain_
                   ->Read({.address = w->addresses[0],
-                          .adus = 4,
+                          .adus = AduCount(4),
                           .verify = Ua(500),
                           .data = {&biov, 1},
-                          .metadata = back_meta.data()})
+                          .metadata = back_meta})
                   .ok());
   EXPECT_EQ(back, data);
   EXPECT_EQ(back_meta, meta);
   std::vector<uint8_t> only_meta(2 * 16);
   ASSERT_TRUE(
-      domain_->Read({.address = w->addresses[2], .adus = 2, .metadata = only_meta.data()}).ok());
+      domain_->Read({.address = w->addresses[2], .adus = AduCount(2), .metadata = only_meta}).ok());
   EXPECT_EQ(only_meta[0], 32);
   // Wrong user address, past the written ADUs, another domain's address, a buffer that does
-  // not match the ADU count.
+  // not match the ADU count, metadata of the wrong size.
   iovec one{back.data(), wire::kAduDataBytes};
-  EXPECT_EQ(
-      domain_->Read({.address = w->addresses[0], .verify = Ua(501), .data = {&one, 1}}).code(),
-      absl::StatusCode::kDataLoss);
-  std::vector<uint8_t> five(5 * wire::kAduDataBytes);
+  const absl::Status compare =
+      domain_->Read({.address = w->addresses[0], .verify = Ua(501), .data = {&one, 1}});
+  EXPECT_EQ(compare.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(NvmeStatusOf(compare), NvmeStatus(2, wire::sc::kCompareFailure, true));
+  // Past the write pointer of the open SB: erased ADUs read as zeros, and fail a verified read
+  // (their user address is all ones).
+  std::vector<uint8_t> five(5 * wire::kAduDataBytes, 0xEE);
   iovec fiov{five.data(), five.size()};
-  EXPECT_EQ(domain_->Read({.address = w->addresses[0], .adus = 5, .data = {&fiov, 1}}).code(),
-            absl::StatusCode::kDataLoss);  // unwritten
+  ASSERT_TRUE(
+      domain_->Read({.address = w->addresses[0], .adus = AduCount(5), .data = {&fiov, 1}}).ok());
+  EXPECT_EQ(std::vector<uint8_t>(five.begin(), five.begin() + 4 * wire::kAduDataBytes), data);
+  EXPECT_EQ(std::vector<uint8_t>(five.begin() + 4 * wire::kAduDataBytes, five.end()),
+            std::vector<uint8_t>(wire::kAduDataBytes, 0));
+  const absl::Status unwritten = domain_->Read(
+      {.address = w->addresses[0], .adus = AduCount(5), .verify = Ua(500), .data = {&fiov, 1}});
+  EXPECT_EQ(unwritten.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(NvmeStatusOf(unwritten), NvmeStatus(2, wire::sc::kCompareFailure, true));
   FlashAddress foreign = FlashAddress::FromRaw(w->addresses[0].raw() ^ (uint64_t{0x7F} << 48));
   EXPECT_EQ(domain_->Read({.address = foreign, .data = {&one, 1}}).code(),
             absl::StatusCode::kInvalidArgument);
   absl::Status mismatch = domain_->Read({.address = w->addresses[0], .data = {&biov, 1}});
   EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(mismatch.message()), HasSubstr("the ADU count needs 4096"));
-  EXPECT_EQ(WriteLbas(*domain_, foreign, 0, 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(mismatch.message()), HasSubstr("1 ADUs need 4096"));
+  EXPECT_EQ(domain_->Read({.address = w->addresses[0], .data = {&one, 1}, .metadata = meta}).code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<WriteResult> short_meta =
+      domain_->Write({.target = ByPlacement{PlacementId(0)},
+                      .start = Ua(600),
+                      .data = {&iov, 1},
+                      .metadata = std::span<const uint8_t>(meta).first(16)});
+  EXPECT_EQ(short_meta.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(short_meta.status().message()),
+              HasSubstr("16 metadata bytes for 4 ADUs"));
 }
 
 TEST_P(ConformanceTest, NamelessCopyBitmapAndList) {
   absl::StatusOr<SuperBlockAllocation> src = domain_->AllocateSuperBlock();
   ASSERT_TRUE(src.ok());
-  absl::StatusOr<WriteResult> w = WriteLbas(*domain_, src->address, 200, 10);
+  absl::StatusOr<WriteResult> w = WriteLbas(*domain_, src->id, 200, 10);
   ASSERT_TRUE(w.ok()) << w.status();
-  ASSERT_TRUE(domain_->CloseSuperBlock(src->address).ok());
+  ASSERT_TRUE(domain_->CloseSuperBlock(src->id).ok());
   absl::StatusOr<SuperBlockAllocation> dst = domain_->AllocateSuperBlock();
   ASSERT_TRUE(dst.ok());
   // ADUs 1, 3, 5 by bitmap.
-  absl::StatusOr<CopyResult> c = domain_->Copy(
-      {.destination = dst->address, .source = cmd::CopyBitmap{src->address, {0b101010}}});
+  absl::StatusOr<CopyResult> c =
+      domain_->Copy({.destination = dst->id, .source = CopyBitmap{src->address, {0b101010}}});
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->changes.size(), 3u);
   EXPECT_TRUE(c->copy_status & wire::kCopyConsumedSource);
@@ -332,14 +365,14 @@ TEST_P(ConformanceTest, NamelessCopyBitmapAndList) {
   ExpectReadsBack(*domain_, {c->changes[1].to}, 203);
   // A list with a filter that keeps only LBAs 206..207.
   absl::StatusOr<CopyResult> l =
-      domain_->Copy({.destination = dst->address,
-                     .source = cmd::CopyList{{w->addresses[0], w->addresses[6], w->addresses[7]}},
-                     .filter = cmd::UserAddressFilter{Ua(206), 2, false}});
+      domain_->Copy({.destination = dst->id,
+                     .source = CopyList{{w->addresses[0], w->addresses[6], w->addresses[7]}},
+                     .filter = UserAddressFilter{Ua(206), 2, false}});
   ASSERT_TRUE(l.ok()) << l.status();
   ASSERT_EQ(l->changes.size(), 2u);
   EXPECT_TRUE(l->copy_status & wire::kCopyFilteredUas);
   ExpectReadsBack(*domain_, {l->changes[0].to, l->changes[1].to}, 206);
-  EXPECT_EQ(domain_->GetSuperBlockInfo(dst->address)->written_adus, 5u);
+  EXPECT_EQ(domain_->GetSuperBlockInfo(dst->id)->written_adus, 5u);
 }
 
 TEST_P(ConformanceTest, SixtyFourInFlightFromTwoThreads) {
@@ -418,7 +451,7 @@ TEST_P(ConformanceTest, AsyncSuperBlockAllocationAndCapacityWarning) {
   const QosDomainId rest = CreateDomain(vd_.capacity_adus - vd_.capacity_adus / 2);
   ASSERT_NE(rest.value(), 0);
   std::unique_ptr<QosDomain> other = *unit_->OpenQosDomain(rest);
-  std::vector<FlashAddress> allocated;
+  std::vector<SuperBlockId> allocated;
   for (QosDomain* d : {domain_.get(), other.get()}) {
     for (;;) {
       absl::StatusOr<SuperBlockAllocation> sb = AllocateAsync(*d);
@@ -426,9 +459,9 @@ TEST_P(ConformanceTest, AsyncSuperBlockAllocationAndCapacityWarning) {
         EXPECT_EQ(sb.status().code(), absl::StatusCode::kResourceExhausted) << sb.status();
         break;
       }
-      allocated.push_back(sb->address);
+      allocated.push_back(sb->id);
       // Open SBs are limited per domain: close each as soon as it is allocated.
-      ASSERT_TRUE(d->CloseSuperBlock(sb->address).ok());
+      ASSERT_TRUE(d->CloseSuperBlock(sb->id).ok());
     }
   }
   EXPECT_EQ(allocated.size(), vd_.free_super_blocks);
@@ -438,158 +471,147 @@ TEST_P(ConformanceTest, AsyncSuperBlockAllocationAndCapacityWarning) {
   EXPECT_TRUE(warnings[0].critical_warning & wire::kCritOutOfSuperBlocks);
 }
 
+TEST_P(ConformanceTest, EverySuperBlockOperationHasAnAsyncForm) {
+  std::promise<void> all_done;
+  auto state = std::make_shared<std::vector<std::string>>();  // failures, on the last thread
+  struct Steps {
+    QosDomain* d;
+    std::promise<void>* done;
+    std::shared_ptr<std::vector<std::string>> failures;
+    SuperBlockAllocation sb;
+  };
+  auto steps = std::make_shared<Steps>(Steps{domain_.get(), &all_done, state, {}});
+  // allocate -> write -> flush -> close -> check -> set/get root pointer -> release, each
+  // submitted from the previous one's callback (where synchronous calls are forbidden).
+  domain_->AllocateSuperBlockAsync({}, [steps](absl::StatusOr<SuperBlockAllocation> sb) {
+    auto fail = [steps](const std::string& what) {
+      steps->failures->push_back(what);
+      steps->done->set_value();
+    };
+    if (!sb.ok()) return fail(std::string(sb.status().message()));
+    steps->sb = *sb;
+    QosDomain* d = steps->d;
+    d->FlushSuperBlockAsync(sb->id, [steps, fail](absl::StatusOr<uint32_t> left) {
+      if (!left.ok() || *left != steps->sb.capacity_adus) return fail("flush");
+      steps->d->CloseSuperBlockAsync(steps->sb.id, [steps, fail](absl::StatusOr<bool> closed) {
+        if (!closed.ok() || !*closed) return fail("close");
+        steps->d->CheckSuperBlockAsync(steps->sb.id, [steps, fail](absl::StatusOr<uint8_t> dii) {
+          if (!dii.ok() || *dii != 0) return fail("check");
+          steps->d->SetRootPointerAsync(
+              RootPointerIndex(3), steps->sb.address, [steps, fail](absl::Status s) {
+                if (!s.ok()) return fail("set root pointer");
+                steps->d->GetRootPointerAsync(
+                    RootPointerIndex(3), [steps, fail](absl::StatusOr<FlashAddress> rp) {
+                      if (!rp.ok() || *rp != steps->sb.address) return fail("get root pointer");
+                      steps->d->ReleaseSuperBlockAsync(steps->sb.id, [steps, fail](absl::Status s) {
+                        if (!s.ok()) return fail("release");
+                        steps->done->set_value();
+                      });
+                    });
+              });
+        });
+      });
+    });
+  });
+  ASSERT_EQ(all_done.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_TRUE(state->empty()) << state->front();
+  EXPECT_TRUE(domain_->ListSuperBlocks()->empty());
+}
+
+TEST_P(ConformanceTest, SynchronousCallsFromCallbacksFailFast) {
+  std::promise<std::vector<absl::Status>> seen;
+  std::vector<uint8_t> data = Pattern(7, 1);
+  iovec iov{data.data(), data.size()};
+  domain_->WriteAsync(
+      {.target = ByPlacement{PlacementId(0)}, .start = Ua(7), .data = {&iov, 1}},
+      [&](absl::StatusOr<WriteResult> w) {
+        std::vector<absl::Status> statuses{w.status()};
+        std::vector<uint8_t> buffer(wire::kAduDataBytes);
+        iovec b{buffer.data(), buffer.size()};
+        if (w.ok()) {
+          statuses.push_back(domain_->Read({.address = w->addresses[0], .data = {&b, 1}}));
+        }
+        statuses.push_back(domain_->AllocateSuperBlock().status());
+        statuses.push_back(unit_->Info().status());
+        statuses.push_back(unit_->ExecuteRaw(Command{}).os);
+        seen.set_value(std::move(statuses));
+      });
+  std::future<std::vector<absl::Status>> f = seen.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  std::vector<absl::Status> statuses = f.get();
+  ASSERT_EQ(statuses.size(), 5u);
+  ASSERT_TRUE(statuses[0].ok()) << statuses[0];
+  const char* methods[] = {"QosDomain::Read", "QosDomain::AllocateSuperBlock", "Unit::Info",
+                           "Unit::ExecuteRaw"};
+  for (size_t i = 1; i < statuses.size(); ++i) {
+    EXPECT_EQ(statuses[i].code(), absl::StatusCode::kFailedPrecondition) << statuses[i];
+    EXPECT_THAT(std::string(statuses[i].message()), HasSubstr(methods[i - 1]));
+  }
+  // Nothing was allocated by the refused call.
+  EXPECT_EQ(domain_->ListSuperBlocks()->size(), 1u);  // the placement id's open SB
+}
+
+TEST_P(ConformanceTest, PerDomainSubscriptionsSeeOnlyTheirDomain) {
+  const QosDomainId second = CreateDomain(vd_.super_block_adus * 4);
+  ASSERT_NE(second.value(), 0);
+  Notifications first_seen, second_seen;
+  // Closes one SB in each domain: with a subscriber for each, and once more after the
+  // second subscriber is gone (its events then reach the unit's callback).
+  {
+    std::unique_ptr<QosDomain> a =
+        *unit_->OpenQosDomain(domain_id_, {.on_notification = first_seen.Callback()});
+    std::unique_ptr<QosDomain> b =
+        *unit_->OpenQosDomain(second, {.on_notification = second_seen.Callback()});
+    for (QosDomain* d : {a.get(), b.get()}) {
+      absl::StatusOr<SuperBlockAllocation> sb = d->AllocateSuperBlock();
+      ASSERT_TRUE(sb.ok()) << sb.status();
+      ASSERT_TRUE(d->CloseSuperBlock(sb->id).ok());
+    }
+    ASSERT_EQ(first_seen.WaitFor(NotificationType::kSuperBlockClosed, 1).size(), 1u);
+    ASSERT_EQ(second_seen.WaitFor(NotificationType::kSuperBlockClosed, 1).size(), 1u);
+  }
+  std::unique_ptr<QosDomain> b = *unit_->OpenQosDomain(second);  // no subscription
+  absl::StatusOr<SuperBlockAllocation> sb = b->AllocateSuperBlock();
+  ASSERT_TRUE(sb.ok()) << sb.status();
+  ASSERT_TRUE(b->CloseSuperBlock(sb->id).ok());
+  const auto at_unit = notifications_.WaitFor(NotificationType::kSuperBlockClosed, 1);
+  ASSERT_EQ(at_unit.size(), 1u);
+  EXPECT_EQ(at_unit[0].domain, second);
+  EXPECT_EQ(at_unit[0].super_block, sb->id);
+  EXPECT_EQ(at_unit[0].address, sb->address);
+  for (const Notification& n : first_seen.All()) EXPECT_EQ(n.domain, domain_id_);
+  for (const Notification& n : second_seen.All()) EXPECT_EQ(n.domain, second);
+  EXPECT_EQ(first_seen.All().size(), 1u);
+  EXPECT_EQ(second_seen.All().size(), 1u);
+}
+
+TEST_P(ConformanceTest, DestroyingADomainWaitsForItsOperations) {
+  constexpr int kWrites = 32;
+  std::vector<std::vector<uint8_t>> buffers(kWrites);
+  std::vector<iovec> iovs(kWrites);
+  std::atomic<int> completed{0};
+  {
+    std::unique_ptr<QosDomain> d = *unit_->OpenQosDomain(domain_id_);
+    for (int i = 0; i < kWrites; ++i) {
+      buffers[i] = Pattern(i, 1);
+      iovs[i] = {buffers[i].data(), buffers[i].size()};
+      d->WriteAsync({.target = ByPlacement{PlacementId(0)}, .start = Ua(i), .data = {&iovs[i], 1}},
+                    [&completed](absl::StatusOr<WriteResult> r) {
+                      if (r.ok()) completed.fetch_add(1);
+                    });
+    }
+  }  // ~QosDomain
+  EXPECT_EQ(completed.load(), kWrites);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, ConformanceTest,
-    ::testing::Values(Backend{"model", "model:testdata/units/tiny.json"},
-                      Backend{"device", std::getenv("SEF_TEST_DEVICE") != nullptr
-                                            ? std::getenv("SEF_TEST_DEVICE")
-                                            : ""}),
+    ::testing::Values(
+        Backend{"model", "model:testdata/units/tiny.json"},
+        Backend{"model_shuffled", "model:testdata/units/tiny.json", CompletionOrder::kShuffled},
+        Backend{"device",
+                std::getenv("SEF_TEST_DEVICE") != nullptr ? std::getenv("SEF_TEST_DEVICE") : ""}),
     [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
-
-// A transport that reports a small maximum transfer (MDTS) in Identify Controller, as QEMU's
-// emulated controller does (512 KiB), and counts the commands that reach the unit.
-class SmallMdtsTransport : public Transport {
- public:
-  explicit SmallMdtsTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
-  const std::string& name() const override { return inner_->name(); }
-  void Submit(const Command& c, TransportCallback done) override {
-    Count(c);
-    const bool identify_controller =
-        c.queue == QueueType::kAdmin && c.opcode() == 0x06 && (c.sqe.cdw10 & 0xFF) == 0x01;
-    if (!identify_controller) return inner_->Submit(c, std::move(done));
-    auto* data = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(c.sqe.addr));
-    inner_->Submit(c, [data, done = std::move(done)](TransportResult r) mutable {
-      data[offsetof(wire::IdentifyController, mdts)] = 2;  // 2^2 * 4 KiB = 4 ADUs
-      std::move(done)(std::move(r));
-    });
-  }
-  void SubmitPair(const Command& first, TransportCallback first_done, const Command& second,
-                  TransportCallback second_done) override {
-    Count(first);
-    Count(second);
-    inner_->SubmitPair(first, std::move(first_done), second, std::move(second_done));
-  }
-  absl::Status WatchEvents(absl::AnyInvocable<void(uint32_t)> on_event) override {
-    return inner_->WatchEvents(std::move(on_event));
-  }
-  int writes() const { return writes_.load(); }
-  int reads() const { return reads_.load(); }
-
- private:
-  void Count(const Command& c) {
-    if (c.queue != QueueType::kIo) return;
-    if (c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kNamelessWrite)) ++writes_;
-    if (c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kRead)) ++reads_;
-  }
-  std::unique_ptr<Transport> inner_;
-  std::atomic<int> writes_{0}, reads_{0};
-};
-
-TEST(MaxTransferTest, WritesAndReadsAboveTheControllersMdtsAreSplit) {
-  absl::StatusOr<std::unique_ptr<Transport>> model =
-      OpenTransport("model:testdata/units/tiny.json");
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto transport = std::make_unique<SmallMdtsTransport>(*std::move(model));
-  SmallMdtsTransport* counter = transport.get();
-  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(std::move(transport));
-  ASSERT_TRUE(unit.ok()) << unit.status();
-  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 2, 0}}).ok());
-  absl::StatusOr<QosDomainId> id = (*unit)->CreateQosDomain(
-      {.vd = VirtualDeviceId(1), .capacity_adus = 512, .max_open_super_blocks = 2});
-  ASSERT_TRUE(id.ok()) << id.status();
-  std::unique_ptr<QosDomain> d = *(*unit)->OpenQosDomain(*id);
-
-  std::vector<uint8_t> data = Pattern(70, 10);
-  iovec iov{data.data(), data.size()};
-  absl::StatusOr<WriteResult> w =
-      d->Write({.target = ByPlacement{PlacementId(0)}, .start = Ua(70), .data = {&iov, 1}});
-  ASSERT_TRUE(w.ok()) << w.status();
-  ASSERT_EQ(w->addresses.size(), 10u);
-  EXPECT_EQ(counter->writes(), 3);  // 4 + 4 + 2 ADUs
-  for (size_t i = 1; i < 10; ++i) EXPECT_EQ(w->addresses[i].raw(), w->addresses[0].raw() + i);
-
-  std::vector<uint8_t> back(data.size()), meta(10 * 16);
-  iovec biov{back.data(), back.size()};
-  ASSERT_TRUE(d->Read({.address = w->addresses[0],
-                       .adus = 10,
-                       .verify = Ua(70),
-                       .data = {&biov, 1},
-                       .metadata = meta.data()})
-                  .ok());
-  EXPECT_EQ(counter->reads(), 3);
-  EXPECT_EQ(back, data);
-}
-
-TransportResult RunRaw(Transport& t, const absl::StatusOr<Command>& c) {
-  EXPECT_TRUE(c.ok()) << c.status();
-  std::promise<TransportResult> p;
-  std::future<TransportResult> f = p.get_future();
-  t.Submit(*c, [&p](TransportResult r) { p.set_value(std::move(r)); });
-  return f.get();
-}
-
-TEST(NotificationTest, EventsPendingBeforeOpenAreDrainedNotDelivered) {
-  absl::StatusOr<std::unique_ptr<Transport>> t = OpenTransport("model:testdata/units/tiny.json");
-  ASSERT_TRUE(t.ok()) << t.status();
-  Transport& raw = **t;
-  // An earlier user: a VD, a domain, an SB erased and closed (an SB event left pending).
-  std::vector<uint8_t> payload(4096);
-  cmd::CapacityConfig config{2, {{VirtualDeviceId(1), {cmd::DieId(0), cmd::DieId(1)}}}};
-  ASSERT_TRUE(RunRaw(raw, cmd::Encode(cmd::SetCapacityConfigRequest{
-                              config, cmd::MutableBytes::Of(payload)}))
-                  .ok());
-  ASSERT_TRUE(RunRaw(raw, cmd::Encode(cmd::SelectCapacityConfigRequest{2})).ok());
-  cmd::QosDomainSpec spec;
-  spec.vd = VirtualDeviceId(1);
-  spec.capacity = spec.quota = PlanePageCount(64);
-  const TransportResult created =
-      RunRaw(raw, cmd::Encode(cmd::CreateQosDomainRequest{spec, cmd::MutableBytes::Of(payload)}));
-  ASSERT_TRUE(created.ok());
-  const QosDomainId id = cmd::CreateQosDomainResult::FromResult(created.result).domain;
-  ASSERT_TRUE(RunRaw(raw, cmd::Encode(cmd::AttachQosDomainRequest{id, cmd::AttachAction::kAttach, 0,
-                                                                  cmd::MutableBytes::Of(payload)}))
-                  .ok());
-  const cmd::DomainFormat f{{16, 16}, 1};
-  const TransportResult erased =
-      RunRaw(raw, cmd::Encode(
-                      cmd::SuperBlockManagementRequest{
-                          id, wire::SbOperation::kErase, kDeviceChoosesSuperBlock, 0, {}},
-                      f));
-  ASSERT_TRUE(erased.ok());
-  const SuperBlockId old_sb = cmd::EraseResult::FromResult(erased.result).sb;
-  ASSERT_TRUE(
-      RunRaw(raw,
-             cmd::Encode(
-                 cmd::SuperBlockManagementRequest{id, wire::SbOperation::kClose, old_sb, 0, {}}, f))
-          .ok());
-
-  Notifications seen;
-  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(
-      *std::move(t), {.on_notification = [&seen](const Notification& n) { seen.Add(n); }});
-  ASSERT_TRUE(unit.ok()) << unit.status();
-  std::unique_ptr<QosDomain> d = *(*unit)->OpenQosDomain(id);
-  absl::StatusOr<SuperBlockAllocation> sb = d->AllocateSuperBlock();
-  ASSERT_TRUE(sb.ok()) << sb.status();
-  ASSERT_TRUE(d->CloseSuperBlock(sb->address).ok());
-  const std::vector<Notification> closed = seen.WaitFor(NotificationType::kSuperBlockClosed, 1);
-  ASSERT_EQ(closed.size(), 1u);  // the new close only; the earlier one was drained at open
-  EXPECT_EQ(closed[0].super_block, sb->address);
-  d.reset();
-  unit->reset();  // before `seen`
-}
-
-TEST(OpenTest, UnknownSpecsAndMissingUnitsAreReported) {
-  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open("bogus");
-  EXPECT_EQ(unit.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(unit.status().message()),
-              HasSubstr("expected model:<config.json>[:<backing file>] or /dev/nvmeN"));
-  unit = Unit::Open("model:testdata/units/no-such-unit.json");
-  EXPECT_EQ(unit.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(unit.status().message()), HasSubstr("no-such-unit.json"));
-  unit = Unit::Open("/dev/nvme99");
-  EXPECT_FALSE(unit.ok());
-  EXPECT_THAT(std::string(unit.status().message()), HasSubstr("/dev/nvme99"));
-}
 
 }  // namespace
 }  // namespace sef::hal

@@ -19,6 +19,7 @@
 #include "sef/hal/cmd/codec.h"
 #include "sef/hal/hal.h"
 #include "sef/hal/model/controller.h"
+#include "sef/hal/model_transport.h"
 
 namespace sef::hal {
 namespace {
@@ -74,12 +75,20 @@ int Main(int argc, char** argv) {
   }
   constexpr uint32_t kAdus = 4096;
 
-  // Bare model: a second, identical RAM unit driven with encoded commands.
-  absl::StatusOr<std::unique_ptr<Unit>> bare_unit = Unit::Open(std::string("model:") + kUnit);
+  // Bare model: a second, identical RAM unit, prepared through a Unit, then driven with
+  // encoded commands through a second transport over the same controller.
+  absl::StatusOr<model::UnitConfig> config = model::LoadUnitConfig(kUnit);
+  Check(config.ok(), "load unit config");
+  absl::StatusOr<std::unique_ptr<model::Controller>> controller =
+      model::Controller::Open({.config = *config});
+  Check(controller.ok(), "open bare controller");
+  std::shared_ptr<model::Controller> shared(std::move(*controller));
+  absl::StatusOr<std::unique_ptr<Unit>> bare_unit = Unit::Open(MakeModelTransport(shared, "bare"));
   Check(bare_unit.ok(), "open bare unit");
   std::unique_ptr<QosDomain> bare_domain;
   const std::vector<FlashAddress> bare_addresses = Prepare(**bare_unit, bare_domain, kAdus);
-  Transport& bare = (*bare_unit)->transport();
+  std::unique_ptr<Transport> bare_transport = MakeModelTransport(shared, "bare");
+  Transport& bare = *bare_transport;
   const cmd::DomainFormat format{bare_domain->format(), bare_domain->placement_ids()};
   std::vector<uint8_t> buffer(wire::kAduDataBytes);
   iovec iov{buffer.data(), buffer.size()};

@@ -8,13 +8,18 @@
 #ifndef SEF_HAL_TRANSPORT_H_
 #define SEF_HAL_TRANSPORT_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sef/hal/cmd/command.h"
+#include "sef/hal/cmd/types.h"
+#include "sef/hal/cmd/wire.h"
 
 namespace sef::hal {
 
@@ -30,6 +35,15 @@ struct TransportResult {
 };
 
 using TransportCallback = absl::AnyInvocable<void(TransportResult) &&>;
+
+// One SEF asynchronous event.
+struct TransportEvent {
+  uint32_t dw0 = 0;  // the AEN completion DW0 (cmd::AsyncEvent: type, info, log id)
+  // Set when the backend already knows the event's contents (the in-process model): the
+  // entry log 0xD3 would report for an SB event, or the VD and its critical warning bits.
+  std::optional<wire::SbInfoLog> sb_info;
+  std::optional<std::pair<VirtualDeviceId, uint8_t>> vd_warning;
+};
 
 class Transport {
  public:
@@ -47,11 +61,17 @@ class Transport {
   virtual void SubmitPair(const Command& first, TransportCallback first_done, const Command& second,
                           TransportCallback second_done) = 0;
 
-  // Starts delivering SEF asynchronous events: `on_event` receives each AEN completion
-  // DW0 (AET/AEI/LID, see cmd::AsyncEvent), on a backend thread, until the transport is
-  // destroyed. The model backend keeps Asynchronous Event Requests outstanding; the kernel
-  // backend listens for the NVMe driver's NVME_AEN uevents. At most one watcher.
-  virtual absl::Status WatchEvents(absl::AnyInvocable<void(uint32_t)> on_event) = 0;
+  // Starts delivering SEF asynchronous events to `on_event`, on a backend thread, until the
+  // transport is destroyed. At most one watcher. The kernel backend listens for the NVMe
+  // driver's NVME_AEN uevents (the HAL then reads the log each names, which consumes the
+  // event on the device); the model backend observes the controller in process and hands
+  // over each event's contents (nothing is consumed, so other users of the same controller,
+  // such as a guest's driver, still get their own AENs). `on_event` must not block.
+  virtual absl::Status WatchEvents(absl::AnyInvocable<void(const TransportEvent&)> on_event) = 0;
+
+  // True when events come only as AEN DW0s whose logs the HAL must read, and when events
+  // left from an earlier session may be pending on the device (the HAL drains them first).
+  virtual bool events_need_log_reads() const { return true; }
 
   // Called after a QoS domain was created, deleted, attached or detached, so that a backend
   // that reaches namespaces through the OS can refresh its view (kernel: /dev/ngNnM).
@@ -62,11 +82,26 @@ class Transport {
 //   model:<config.json>                 a device model in RAM
 //   model:<config.json>:<backing file>  a device model on a backing file
 //   /dev/nvmeN                          the kernel's NVMe driver
+// (A transport over a model controller the caller also holds: sef/hal/model_transport.h.)
 // Errors: InvalidArgument for a spec no backend accepts (the message lists the forms),
 // otherwise the backend's own open error.
+// How the model backend hands completions back.
+enum class CompletionOrder {
+  // On the submitting thread, before Submit returns (a pair's first half on the thread of
+  // its second). Fast and deterministic.
+  kInline,
+  // On one completion thread of the transport, in a seeded random order among those
+  // waiting (pairs included): what the kernel's io_uring reaper may do. Upper layers run
+  // their tests in this mode too, so that they meet the kernel's behaviour on the model.
+  kShuffled,
+};
+
 struct TransportOptions {
   // Kernel backend: use NVME_IOCTL_IO64_CMD instead of io_uring URING_CMD for I/O.
   bool force_ioctl = false;
+  // Model backend.
+  CompletionOrder completion_order = CompletionOrder::kInline;
+  uint64_t shuffle_seed = 1;
 };
 absl::StatusOr<std::unique_ptr<Transport>> OpenTransport(const std::string& spec,
                                                          const TransportOptions& options = {});

@@ -1,17 +1,17 @@
-// Unit: opening, information, virtual devices, QoS domains, notifications.
-#include <condition_variable>
+// Unit: opening, information, virtual devices, QoS domains.
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <deque>
-#include <future>
-#include <mutex>
-#include <thread>
 
 #include "absl/strings/str_format.h"
+#include "sef/base/await.h"
 #include "sef/base/status_macros.h"
 #include "sef/hal/cmd/codec.h"
 #include "sef/hal/cmd/results.h"
 #include "sef/hal/hal.h"
+#include "sef/hal/internal/callbacks.h"
+#include "sef/hal/internal/status_of.h"
+#include "sef/hal/internal/unit_events.h"
 
 namespace sef::hal {
 namespace {
@@ -31,6 +31,8 @@ T Parse(const std::vector<uint8_t>& bytes) {
 
 }  // namespace
 
+namespace internal {
+
 absl::Status StatusOf(const TransportResult& r, const Command& c) {
   if (!r.os.ok()) {
     return absl::Status(r.os.code(),
@@ -39,51 +41,32 @@ absl::Status StatusOf(const TransportResult& r, const Command& c) {
   return ToStatus(r.nvme, cmd::DescribeCommand(c));
 }
 
-// Receives AEN results from the transport's thread and handles them on its own thread:
-// reading the event's log (which re-arms the event on the device) needs admin commands,
-// which must not run on a backend completion thread.
-struct Unit::Notifier {
-  explicit Notifier(Unit* unit, NotificationCallback callback)
-      : unit(unit), callback(std::move(callback)), thread([this] { Run(); }) {}
-  ~Notifier() { Stop(); }
-  // Joins the thread; events posted afterwards are dropped.
-  void Stop() {
-    {
-      std::lock_guard lock(mu);
-      stop = true;
-    }
-    cv.notify_all();
-    if (thread.joinable()) thread.join();
-  }
-  void Post(uint32_t dw0) {
-    {
-      std::lock_guard lock(mu);
-      events.push_back(dw0);
-    }
-    cv.notify_all();
-  }
-  void Run() {
-    for (;;) {
-      uint32_t dw0;
-      {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [this] { return stop || !events.empty(); });
-        if (stop) return;
-        dw0 = events.front();
-        events.pop_front();
-      }
-      unit->HandleEvent(dw0);
-    }
-  }
+}  // namespace internal
 
-  Unit* unit;
-  NotificationCallback callback;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<uint32_t> events ABSL_GUARDED_BY(mu);
-  bool stop ABSL_GUARDED_BY(mu) = false;
-  std::thread thread;  // last: starts after the members above exist
-};
+SuperBlockState SuperBlockStateFromBits(uint8_t sbs) {
+  if (sbs & wire::kSbsOffline) return SuperBlockState::kOffline;
+  if (sbs & wire::kSbsFree) return SuperBlockState::kFree;
+  if (sbs & wire::kSbsClosed) return SuperBlockState::kClosed;
+  if (sbs & wire::kSbsOpenByPlacement) return SuperBlockState::kOpenByWrite;
+  if (sbs & wire::kSbsOpenByErase) return SuperBlockState::kOpenByErase;
+  return SuperBlockState::kOffline;
+}
+
+const char* SuperBlockStateName(SuperBlockState s) {
+  switch (s) {
+    case SuperBlockState::kFree:
+      return "free";
+    case SuperBlockState::kOpenByErase:
+      return "open (erased)";
+    case SuperBlockState::kOpenByWrite:
+      return "open (written)";
+    case SuperBlockState::kClosed:
+      return "closed";
+    case SuperBlockState::kOffline:
+      return "offline";
+  }
+  return "offline";
+}
 
 absl::StatusOr<std::unique_ptr<Unit>> Unit::Open(std::unique_ptr<Transport> transport,
                                                  UnitOptions options) {
@@ -91,34 +74,39 @@ absl::StatusOr<std::unique_ptr<Unit>> Unit::Open(std::unique_ptr<Transport> tran
   // A unit that cannot answer Identify is not usable: fail at open, not at first use.
   SEF_ASSIGN_OR_RETURN(unit->adus_per_plane_page_, unit->ReadAdusPerPlanePage());
   SEF_ASSIGN_OR_RETURN(unit->max_adus_per_command_, unit->ReadMaxAdusPerCommand());
-  if (options.on_notification) {
-    unit->DrainPendingEvents();
-    unit->notifier_ = std::make_unique<Notifier>(unit.get(), std::move(options.on_notification));
-    Notifier* notifier = unit->notifier_.get();
-    SEF_RETURN_IF_ERROR(
-        unit->transport_->WatchEvents([notifier](uint32_t dw0) { notifier->Post(dw0); }));
-  }
+  unit->events_ = std::make_unique<Events>(unit.get(), std::move(options.on_notification));
+  SEF_RETURN_IF_ERROR(unit->events_->StartIfWanted());
   return unit;
 }
 
 Unit::Unit(std::unique_ptr<Transport> transport) : transport_(std::move(transport)) {}
 
 Unit::~Unit() {
-  // The notifier's thread uses the transport: stop it first. The transport may still post
-  // events while it shuts down; the stopped notifier drops them.
-  if (notifier_ != nullptr) notifier_->Stop();
+  // The events thread uses the transport: stop it first. The transport may still post
+  // events while it shuts down; the stopped dispatcher drops them.
+  if (events_ != nullptr) events_->Stop();
   transport_.reset();
-  notifier_.reset();
+  events_.reset();
 }
 
-TransportResult Unit::Execute(const Command& c) {
-  std::promise<TransportResult> promise;
-  std::future<TransportResult> future = promise.get_future();
-  transport_->Submit(c, [&promise](TransportResult r) { promise.set_value(std::move(r)); });
-  return future.get();
+const std::string& Unit::name() const { return transport_->name(); }
+
+TransportResult Unit::ExecuteRaw(const Command& c) {
+  if (absl::Status s = internal::CheckSynchronousCallAllowed("Unit::ExecuteRaw"); !s.ok()) {
+    return {std::move(s), NvmeStatus(), 0};
+  }
+  return Await<TransportResult>(
+      [&](TransportCallback done) { transport_->Submit(c, std::move(done)); });
 }
 
-absl::StatusOr<std::vector<uint8_t>> Unit::AdminData(const cmd::AdminRequest& r, uint32_t bytes) {
+absl::StatusOr<TransportResult> Unit::Execute(const Command& c, const char* method) {
+  SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed(method));
+  return Await<TransportResult>(
+      [&](TransportCallback done) { transport_->Submit(c, std::move(done)); });
+}
+
+absl::StatusOr<std::vector<uint8_t>> Unit::AdminData(const cmd::AdminRequest& r, uint32_t bytes,
+                                                     const char* method) {
   std::vector<uint8_t> buffer(bytes);
   cmd::AdminRequest request = r;
   std::visit(
@@ -127,20 +115,21 @@ absl::StatusOr<std::vector<uint8_t>> Unit::AdminData(const cmd::AdminRequest& r,
       },
       request);
   SEF_ASSIGN_OR_RETURN(Command c, cmd::Encode(request));
-  SEF_RETURN_IF_ERROR(StatusOf(Execute(c), c));
+  SEF_ASSIGN_OR_RETURN(TransportResult t, Execute(c, method));
+  SEF_RETURN_IF_ERROR(internal::StatusOf(t, c));
   return buffer;
 }
 
-absl::Status Unit::AdminStatus(const cmd::AdminRequest& r, uint64_t* result) {
+absl::Status Unit::AdminStatus(const cmd::AdminRequest& r, const char* method, uint64_t* result) {
   SEF_ASSIGN_OR_RETURN(Command c, cmd::Encode(r));
-  const TransportResult t = Execute(c);
+  SEF_ASSIGN_OR_RETURN(TransportResult t, Execute(c, method));
   if (result != nullptr) *result = t.result;
-  return StatusOf(t, c);
+  return internal::StatusOf(t, c);
 }
 
 absl::StatusOr<uint32_t> Unit::ReadAdusPerPlanePage() {
   SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
-                       AdminData(cmd::IdentifySefControllerRequest{}, 4096));
+                       AdminData(cmd::IdentifySefControllerRequest{}, 4096, "Unit::Open"));
   const auto id = Parse<wire::IdentifySefController>(bytes);
   if (id.plds < 12 || id.plds > 30) {
     return absl::DataLossError(absl::StrFormat(
@@ -154,38 +143,17 @@ absl::StatusOr<uint32_t> Unit::ReadAdusPerPlanePage() {
 // controller this project drives); 0 means no limit.
 absl::StatusOr<uint32_t> Unit::ReadMaxAdusPerCommand() {
   SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
-                       AdminData(cmd::IdentifyControllerRequest{}, 4096));
+                       AdminData(cmd::IdentifyControllerRequest{}, 4096, "Unit::Open"));
   const uint8_t mdts = bytes[offsetof(wire::IdentifyController, mdts)];
   if (mdts == 0 || mdts >= 16) return wire::kMaxAdusPerCommand;
   return std::min<uint32_t>(wire::kMaxAdusPerCommand, 1u << mdts);
 }
 
-// Events left pending by an earlier user of the unit describe a past nobody listened to;
-// reading their logs with RAE = 0 consumes them, so that notifications start from now.
-void Unit::DrainPendingEvents() {
-  constexpr int kMaxEvents = 4096;
-  for (int i = 0; i < kMaxEvents; ++i) {
-    if (!AdminData(
-             cmd::SuperBlockInfoLogRequest{kPendingEventVirtualDevice, SuperBlockId(0), false, {}},
-             sizeof(wire::SbInfoLog))
-             .ok()) {
-      break;
-    }
-  }
-  for (int i = 0; i < kMaxEvents; ++i) {
-    if (!AdminData(cmd::VdInfoLogRequest{kPendingEventVirtualDevice, false, {}},
-                   sizeof(wire::VdInfoLogHeader) + 2 * 65536)
-             .ok()) {
-      break;
-    }
-  }
-}
-
 absl::StatusOr<UnitInfo> Unit::Info() {
   SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> ctrl_bytes,
-                       AdminData(cmd::IdentifyControllerRequest{}, 4096));
+                       AdminData(cmd::IdentifyControllerRequest{}, 4096, "Unit::Info"));
   SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> sef_bytes,
-                       AdminData(cmd::IdentifySefControllerRequest{}, 4096));
+                       AdminData(cmd::IdentifySefControllerRequest{}, 4096, "Unit::Info"));
   const auto ctrl =
       std::make_unique<wire::IdentifyController>(Parse<wire::IdentifyController>(ctrl_bytes));
   const auto sef = Parse<wire::IdentifySefController>(sef_bytes);
@@ -196,6 +164,7 @@ absl::StatusOr<UnitInfo> Unit::Info() {
   info.firmware = Trimmed(ctrl->fr, sizeof(ctrl->fr));
   info.subsystem_nqn = Trimmed(ctrl->subnqn, sizeof(ctrl->subnqn));
   info.max_qos_domains = ctrl->nn;
+  info.volatile_write_cache = ctrl->vwc & 0x1;
   info.capabilities = sef.cap;
   info.channels = sef.nch + 1u;
   info.banks = sef.nbnk + 1u;
@@ -214,9 +183,9 @@ absl::StatusOr<UnitInfo> Unit::Info() {
 }
 
 absl::StatusOr<std::vector<VirtualDeviceId>> Unit::ListVirtualDevices() {
-  SEF_ASSIGN_OR_RETURN(
-      std::vector<uint8_t> bytes,
-      AdminData(cmd::IdentifyVirtualDeviceListRequest{VirtualDeviceId(1), {}}, 4096));
+  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                       AdminData(cmd::IdentifyVirtualDeviceListRequest{VirtualDeviceId(1), {}},
+                                 4096, "Unit::ListVirtualDevices"));
   const auto list = std::make_unique<wire::IdList16>(Parse<wire::IdList16>(bytes));
   std::vector<VirtualDeviceId> ids;
   for (uint16_t i = 0; i < list->count && i < 2047; ++i)
@@ -225,10 +194,11 @@ absl::StatusOr<std::vector<VirtualDeviceId>> Unit::ListVirtualDevices() {
 }
 
 absl::StatusOr<VirtualDeviceInfo> Unit::GetVirtualDeviceInfo(VirtualDeviceId vd) {
-  SEF_ASSIGN_OR_RETURN(const uint32_t per_pp, AdusPerPlanePage());
+  const uint32_t per_pp = adus_per_plane_page_;
   SEF_ASSIGN_OR_RETURN(
       std::vector<uint8_t> bytes,
-      AdminData(cmd::VdInfoLogRequest{vd, false, {}}, sizeof(wire::VdInfoLogHeader) + 2 * 65536));
+      AdminData(cmd::VdInfoLogRequest{vd, false, {}}, sizeof(wire::VdInfoLogHeader) + 2 * 65536,
+                "Unit::GetVirtualDeviceInfo"));
   const auto h = Parse<wire::VdInfoLogHeader>(bytes);
   VirtualDeviceInfo info;
   info.id = VirtualDeviceId(h.vdid);
@@ -251,12 +221,14 @@ absl::StatusOr<VirtualDeviceInfo> Unit::GetVirtualDeviceInfo(VirtualDeviceId vd)
   info.pslc_super_blocks = h.nsbdie == 0 ? 0 : h.npblk / h.nsbdie;
   info.critical_warning = h.crit_warn;
   info.default_read_fifo = ReadFifoId(h.drfid);
-  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> list_bytes,
-                       AdminData(cmd::QosDomainListLogRequest{vd, {}}, 4096));
+  SEF_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> list_bytes,
+      AdminData(cmd::QosDomainListLogRequest{vd, {}}, 4096, "Unit::GetVirtualDeviceInfo"));
   const auto list = std::make_unique<wire::IdList16>(Parse<wire::IdList16>(list_bytes));
   for (uint16_t i = 0; i < list->count && i < 2047; ++i) {
     info.qos_domains.push_back(QosDomainId(list->ids[i]));
   }
+  events_->LearnFormat(info.id, info.format);
   return info;
 }
 
@@ -272,9 +244,10 @@ absl::StatusOr<std::vector<QosDomainId>> Unit::ListQosDomains() {
 }
 
 absl::StatusOr<QosDomainInfo> Unit::GetQosDomainInfo(QosDomainId domain) {
-  SEF_ASSIGN_OR_RETURN(const uint32_t per_pp, AdusPerPlanePage());
-  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
-                       AdminData(cmd::IdentifySefNamespaceRequest{domain, {}}, 4096));
+  const uint32_t per_pp = adus_per_plane_page_;
+  SEF_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> bytes,
+      AdminData(cmd::IdentifySefNamespaceRequest{domain, {}}, 4096, "Unit::GetQosDomainInfo"));
   const auto ns =
       std::make_unique<wire::IdentifySefNamespace>(Parse<wire::IdentifySefNamespace>(bytes));
   QosDomainInfo info;
@@ -302,6 +275,7 @@ absl::StatusOr<QosDomainInfo> Unit::GetQosDomainInfo(QosDomainId domain) {
 
 absl::Status Unit::CreateVirtualDevices(const std::vector<VirtualDeviceConfig>& vds,
                                         uint16_t config_id) {
+  constexpr const char* kMethod = "Unit::CreateVirtualDevices";
   cmd::CapacityConfig config;
   config.id = config_id;
   for (const VirtualDeviceConfig& vd : vds) {
@@ -309,29 +283,34 @@ absl::Status Unit::CreateVirtualDevices(const std::vector<VirtualDeviceConfig>& 
     for (uint16_t die : vd.dies) dies.dies.push_back(cmd::DieId(die));
     config.vds.push_back(std::move(dies));
   }
-  std::vector<uint8_t> payload(0x20 + 0x58 * config.vds.size() + 8 * config.total_dies());
+  config.Sort();  // the SDK's order (VDs by id, dies ascending), whatever the caller's
+  std::vector<uint8_t> payload(config.payload_bytes());
   SEF_RETURN_IF_ERROR(
-      AdminStatus(cmd::SetCapacityConfigRequest{config, cmd::MutableBytes::Of(payload)}));
-  SEF_RETURN_IF_ERROR(AdminStatus(cmd::SelectCapacityConfigRequest{config_id}));
+      AdminStatus(cmd::SetCapacityConfigRequest{config, cmd::MutableBytes::Of(payload)}, kMethod));
+  SEF_RETURN_IF_ERROR(AdminStatus(cmd::SelectCapacityConfigRequest{config_id}, kMethod));
+  events_->ForgetFormats();
   for (const VirtualDeviceConfig& vd : vds) {
     if (vd.dies_per_super_block != 0) {
       SEF_RETURN_IF_ERROR(
-          AdminStatus(cmd::SetDiesPerSuperBlockRequest{vd.id, vd.dies_per_super_block}));
+          AdminStatus(cmd::SetDiesPerSuperBlockRequest{vd.id, vd.dies_per_super_block}, kMethod));
     }
     if (vd.pslc_super_blocks != 0) {
-      SEF_RETURN_IF_ERROR(AdminStatus(cmd::SetPslcSuperBlocksRequest{vd.id, vd.pslc_super_blocks}));
+      SEF_RETURN_IF_ERROR(
+          AdminStatus(cmd::SetPslcSuperBlocksRequest{vd.id, vd.pslc_super_blocks}, kMethod));
     }
-    SEF_RETURN_IF_ERROR(AdminStatus(cmd::SetVdAenControlRequest{vd.id, wire::kCritAll}));
+    SEF_RETURN_IF_ERROR(AdminStatus(cmd::SetVdAenControlRequest{vd.id, wire::kCritAll}, kMethod));
   }
   return absl::OkStatus();
 }
 
 absl::Status Unit::DeleteVirtualDevices() {
-  return AdminStatus(cmd::SelectCapacityConfigRequest{0});
+  events_->ForgetFormats();
+  return AdminStatus(cmd::SelectCapacityConfigRequest{0}, "Unit::DeleteVirtualDevices");
 }
 
 absl::StatusOr<QosDomainId> Unit::CreateQosDomain(const QosDomainConfig& config) {
-  SEF_ASSIGN_OR_RETURN(const uint32_t per_pp, AdusPerPlanePage());
+  constexpr const char* kMethod = "Unit::CreateQosDomain";
+  const uint32_t per_pp = adus_per_plane_page_;
   const auto pages = [per_pp](uint64_t adus) { return PlanePageCount(adus / per_pp); };
   cmd::QosDomainSpec spec;
   spec.vd = config.vd;
@@ -348,13 +327,14 @@ absl::StatusOr<QosDomainId> Unit::CreateQosDomain(const QosDomainConfig& config)
   spec.deadline = config.deadline;
   std::vector<uint8_t> payload(4096);
   uint64_t result = 0;
-  SEF_RETURN_IF_ERROR(
-      AdminStatus(cmd::CreateQosDomainRequest{spec, cmd::MutableBytes::Of(payload)}, &result));
+  SEF_RETURN_IF_ERROR(AdminStatus(cmd::CreateQosDomainRequest{spec, cmd::MutableBytes::Of(payload)},
+                                  kMethod, &result));
   const QosDomainId id = cmd::CreateQosDomainResult::FromResult(result).domain;
   absl::Status attached = AdminStatus(cmd::AttachQosDomainRequest{id, cmd::AttachAction::kAttach, 0,
-                                                                  cmd::MutableBytes::Of(payload)});
+                                                                  cmd::MutableBytes::Of(payload)},
+                                      kMethod);
   if (!attached.ok()) {
-    (void)AdminStatus(cmd::DeleteQosDomainRequest{id});  // undo the create
+    (void)AdminStatus(cmd::DeleteQosDomainRequest{id}, kMethod);  // undo the create
     return attached;
   }
   SEF_RETURN_IF_ERROR(transport_->NamespacesChanged());
@@ -362,57 +342,29 @@ absl::StatusOr<QosDomainId> Unit::CreateQosDomain(const QosDomainConfig& config)
 }
 
 absl::Status Unit::DeleteQosDomain(QosDomainId domain) {
+  constexpr const char* kMethod = "Unit::DeleteQosDomain";
   std::vector<uint8_t> payload(4096);
-  absl::Status detached = AdminStatus(cmd::AttachQosDomainRequest{
-      domain, cmd::AttachAction::kDetach, 0, cmd::MutableBytes::Of(payload)});
+  absl::Status detached =
+      AdminStatus(cmd::AttachQosDomainRequest{domain, cmd::AttachAction::kDetach, 0,
+                                              cmd::MutableBytes::Of(payload)},
+                  kMethod);
   // A domain that is already detached can still be deleted.
   if (!detached.ok() && detached.code() != absl::StatusCode::kFailedPrecondition) return detached;
-  SEF_RETURN_IF_ERROR(AdminStatus(cmd::DeleteQosDomainRequest{domain}));
+  SEF_RETURN_IF_ERROR(AdminStatus(cmd::DeleteQosDomainRequest{domain}, kMethod));
   return transport_->NamespacesChanged();
 }
 
-absl::StatusOr<std::unique_ptr<QosDomain>> Unit::OpenQosDomain(QosDomainId domain) {
+absl::StatusOr<std::unique_ptr<QosDomain>> Unit::OpenQosDomain(QosDomainId domain,
+                                                               QosDomainOptions options) {
   SEF_ASSIGN_OR_RETURN(QosDomainInfo info, GetQosDomainInfo(domain));
   SEF_ASSIGN_OR_RETURN(VirtualDeviceInfo vd, GetVirtualDeviceInfo(info.vd));
-  return std::unique_ptr<QosDomain>(
+  std::unique_ptr<QosDomain> d(
       new QosDomain(this, domain, info.vd, vd.format, info.placement_ids, max_adus_per_command_));
-}
-
-void Unit::HandleEvent(uint32_t dw0) {
-  const cmd::AsyncEvent event = cmd::AsyncEvent::FromResult(dw0);
-  if (!event.is_sef()) return;
-  if (event.log_id == static_cast<uint8_t>(wire::LogId::kSuperBlockInfo)) {
-    // Reading with RAE = 0 consumes the event and lets the device report the next one.
-    absl::StatusOr<std::vector<uint8_t>> bytes = AdminData(
-        cmd::SuperBlockInfoLogRequest{kPendingEventVirtualDevice, SuperBlockId(0), false, {}},
-        sizeof(wire::SbInfoLog));
-    if (!bytes.ok()) return;
-    const auto info = Parse<wire::SbInfoLog>(*bytes);
-    absl::StatusOr<VirtualDeviceInfo> vd = GetVirtualDeviceInfo(VirtualDeviceId(info.vdid));
-    Notification n;
-    n.type = info.st == wire::kStIntegrityUnknown ? NotificationType::kRequirePatrol
-                                                  : NotificationType::kSuperBlockClosed;
-    n.vd = VirtualDeviceId(info.vdid);
-    n.domain = QosDomainId(info.qosdid);
-    if (vd.ok()) {
-      n.super_block =
-          FlashAddress::Make(n.domain, SuperBlockId(info.sbid), AduOffset(0), vd->format)
-              .value_or(FlashAddress::Null());
-    }
-    n.written_adus = info.aduptr;
-    notifier_->callback(n);
-  } else if (event.log_id == static_cast<uint8_t>(wire::LogId::kVirtualDeviceInfo)) {
-    absl::StatusOr<std::vector<uint8_t>> bytes =
-        AdminData(cmd::VdInfoLogRequest{kPendingEventVirtualDevice, false, {}},
-                  sizeof(wire::VdInfoLogHeader) + 2 * 65536);
-    if (!bytes.ok()) return;
-    const auto h = Parse<wire::VdInfoLogHeader>(*bytes);
-    Notification n;
-    n.type = NotificationType::kCapacityWarning;
-    n.vd = VirtualDeviceId(h.vdid);
-    n.critical_warning = h.crit_warn;
-    notifier_->callback(n);
+  if (options.on_notification) {
+    SEF_RETURN_IF_ERROR(
+        events_->Subscribe(d.get(), domain, vd.format, std::move(options.on_notification)));
   }
+  return d;
 }
 
 }  // namespace sef::hal

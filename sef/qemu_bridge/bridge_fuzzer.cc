@@ -85,6 +85,14 @@ class BridgeController final : public model::Controller {
   void AbortOutstanding() override;
   void Tick() override;
   const model::UnitConfig& config() const override { return config_; }
+  // The C ABI has no event observers and no power switch: the driver's power operations do
+  // nothing here (model_fuzzer covers them).
+  uint64_t AddEventObserver(model::EventObserver) override { return 0; }
+  void RemoveEventObserver(uint64_t) override {}
+  void PowerCut(uint64_t) override {}
+  absl::Status PowerOn() override { return absl::FailedPreconditionError("always on"); }
+  void CutPowerAfter(uint64_t, uint64_t) override {}
+  bool powered() const override { return true; }
 
  private:
   BridgeFuzzer& fuzzer_;

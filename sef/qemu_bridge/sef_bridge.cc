@@ -67,10 +67,6 @@ static_assert(offsetof(sef_bridge_info, rsvd) == 208);
 namespace sef::qemu_bridge {
 namespace {
 
-// From sef/hal/model/internal/events.cc (kMaxAers), which the model also reports as
-// Identify Controller AERL + 1.
-constexpr uint32_t kMaxOutstandingAers = 4;
-
 // One accepted command, from submit until poll hands its completion over.
 struct Pending {
   uint64_t tag = 0;
@@ -404,7 +400,7 @@ absl::Status UnitInfo(sef_bridge_unit* unit, sef_bridge_info* out) {
   info.abi_version = SEF_BRIDGE_ABI_VERSION;
   info.max_qos_domains = c.max_qos_domains;
   info.capabilities = c.capabilities;
-  info.max_outstanding_aers = kMaxOutstandingAers;
+  info.max_outstanding_aers = model::kMaxOutstandingAers;
   info.channels = c.channels;
   info.banks_per_channel = c.banks;
   info.planes = c.planes;

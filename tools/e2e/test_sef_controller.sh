@@ -12,11 +12,14 @@
 #
 # Guest, boot 1 (tiny unit on a new backing file): sef_hal_probe /dev/nvme0 --json prints the
 # unit; the HAL conformance suite's device instantiation passes through io_uring uring_cmd;
-# /dev/ngXnY exist for the QoS domains it leaves; then sef_hal_io replaces them (the suite
+# /dev/ngXnY exist for the QoS domains it leaves, and the initramfs's /dev (pid 1's root, the one
+# kernel threads resolve paths in) has /dev/nvme0 and them too; then sef_hal_io replaces them (the suite
 # deletes every QoS domain and virtual device at start and leaves the VD without free super
 # blocks) by a virtual device and QoS domain of its own and writes a pattern into it. Boot 2 (same backing file): before anything destructive, sef_hal_io reads
 # boot 1's data back by flash address (user-address verify, data and metadata compared); the
-# probe shows the virtual device and QoS domains boot 1 left, then the suite passes again
+# probe shows the virtual device and QoS domains boot 1 left; nvme-cli sends two admin commands
+# in the SEF SDK's forms (log 0xD0 header only; Get Features 0xD0 SEL 1 with its dword count)
+# and the controller moves exactly the host's buffer; then the suite passes again
 # through the ioctl fallback (SEF_TEST_FORCE_IOCTL=1).
 #
 # The QoS domains are presented as NVM namespaces (sef.ns_csi=nvm): the 6.1 kernel creates
@@ -97,6 +100,7 @@ for path in uring; do
   echo "conformance-\$path-status=\$?"
   echo "== generic devices after (\$path): \$(ls /dev/ng* 2>/dev/null | tr '\n' ' ')"
 done
+echo "== initramfs /dev (what kernel threads see): nvme0=\$([ -c /proc/1/root/dev/nvme0 ] && echo char) \$(cd /proc/1/root/dev && ls -d ng* 2>/dev/null | tr '\n' ' ')"
 echo "== data for boot 2"
 IO="$BIN/tools/sef_hal_io/sef_hal_io"
 timeout -s KILL 60 "\$IO" /dev/nvme0 setup --reset --domain-capacity-adus 256 >"\$SEF_OUT/io-setup.json" 2>&1
@@ -136,6 +140,8 @@ conformance_checks() { # PATH BOOT-OUTPUT
 }
 conformance_checks uring "$E2E_TMP/boot1.txt"
 check "the QoS domains the suite left have /dev/ngXnY" has "$E2E_TMP/boot1.txt" '^== generic devices after \(uring\): /dev/ng0n[0-9]'
+check "initramfs /dev has /dev/nvme0 and the /dev/ngXnY made since boot (kernel threads' view)" \
+  has "$E2E_TMP/boot1.txt" '^== initramfs /dev \(what kernel threads see\): nvme0=char ng0n[0-9]'
 for f in io-setup.json io-write.json io-write.err; do [[ -s "$O/$f" ]] && show "$O/$f"; done
 check "sef_hal_io setup exited 0" has "$E2E_TMP/boot1.txt" '^io-setup-status=0$'
 check "sef_hal_io setup created a QoS domain" has "$O/io-setup.json" '"created":true'
@@ -154,6 +160,13 @@ timeout -s KILL 60 "$BIN/tools/sef_hal_io/sef_hal_io" /dev/nvme0 verify --from-j
 echo "io-verify-status=\$?"
 timeout -s KILL 60 "$BIN/tools/sef_hal_probe/sef_hal_probe" /dev/nvme0 --json >"\$SEF_OUT/probe2.json" 2>&1
 echo "probe-status=\$?"
+echo "== the SDK's admin forms through the controller (nvme-cli passthrough, VD 1)"
+nvme admin-passthru /dev/nvme0 --opcode=0x02 --cdw10=0x003000d0 --cdw11=0x00010000 \\
+  --data-len=196 --read --raw-binary >"\$SEF_OUT/sdk-vd-header.bin" 2>"\$SEF_OUT/sdk-vd-header.err"
+echo "sdk-vd-header-status=\$? bytes=\$(wc -c <"\$SEF_OUT/sdk-vd-header.bin")"
+nvme admin-passthru /dev/nvme0 --opcode=0x0a --namespace-id=1 --cdw10=0xd0 --cdw11=0x03690001 \\
+  --data-len=3496 --read --raw-binary >"\$SEF_OUT/sdk-fifos.bin" 2>"\$SEF_OUT/sdk-fifos.err"
+echo "sdk-fifos-status=\$? bytes=\$(wc -c <"\$SEF_OUT/sdk-fifos.bin")"
 echo "== conformance (ioctl)"
 SEF_TEST_DEVICE=/dev/nvme0 SEF_TEST_FORCE_IOCTL=1 timeout -s KILL 120 \\
   "$BIN/sef/hal/conformance_test" --gtest_filter='*/device${exclude}' \\
@@ -168,6 +181,13 @@ check "boot 2: boot 1's $IO_ADUS ADUs read back (data, metadata, user addresses)
 check "boot 2: no mismatches or read errors" \
   has "$O/io-verify.json" '"errors":0,.*"mismatches":0,'
 check "boot 2: probe exited 0" has "$E2E_TMP/boot2.txt" '^probe-status=0$'
+# Log 0xD0 header only (196 B, NUMDL 48) and Get Features 0xD0 SEL 1 with CDW11[31:16] =
+# dwords - 1 (3496 B): the controller moves exactly the host's buffer, and VD 1 answers.
+for f in sdk-vd-header.err sdk-fifos.err; do [[ -s "$O/$f" ]] && show "$O/$f"; done
+check "boot 2: the SDK's header-only VD log read (196 B)" has "$E2E_TMP/boot2.txt" '^sdk-vd-header-status=0 bytes=196$'
+check "boot 2: the header names VD 1" test "$(od -An -tu2 -N2 "$O/sdk-vd-header.bin" 2>/dev/null | tr -d ' ')" = 1
+check "boot 2: the SDK's read FIFO list form (CDW11 0x03690001, 3496 B)" has "$E2E_TMP/boot2.txt" '^sdk-fifos-status=0 bytes=3496$'
+check "boot 2: the list starts with VD 1's read FIFO 1" test "$(od -An -tu4 -N4 "$O/sdk-fifos.bin" 2>/dev/null | tr -d ' ')" = 1
 strip() { grep -v '"transport"' "$1" 2>/dev/null; }
 if [[ -f "$O/probe1-end.json" && -f "$O/probe2.json" ]]; then
   diff <(strip "$O/probe1-end.json") <(strip "$O/probe2.json") | sed 's/^/  diff: /' || true

@@ -273,26 +273,22 @@ json Write(hal::Unit& unit, const Args& a) {
       domain->Write({.target = hal::ByPlacement{PlacementId(static_cast<uint16_t>(placement))},
                      .start = start,
                      .data = {&iov, 1},
-                     .metadata = meta.data()}),
+                     .metadata = meta}),
       what);
   if (r.addresses.size() != adus) {
     throw Failure{
         absl::StrFormat("%s: %u addresses returned for %u ADUs", what, r.addresses.size(), adus)};
   }
   json addresses = json::array();
-  std::set<uint64_t> super_blocks;  // each SB written, as its address (ADU offset 0)
-  const AddressFormat& format = domain->format();
+  std::set<SuperBlockId> super_blocks;  // each SB written
   for (FlashAddress f : r.addresses) {
     addresses.push_back(Hex(f.raw()));
-    super_blocks.insert(
-        OrFail(FlashAddress::Make(f.domain(), f.super_block(format), AduOffset(0), format),
-               "super block address")
-            .raw());
+    super_blocks.insert(domain->SuperBlockOf(f));
   }
   if (!a.flags.count("no-flush")) {
-    for (uint64_t sb : super_blocks) {
-      OrFail(domain->FlushSuperBlock(FlashAddress::FromRaw(sb)).status(),
-             "flush super block " + Hex(sb));
+    for (SuperBlockId sb : super_blocks) {
+      OrFail(domain->FlushSuperBlock(sb).status(),
+             absl::StrFormat("flush super block %u", sb.value()));
     }
   }
   return {{"domain", domain_id},    {"lba", lba},
@@ -378,8 +374,8 @@ json Verify(hal::Unit& unit, const VerifyPlan& p, std::string* problem) {
     const FlashAddress address = FlashAddress::FromRaw(p.addresses[i]);
     const UserAddress ua = OrFail(UserAddress::Make(Lba(lba), kTag), "user address");
     std::string failure;
-    absl::Status s = domain->Read(
-        {.address = address, .verify = ua, .data = {&iov, 1}, .metadata = meta.data()});
+    absl::Status s =
+        domain->Read({.address = address, .verify = ua, .data = {&iov, 1}, .metadata = meta});
     if (!s.ok()) {
       ++errors;
       failure = "read failed: " + s.ToString();

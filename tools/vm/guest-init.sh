@@ -6,8 +6,12 @@
 #   sef.modules=a,b         extra modules from the initramfs to load (e.g. zonefs,f2fs)
 #   sef.out=1               a 9p share tagged "sefout" is present: mount it writable at /tmp/out
 # It loads the boot modules, mounts the host root read-only over 9p (tag "hostroot") at /newroot
-# with tmpfs on /tmp and /run, moves /dev /proc /sys there, and runs the script chrooted, as root,
-# in /tmp, with SEF_OUT=/tmp/out. It prints "SEF-VM-BEGIN" before the script and
+# with tmpfs on /tmp and /run, mounts devtmpfs at /newroot/dev too, moves /proc /sys there, and
+# runs the script chrooted, as root, in /tmp, with SEF_OUT=/tmp/out. /dev stays mounted in the
+# initramfs as well: this init (pid 1) chroots only its children, so kernel threads, which share
+# pid 1's root, resolve paths in the initramfs (a module that opens /dev/nvmeN from a kernel
+# thread, like the SEF SDK's sef.ko, finds it there). devtmpfs is one instance: both mounts show
+# the same, live device nodes. It prints "SEF-VM-BEGIN" before the script and
 # "SEF-VM-EXIT=<status>" after it, then powers off.
 /bin/busybox mkdir -p /usr/bin /usr/sbin
 /bin/busybox --install -s
@@ -66,7 +70,7 @@ if [ "$OUT" = 1 ]; then
 fi
 [ -f /sef/script ] && cp /sef/script /newroot/tmp/.sef/script && chmod 0755 /newroot/tmp/.sef/script
 [ -f /sef/env ] && cp /sef/env /newroot/tmp/.sef/env
-mount --move /dev /newroot/dev
+mount -t devtmpfs devtmpfs /newroot/dev || fail "cannot mount devtmpfs on /newroot/dev"
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
 [ -e /newroot/dev/fd ] || ln -s /proc/self/fd /newroot/dev/fd 2>/dev/null

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string_view>
 
@@ -82,8 +83,21 @@ class NvmeStatus {
 };
 
 // The one mapping from a device status to a canonical code. `what` names the command for the
-// message, e.g. "Nameless Write nsid 3". The message keeps SCT, SC and DNR.
+// message, e.g. "Nameless Write nsid 3". The message keeps SCT, SC and DNR, and the status
+// itself travels with the result as a typed payload (NvmeStatusOf), so that a layer that
+// must hand the exact status on (ZNS, the QEMU devices) never parses messages. The mapping,
+// status by status, is the table in docs/hal.md ("Errors").
 absl::Status ToStatus(NvmeStatus status, std::string_view what);
+
+// The device status a failed result carries: set by ToStatus, kept by every layer that
+// passes the status on (including absl::Status copies and SEF_RETURN_IF_ERROR), absent for
+// OS, transport and argument errors and for OK.
+std::optional<NvmeStatus> NvmeStatusOf(const absl::Status& status);
+
+// Attaches `nvme` as the typed payload of `status` (a status built above the HAL, e.g. by a
+// ZNS layer answering a zone check, that a guest must see as that NVMe status).
+// REQUIRES: !status.ok().
+void SetNvmeStatus(absl::Status& status, NvmeStatus nvme);
 
 }  // namespace sef
 

@@ -1,4 +1,5 @@
 // Set/Get Features 0xD0-0xD2, Capacity Management, NS Management and NS Attachment.
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -87,9 +88,18 @@ absl::Status Validate(const SetSuspendConfigRequest& r) {
 absl::Status Validate(const ResetSchedulerRequest& r) {
   return internal::CheckVd(r.vd, "reset scheduler");
 }
+// CDW11[31:16] of Get Features 0xD0 SEL 1: the transfer's dword count minus one.
+constexpr uint32_t kMaxFeatureDwords = 0x10000;
+
 absl::Status Validate(const GetReadFifoListRequest& r) {
   SEF_RETURN_IF_ERROR(internal::CheckVd(r.vd, "get read FIFO list"));
-  return internal::CheckDataIn(r.buffer, "get read FIFO list", sizeof(wire::ReadFifoEntry));
+  SEF_RETURN_IF_ERROR(
+      internal::CheckDataIn(r.buffer, "get read FIFO list", sizeof(wire::ReadFifoEntry)));
+  if (r.buffer.size / 4 > kMaxFeatureDwords) {
+    return Invalid("get read FIFO list: buffer of %u bytes exceeds the 16-bit dword count",
+                   r.buffer.size);
+  }
+  return absl::OkStatus();
 }
 absl::Status Validate(const SetRootPointerRequest& r) {
   SEF_RETURN_IF_ERROR(internal::CheckDomain(r.domain, "set root pointer"));
@@ -129,12 +139,6 @@ absl::Status Validate(const SetDefaultReadFifoRequest& r) {
   return internal::CheckDomain(r.domain, "set default read FIFO");
 }
 
-uint32_t CapacityConfigBytes(const CapacityConfig& config) {
-  return sizeof(wire::CapacityConfigHeader) +
-         static_cast<uint32_t>(config.vds.size()) * sizeof(wire::EnduranceGroupConfig) +
-         config.total_dies() * sizeof(wire::MediaUnitConfig);
-}
-
 absl::Status Validate(const CapacityConfig& config) {
   if (config.id == 0) {
     return Invalid("capacity configuration: id 0 is the empty configuration, not a descriptor");
@@ -164,9 +168,9 @@ absl::Status Validate(const CapacityConfig& config) {
 
 absl::Status Validate(const SetCapacityConfigRequest& r) {
   SEF_RETURN_IF_ERROR(Validate(r.config));
-  if (r.payload.data == nullptr || r.payload.size < CapacityConfigBytes(r.config)) {
+  if (r.payload.data == nullptr || r.payload.size < r.config.payload_bytes()) {
     return Invalid("capacity configuration: payload buffer of %u bytes, the descriptor needs %u",
-                   r.payload.size, CapacityConfigBytes(r.config));
+                   r.payload.size, r.config.payload_bytes());
   }
   return absl::OkStatus();
 }
@@ -181,16 +185,10 @@ absl::Status Validate(const QosDomainSpec& s) {
   if (s.capacity.value() == 0 && s.pslc_capacity.value() == 0) {
     return Invalid("create QoS domain: both capacity and pSLC capacity are 0 plane pages");
   }
-  if (s.quota < s.capacity) {
-    return Invalid("create QoS domain: quota %u is below capacity %u plane pages", s.quota.value(),
-                   s.capacity.value());
-  }
-  if (s.pslc_quota < s.pslc_capacity) {
-    return Invalid("create QoS domain: pSLC quota %u is below pSLC capacity %u plane pages",
-                   s.pslc_quota.value(), s.pslc_capacity.value());
-  }
+  // A quota below its capacity and max open SBs below the placement ids (0 included) are
+  // valid: the device raises them (SEF API, SEFCreateQoSDomain), and sef-cli's defaults send
+  // exactly that (quota 1 ADU = 0 plane pages, max open SBs 0).
   if (s.num_placement_ids == 0) return Invalid("create QoS domain: 0 placement ids");
-  if (s.max_open_super_blocks == 0) return Invalid("create QoS domain: 0 max open super blocks");
   if (static_cast<uint8_t>(s.deadline) > 3) {
     return Invalid("create QoS domain: read deadline code %d is not 0..3",
                    static_cast<int>(s.deadline));
@@ -227,7 +225,7 @@ absl::StatusOr<AdminRequest> Checked(Request r) {
 // ---- payload serialisation ------------------------------------------------------------------
 
 void WriteCapacityConfig(const CapacityConfig& config, uint8_t* out) {
-  std::memset(out, 0, CapacityConfigBytes(config));
+  std::memset(out, 0, config.payload_bytes());
   wire::CapacityConfigHeader header{};
   header.cci = config.id;
   header.egcn = static_cast<uint16_t>(config.vds.size());
@@ -310,6 +308,31 @@ void WriteNamespaceCreate(const QosDomainSpec& s, uint8_t* out) {
   std::memcpy(out, &ns, sizeof(ns));
 }
 
+// The create payload's LBA format. The SDK leaves FLBAS and LBA format 0 zero; we write the
+// unit's one format, {ms 16, lbads 12}. Both mean the 4096 + 16 byte ADU; any other format
+// (or FLBAS naming another format, or metadata at the end of the data) asks for what no SEF
+// unit offers.
+absl::Status CheckNamespaceCreateFormat(const uint8_t* in) {
+  wire::IdentifySefNamespace ns;
+  std::memcpy(&ns, in, sizeof(ns));
+  if (ns.flbas != 0) {
+    return Invalid(
+        "create QoS domain: FLBAS 0x%x; the unit has one LBA format (0), with metadata in a "
+        "separate buffer",
+        ns.flbas);
+  }
+  const wire::LbaFormat& f = ns.lbaf[0];
+  const bool unset = f.ms == 0 && f.lbads == 0;
+  const bool adu = f.ms == wire::kAduMetaBytes && f.lbads == 12;
+  if (!unset && !adu) {
+    return Invalid(
+        "create QoS domain: LBA format 0 {ms %u, lbads %u}; only the ADU's {ms 16, lbads 12} "
+        "(or zeros) is offered",
+        f.ms, f.lbads);
+  }
+  return absl::OkStatus();
+}
+
 QosDomainSpec ReadNamespaceCreate(const uint8_t* in) {
   wire::IdentifySefNamespace ns;
   std::memcpy(&ns, in, sizeof(ns));
@@ -379,8 +402,9 @@ absl::StatusOr<Command> Encode(const ResetSchedulerRequest& r) {
 
 absl::StatusOr<Command> Encode(const GetReadFifoListRequest& r) {
   SEF_RETURN_IF_ERROR(Validate(r));
+  // CDW11[31:16] = dwords - 1, as the SDK and nvme-cli's plugin send it.
   Command c = GetFeature(FeatureId::kVirtualDeviceManagement, r.vd.value(),
-                         VdSel(VdSelect::kAttachReadFifo));
+                         VdSel(VdSelect::kAttachReadFifo) | Put(r.buffer.size / 4 - 1, 31, 16));
   internal::SetData(c, r.buffer.data, r.buffer.size);
   return c;
 }
@@ -442,7 +466,7 @@ absl::StatusOr<Command> Encode(const SetCapacityConfigRequest& r) {
   WriteCapacityConfig(r.config, r.payload.data);
   Command c = SetFeature(FeatureId::kCapacityConfiguration, 0,
                          Put(r.config.total_dies(), 15, 0) | Put(r.config.vds.size(), 31, 16));
-  internal::SetData(c, r.payload.data, CapacityConfigBytes(r.config));
+  internal::SetData(c, r.payload.data, r.config.payload_bytes());
   return c;
 }
 
@@ -511,6 +535,14 @@ absl::StatusOr<AdminRequest> DecodeVdFeature(const Command& c, bool set) {
   if (!set) {
     if (sel != VdSelect::kAttachReadFifo) {
       return Unimplemented("Get Features 0xD0 SEL %d is not defined", static_cast<int>(sel));
+    }
+    // The dword count must describe the buffer; 0 (the form this codec once sent, and no
+    // valid count: an entry is two dwords) leaves the length to the buffer.
+    const uint32_t numd = Get(cdw11, 31, 16);
+    if (numd != 0 && (uint64_t{numd} + 1) * 4 != c.sqe.data_len) {
+      return Invalid(
+          "get read FIFO list: %u dwords in CDW11[31:16] do not match the %u-byte buffer", numd + 1,
+          c.sqe.data_len);
     }
     return Checked(GetReadFifoListRequest{vd, DataOf(c)});
   }
@@ -611,6 +643,7 @@ absl::StatusOr<AdminRequest> DecodeNamespaceManagement(const Command& c) {
       const MutableBytes payload = DataOf(c);
       SEF_RETURN_IF_ERROR(
           CheckExactly(payload, "create QoS domain", sizeof(wire::IdentifySefNamespace)));
+      SEF_RETURN_IF_ERROR(CheckNamespaceCreateFormat(payload.data));
       return Checked(CreateQosDomainRequest{ReadNamespaceCreate(payload.data), payload});
     }
     case 1:
@@ -652,7 +685,7 @@ absl::StatusOr<AdminRequest> DecodeCapacityManagement(const Command& c) {
 }  // namespace internal
 
 std::vector<uint8_t> SerializeCapacityConfig(const CapacityConfig& config) {
-  std::vector<uint8_t> out(CapacityConfigBytes(config));
+  std::vector<uint8_t> out(config.payload_bytes());
   WriteCapacityConfig(config, out.data());
   return out;
 }
@@ -661,6 +694,17 @@ uint32_t CapacityConfig::total_dies() const {
   uint32_t n = 0;
   for (const VdDies& vd : vds) n += static_cast<uint32_t>(vd.dies.size());
   return n;
+}
+
+uint32_t CapacityConfig::payload_bytes() const {
+  return sizeof(wire::CapacityConfigHeader) +
+         static_cast<uint32_t>(vds.size()) * sizeof(wire::EnduranceGroupConfig) +
+         total_dies() * sizeof(wire::MediaUnitConfig);
+}
+
+void CapacityConfig::Sort() {
+  for (VdDies& vd : vds) std::sort(vd.dies.begin(), vd.dies.end());
+  std::sort(vds.begin(), vds.end(), [](const VdDies& a, const VdDies& b) { return a.vd < b.vd; });
 }
 
 }  // namespace sef::cmd

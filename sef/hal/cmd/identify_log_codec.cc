@@ -106,7 +106,9 @@ absl::Status Validate(const VdInfoLogRequest& r) {
   if (r.vd != kPendingEventVirtualDevice) {
     SEF_RETURN_IF_ERROR(internal::CheckVd(r.vd, "VD information log"));
   }
-  return internal::CheckDataIn(r.buffer, "VD information log", sizeof(wire::VdInfoLogHeader) + 2);
+  // Any whole number of dwords: NVMe allows a partial log read, and the device returns what
+  // fits. The SDK reads the 196-byte header alone (no die list) to learn the die count.
+  return internal::CheckDataIn(r.buffer, "VD information log");
 }
 absl::Status Validate(const QosDomainListLogRequest& r) {
   SEF_RETURN_IF_ERROR(internal::CheckVd(r.vd, "QoS domain list log"));

@@ -30,12 +30,20 @@ uint64_t SuperBlockField(SuperBlockId sb, const AddressFormat& f) {
   return (uint64_t{sb.value()} << f.adu_offset_bits) | f.max_adu_offset();
 }
 
+// Which ADU offsets a command may carry with the super block it names.
+enum class OffsetForm {
+  kAllOnes,        // NLW, NLC: the device appends
+  kAllOnesOrZero,  // FAR: libsef sends the SB's own flash address (offset 0); ignored alike
+};
+
 absl::StatusOr<SuperBlockId> SuperBlockOfField(uint64_t field, const AddressFormat& f,
-                                               std::string_view what) {
+                                               std::string_view what,
+                                               OffsetForm form = OffsetForm::kAllOnes) {
   SEF_RETURN_IF_ERROR(f.Validate());
-  if ((field & f.max_adu_offset()) != f.max_adu_offset()) {
-    return Invalid("%s: ADU offset 0x%x given; this device appends (ADU offset all ones)", what,
-                   field & f.max_adu_offset());
+  const uint64_t offset = field & f.max_adu_offset();
+  if (offset != f.max_adu_offset() && !(form == OffsetForm::kAllOnesOrZero && offset == 0)) {
+    return Invalid("%s: ADU offset 0x%x given; this device appends (ADU offset all ones%s)", what,
+                   offset, form == OffsetForm::kAllOnesOrZero ? " or 0" : "");
   }
   const uint64_t sb = field >> f.adu_offset_bits;
   if (sb > f.max_super_block_id()) {
@@ -402,8 +410,8 @@ absl::StatusOr<FlashAddressRequest> DecodeFlashAddressRequest(const Command& c,
   r.erase_weight = static_cast<uint16_t>(Get(c.sqe.cdw15, 31, 16));
   r.arr = DataOf(c);
   if (Get(c.sqe.cdw12, kSbiBit, kSbiBit)) {
-    SEF_ASSIGN_OR_RETURN(r.target,
-                         SuperBlockOfField(Field48(c), f.address, "flash address request"));
+    SEF_ASSIGN_OR_RETURN(r.target, SuperBlockOfField(Field48(c), f.address, "flash address request",
+                                                     OffsetForm::kAllOnesOrZero));
   } else {
     r.target = PlacementId(static_cast<uint16_t>(Get(c.sqe.cdw15, 15, 0)));
   }

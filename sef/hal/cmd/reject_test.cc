@@ -199,6 +199,8 @@ TEST_F(RejectTest, FeatureFieldRanges) {
       "capacity 0");
   ExpectRejected(SetMaxOpenSuperBlocksRequest{QosDomainId(1), 0}, "0 would forbid every write");
   ExpectRejected(SetDiesPerSuperBlockRequest{VirtualDeviceId(0), 4}, "virtual device id 0");
+  ExpectRejected(GetReadFifoListRequest{VirtualDeviceId(1), Buffer(0x40004)},
+                 "exceeds the 16-bit dword count");
 }
 
 TEST_F(RejectTest, QosDomainCreation) {
@@ -206,9 +208,6 @@ TEST_F(RejectTest, QosDomainCreation) {
   s.vd = VirtualDeviceId(1);
   ExpectRejected(CreateQosDomainRequest{s, Buffer(4096)}, "both capacity and pSLC capacity are 0");
   s.capacity = PlanePageCount(10);
-  s.quota = PlanePageCount(5);
-  ExpectRejected(CreateQosDomainRequest{s, Buffer(4096)}, "quota 5 is below capacity 10");
-  s.quota = PlanePageCount(10);
   s.num_placement_ids = 0;
   ExpectRejected(CreateQosDomainRequest{s, Buffer(4096)}, "0 placement ids");
   s.num_placement_ids = 1;
@@ -293,6 +292,13 @@ TEST_F(RejectTest, DecoderRefusesMismatchedLengths) {
   ASSERT_FALSE(log.ok());
   EXPECT_THAT(std::string(log.status().message()),
               HasSubstr("NUMD 64 dwords does not match the 128-byte buffer"));
+
+  Command fifos = *Encode(GetReadFifoListRequest{VirtualDeviceId(1), Buffer(256)});
+  fifos.sqe.data_len = 128;
+  absl::StatusOr<AdminRequest> list = DecodeAdmin(fifos);
+  ASSERT_FALSE(list.ok());
+  EXPECT_THAT(std::string(list.status().message()),
+              HasSubstr("64 dwords in CDW11[31:16] do not match the 128-byte buffer"));
 }
 
 TEST_F(RejectTest, DecoderRefusesExplicitAduOffsets) {

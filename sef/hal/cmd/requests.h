@@ -281,12 +281,17 @@ struct CapacityConfig {
   uint16_t id = 2;  // the SDK builds config 2 and then selects it
   std::vector<VdDies> vds;
   uint32_t total_dies() const;
+  // Bytes of its Set Features 0xD2 descriptor: 0x20 + vds * 0x58 + dies * 8.
+  uint32_t payload_bytes() const;
+  // Puts the virtual devices in ascending id order and each one's dies ascending: the order
+  // the SDK sends (the encoder keeps the caller's order; the HAL sorts before it encodes).
+  void Sort();
   friend bool operator==(const CapacityConfig&, const CapacityConfig&) = default;
 };
 
 struct SetCapacityConfigRequest {  // Set Features 0xD2, NSID 0
   CapacityConfig config;
-  MutableBytes payload;  // >= 0x20 + vds * 0x58 + dies * 8 bytes
+  MutableBytes payload;  // >= config.payload_bytes()
   friend bool operator==(const SetCapacityConfigRequest&,
                          const SetCapacityConfigRequest&) = default;
 };
@@ -310,11 +315,15 @@ struct SelectCapacityConfigRequest {  // Capacity Management 0x20, operation 0
 
 struct QosDomainSpec {
   VirtualDeviceId vd;
-  PlanePageCount capacity{0};  // capacity and quota: one of the two capacities must be > 0
+  // One of the two capacities must be > 0. A quota below its capacity is raised to the
+  // capacity by the device.
+  PlanePageCount capacity{0};
   PlanePageCount quota{0};
   PlanePageCount pslc_capacity{0};
   PlanePageCount pslc_quota{0};
   uint16_t num_placement_ids = 1;  // >= 1 (the wire field is 0-based)
+  // Below num_placement_ids (0 included): the device raises it to num_placement_ids + 2, at
+  // most the unit's maximum.
   uint16_t max_open_super_blocks = 1;
   uint16_t program_weight = 0;
   uint16_t erase_weight = 0;

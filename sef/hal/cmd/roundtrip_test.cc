@@ -160,11 +160,11 @@ AdminRequest RandomAdmin(Gen& g, size_t which) {
       QosDomainSpec s;
       s.vd = g.Vd();
       s.capacity = PlanePageCount(g.U(0, uint64_t{1} << 40));
-      s.quota = PlanePageCount(g.U(s.capacity.value(), uint64_t{1} << 41));
+      s.quota = PlanePageCount(g.U(0, uint64_t{1} << 41));  // below capacity: device raises
       s.pslc_capacity = PlanePageCount(g.U(s.capacity.value() == 0 ? 1 : 0, 1 << 20));
-      s.pslc_quota = PlanePageCount(g.U(s.pslc_capacity.value(), 1 << 21));
+      s.pslc_quota = PlanePageCount(g.U(0, 1 << 21));
       s.num_placement_ids = static_cast<uint16_t>(g.U(1, 0xFFFF));
-      s.max_open_super_blocks = static_cast<uint16_t>(g.U(1, 0xFFFF));
+      s.max_open_super_blocks = static_cast<uint16_t>(g.U(0, 0xFFFF));
       s.program_weight = g.Any<uint16_t>();
       s.erase_weight = g.Any<uint16_t>();
       s.default_read_fifo = ReadFifoId(g.Any<uint32_t>());

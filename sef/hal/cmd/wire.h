@@ -48,6 +48,12 @@ enum class IoOpcode : uint8_t {
   kNamelessCopy = 0xDD,          // first of an NLC+GCR pair, host to controller (source)
   kGetCopyResult = 0xDE,         // second of an NLC+GCR pair, controller to host (ACR)
 };
+// The NVM command set's Flush (no data, no command dwords), which a host that sees a volatile
+// write cache (Identify Controller VWC) sends to a namespace, or to all of them with the
+// broadcast NSID. Not a SEF command, so it has no request type: the device model accepts it
+// on a QoS domain.
+inline constexpr uint8_t kNvmFlushOpcode = 0x00;
+inline constexpr uint32_t kNsidBroadcast = 0xFFFFFFFF;
 
 enum class IdentifyCns : uint8_t {
   kController = 0x01,
@@ -188,6 +194,8 @@ inline constexpr uint8_t kInvalidOpcode = 0x01;
 inline constexpr uint8_t kInvalidField = 0x02;
 inline constexpr uint8_t kCommandIdConflict = 0x03;
 inline constexpr uint8_t kDataTransferError = 0x04;
+// Command Aborted due to Power Loss Notification
+inline constexpr uint8_t kAbortedPowerLoss = 0x05;
 inline constexpr uint8_t kInternalError = 0x06;
 inline constexpr uint8_t kAbortRequested = 0x07;
 inline constexpr uint8_t kInvalidNamespace = 0x0B;
@@ -204,8 +212,24 @@ inline constexpr uint8_t kNamespaceAlreadyAttached = 0x18;
 inline constexpr uint8_t kNamespaceIsPrivate = 0x19;
 inline constexpr uint8_t kNamespaceNotAttached = 0x1A;
 inline constexpr uint8_t kInvalidControllerList = 0x1C;
+inline constexpr uint8_t kAsyncEventLimitExceeded = 0x05;  // more AERs than the controller keeps
+// NVMe ZNS (SCT 1). SEF v1.13 names no status for "too many open super blocks"; the model
+// answers the ZNS one for the same condition.
+inline constexpr uint8_t kZoneBoundaryError = 0xB8;
+inline constexpr uint8_t kZoneIsFull = 0xB9;
+inline constexpr uint8_t kZoneIsReadOnly = 0xBA;
+inline constexpr uint8_t kZoneIsOffline = 0xBB;
+inline constexpr uint8_t kZoneInvalidWrite = 0xBC;
+inline constexpr uint8_t kTooManyActiveZones = 0xBD;
+inline constexpr uint8_t kTooManyOpenZones = 0xBE;
+inline constexpr uint8_t kTooManyOpenSuperBlocks = kTooManyOpenZones;
+inline constexpr uint8_t kInvalidZoneStateTransition = 0xBF;
 // Media and data integrity (SCT 2)
+inline constexpr uint8_t kWriteFault = 0x80;
 inline constexpr uint8_t kUnrecoveredReadError = 0x81;
+inline constexpr uint8_t kCompareFailure = 0x85;  // user-address verify mismatch
+inline constexpr uint8_t kAccessDenied = 0x86;    // an SB of another QoS domain
+inline constexpr uint8_t kDeallocatedOrUnwritten = 0x87;
 // Vendor specific (SCT 7)
 inline constexpr uint8_t kPartialWrite = 0xF0;  // SEF_PARTIAL_WRITE = 0x7F0
 }  // namespace sc
@@ -272,7 +296,9 @@ struct IdentifyController {
   uint8_t cqes;            // 513
   uint16_t maxcmd;         // 514
   uint32_t nn;             // 516 number of namespaces = max QoS domain id
-  uint8_t rsvd520[248];    // 520
+  uint8_t rsvd520[5];      // 520 oncs, fuses, fna: not set
+  uint8_t vwc;             // 525 bit 0: volatile write cache present; 2:1 broadcast Flush
+  uint8_t rsvd526[242];    // 526
   char subnqn[256];        // 768
   uint8_t rsvd1024[3072];  // 1024
 };
@@ -280,8 +306,11 @@ static_assert(sizeof(IdentifyController) == 4096);
 static_assert(offsetof(IdentifyController, ctratt) == 96);
 static_assert(offsetof(IdentifyController, oacs) == 256);
 static_assert(offsetof(IdentifyController, nn) == 516);
+static_assert(offsetof(IdentifyController, vwc) == 525);
 static_assert(offsetof(IdentifyController, subnqn) == 768);
 inline constexpr uint32_t kCtrattDeleteEnduranceGroup = 1u << 13;
+inline constexpr uint8_t kVwcPresent = 1u << 0;
+inline constexpr uint8_t kVwcFlushBroadcast = 3u << 1;  // bits 2:1 = 11b: Flush takes NSID ~0
 
 // Super block statistics inside the SEF namespace structure (64 B).
 struct NamespaceSbStats {

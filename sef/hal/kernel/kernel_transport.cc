@@ -217,7 +217,7 @@ class KernelTransport final : public Transport {
   void Submit(const Command& c, TransportCallback done) override;
   void SubmitPair(const Command& first, TransportCallback first_done, const Command& second,
                   TransportCallback second_done) override;
-  absl::Status WatchEvents(absl::AnyInvocable<void(uint32_t)> on_event) override;
+  absl::Status WatchEvents(absl::AnyInvocable<void(const TransportEvent&)> on_event) override;
   absl::Status NamespacesChanged() override;
 
  private:
@@ -724,7 +724,8 @@ void KernelTransport::IoctlPair(Work first, Work second) {
   });
 }
 
-absl::Status KernelTransport::WatchEvents(absl::AnyInvocable<void(uint32_t)> on_event) {
+absl::Status KernelTransport::WatchEvents(
+    absl::AnyInvocable<void(const TransportEvent&)> on_event) {
   std::lock_guard lock(events_mu_);
   if (watcher_ != nullptr) {
     return absl::FailedPreconditionError(
@@ -734,7 +735,7 @@ absl::Status KernelTransport::WatchEvents(absl::AnyInvocable<void(uint32_t)> on_
                                      [controller = absl::StrCat("nvme", instance_),
                                       f = std::move(on_event)](std::string_view message) mutable {
                                        if (auto aen = kernel::ParseAenUevent(message, controller))
-                                         f(*aen);
+                                         f(TransportEvent{.dw0 = *aen});
                                      },
                                      path_));
   return absl::OkStatus();

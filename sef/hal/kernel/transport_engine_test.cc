@@ -276,8 +276,8 @@ TEST(TransportErrorsTest, AdminCommands) {
 TEST(TransportErrorsTest, OneEventWatcher) {
   std::unique_ptr<Transport> t = Open("/dev/null");
   ASSERT_NE(t, nullptr);
-  ASSERT_TRUE(t->WatchEvents([](uint32_t) {}).ok());
-  const absl::Status again = t->WatchEvents([](uint32_t) {});
+  ASSERT_TRUE(t->WatchEvents([](const TransportEvent&) {}).ok());
+  const absl::Status again = t->WatchEvents([](const TransportEvent&) {});
   EXPECT_EQ(again.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(t->NamespacesChanged().ok());
 }

@@ -9,6 +9,10 @@
 //   auto unit = model::Controller::Open({.config = *LoadUnitConfig("testdata/units/tiny.json")});
 //   (*unit)->Submit(command, [](model::Completion c) { ... });
 //
+// A unit whose config says "write_cache": "volatile" can lose what was not made durable when
+// its power is cut (PowerCut, CutPowerAfter) or its process is killed; docs/model.md, "Power
+// loss", states the rule.
+//
 // Thread-safety: Submit may be called from any number of threads at once (each thread acts
 // as a submission queue). Commands on unrelated QoS domains do not serialise behind one lock.
 // Completion callbacks run on the submitting thread, before Submit returns, except for
@@ -20,13 +24,17 @@
 #define SEF_HAL_MODEL_CONTROLLER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "sef/base/clock.h"
 #include "sef/hal/cmd/command.h"
+#include "sef/hal/cmd/types.h"
+#include "sef/hal/cmd/wire.h"
 #include "sef/hal/model/unit_config.h"
 
 namespace sef::model {
@@ -38,6 +46,20 @@ struct Completion {
 
 using CompletionCallback = absl::AnyInvocable<void(Completion) &&>;
 
+// Asynchronous Event Requests the controller keeps outstanding (Identify Controller AERL + 1);
+// one more completes with AER Limit Exceeded.
+inline constexpr uint32_t kMaxOutstandingAers = 4;
+
+// An asynchronous event as the controller raises it, for in-process observers.
+struct ControllerEvent {
+  enum class Kind { kSuperBlock, kVirtualDevice };
+  Kind kind = Kind::kSuperBlock;
+  wire::SbInfoLog sb{};  // kSuperBlock: the log 0xD3 entry the event reports
+  VirtualDeviceId vd;    // kVirtualDevice: the VD and its critical warning bits
+  uint8_t critical_warning = 0;
+};
+using EventObserver = std::function<void(const ControllerEvent&)>;
+
 struct ControllerOptions {
   UnitConfig config;
   // Empty: RAM. Otherwise created if missing, reopened if present (it must have been created
@@ -48,6 +70,10 @@ struct ControllerOptions {
   Clock* clock = nullptr;
   // A first command of a pair (FAR, NLC) still unpaired after this long is aborted.
   int64_t unpaired_timeout_ms = 30'000;
+  // The seed of the power-loss choice made when a backing file of a unit with a volatile write
+  // cache opens after its previous opener ended without closing it (a power cut: the process
+  // was killed) and when PowerOn follows a cut. Unset: random. Set it to make tests repeatable.
+  std::optional<uint64_t> power_cut_seed;
 };
 
 class Controller {
@@ -58,7 +84,8 @@ class Controller {
   static absl::StatusOr<std::unique_ptr<Controller>> Open(ControllerOptions options);
 
   // Flushes a backing file and releases it. Outstanding AERs and unpaired commands complete
-  // with Abort Requested.
+  // with Abort Requested. A clean close makes every written ADU durable (as an NVMe shutdown
+  // flushes the cache); a process that ends without it is a power cut for the next opener.
   virtual ~Controller() = default;
 
   // Executes `cmd`; completes through `done` exactly once. REQUIRES: buffers referenced by
@@ -72,9 +99,51 @@ class Controller {
   // unpaired FAR/NLC) with Abort Requested. Units, VDs, domains and data are untouched.
   virtual void AbortOutstanding() = 0;
 
+  // In-process observers of every asynchronous event the controller raises (SB state
+  // changes, VD critical warnings), besides and independent of the AER/log protocol: an
+  // observer consumes nothing, so several users of one controller (HAL units, a guest through
+  // the QEMU bridge) each see every event. Observers run on the thread that caused the event,
+  // while the controller holds its locks: they must be quick and must not call into the
+  // controller. RemoveEventObserver returns once the observer is not running and will not
+  // run again.
+  virtual uint64_t AddEventObserver(EventObserver observer) = 0;
+  virtual void RemoveEventObserver(uint64_t handle) = 0;
+
   // Runs time-driven work now (open-SB expiry, patrol cycle, unpaired timeouts). Submit does
-  // it too, at most once per model second.
+  // it too, at most once per model second. Does nothing while the power is off.
   virtual void Tick() = 0;
+
+  // ---- power (docs/model.md, "Power loss") ----
+  //
+  // Cuts the power now. On a unit with a volatile write cache, each open super block keeps a
+  // prefix of its ADUs: everything below its durable pointer, and of the rest (the volatile
+  // tail) a choice made with `seed` (nothing, all, or any length between), applied to the
+  // media at once. A unit with "write_cache": "none" loses nothing. Every parked command
+  // (AERs, FAR/NLC waiting for their partner) completes with Generic 0x05, Command Aborted due
+  // to Power Loss Notification, on the calling thread. Then the unit is off: every command
+  // submitted until PowerOn completes with that same status and has no effect. No command is
+  // half-applied across a cut: the cut waits for the commands running to finish. A cut while
+  // off does nothing. A cut disarms CutPowerAfter.
+  virtual void PowerCut(uint64_t seed) = 0;
+
+  // Turns the power back on: the unit recovers its state from the media exactly as an Open of
+  // the same storage after a restart does (nothing kept in RAM survives: events not yet read,
+  // defined but unselected capacity configurations), so it shows what a restarted device
+  // shows. Errors: FailedPrecondition when the power is on; DataLoss as Open (the unit then
+  // stays off).
+  virtual absl::Status PowerOn() = 0;
+
+  // A deterministic power cut for crash tests: once `commands` more commands have executed, the
+  // power is cut (as PowerCut(seed)) before the next command executes, on that command's
+  // thread; that command then completes as any command submitted while off. Every Submit
+  // while the power is on counts as one command, whatever its outcome: admin and I/O, each
+  // half of a FAR+NLW or NLC+GCR pair, and Asynchronous Event Requests. Tick, PowerOn and
+  // the other calls of this class do not count. 0 cuts before the next command. Replaces an
+  // earlier trigger not yet fired.
+  virtual void CutPowerAfter(uint64_t commands, uint64_t seed) = 0;
+
+  // False between a power cut and PowerOn.
+  virtual bool powered() const = 0;
 
   virtual const UnitConfig& config() const = 0;
 

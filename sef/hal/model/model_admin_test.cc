@@ -146,7 +146,7 @@ TEST_F(AdminTest, IdentifySefNamespace) {
   spec.pslc_capacity = PlanePageCount(8);
   spec.pslc_quota = PlanePageCount(12);
   spec.num_placement_ids = 3;
-  spec.max_open_super_blocks = 2;
+  spec.max_open_super_blocks = 3;  // kept: not below the placement ids
   spec.program_weight = 300;
   spec.erase_weight = 77;
   spec.default_read_fifo = ReadFifoId(3);
@@ -162,7 +162,7 @@ TEST_F(AdminTest, IdentifySefNamespace) {
   EXPECT_EQ(ns.endgid, 1);
   EXPECT_EQ(ns.qosds, 2u | (0u << 2));  // heroic, perfect
   EXPECT_EQ(ns.nplid, 2);
-  EXPECT_EQ(ns.mxosb, 2);
+  EXPECT_EQ(ns.mxosb, 3);
   EXPECT_EQ(ns.wwt, 300);
   EXPECT_EQ(ns.ewt, 77);
   EXPECT_EQ(ns.drfid, 3u);
@@ -239,6 +239,7 @@ TEST_F(AdminTest, CapacityConfigSelectGetAndDelete) {
   EXPECT_EQ(h_.Admin(cmd::SelectCapacityConfigRequest{5}).status, Generic(sc::kInvalidField));
   ASSERT_TRUE(h_.Admin(cmd::SelectCapacityConfigRequest{2}).status.ok());
   ASSERT_TRUE(h_.Admin(cmd::GetCapacityConfigRequest{cmd::MutableBytes::Of(buf)}).status.ok());
+  config.Sort();  // kept in the SDK's order: VDs by id, dies ascending
   const std::vector<uint8_t> expected = cmd::SerializeCapacityConfig(config);
   EXPECT_TRUE(std::equal(expected.begin(), expected.end(), buf.begin()));
   // Die lists are sorted in log 0xD0.

@@ -396,7 +396,8 @@ TEST_F(IoTest, PslcWriteByPlacement) {
   std::vector<uint8_t> data;
   ASSERT_TRUE(h_.Read(w.addresses[10], 6, &data, Ua(10)).status.ok());
   EXPECT_TRUE(HoldsPattern(data, 10));
-  EXPECT_EQ(h_.Read(w.addresses[10], 7, &data).status, Media(0x87));  // past the pSLC SB
+  EXPECT_EQ(h_.Read(w.addresses[10], 7, &data).status,
+            Generic(sc::kLbaOutOfRange));  // past the pSLC SB
   ASSERT_TRUE(h_.Read(w.addresses[16], 4, &data, Ua(16)).status.ok());
   EXPECT_TRUE(HoldsPattern(data, 16));
   // pSLC and normal writes of one placement id go to different SBs.
@@ -497,14 +498,26 @@ TEST_F(IoTest, ReadVerifyMismatch) {
             Media(0x85));  // same LBA, other tag
 }
 
+// Past an open SB's write pointer the ADUs are erased: they read as zeros, with user address
+// all ones (so a verified read fails). Past the SB's capacity there is no ADU.
 TEST_F(IoTest, ReadPastTheWritePointer) {
   const ModelHarness::Erased e = h_.Erase(d_);
   ASSERT_TRUE(h_.Write(d_, e.sb, Lba(0), 5).nlw.status.ok());
-  std::vector<uint8_t> data;
+  std::vector<uint8_t> data, meta;
   EXPECT_TRUE(h_.Read(Fla(d_, e.sb.value(), 0), 5, &data).status.ok());
-  EXPECT_EQ(h_.Read(Fla(d_, e.sb.value(), 0), 6, &data).status, Media(0x87));
-  EXPECT_EQ(h_.Read(Fla(d_, e.sb.value(), 5), 1, &data).status, Media(0x87));
-  EXPECT_EQ(h_.Read(Fla(d_, e.sb.value(), 63), 1, &data).status, Media(0x87));
+  ASSERT_TRUE(
+      h_.Read(Fla(d_, e.sb.value(), 0), 6, &data, UserAddress::Ignore(), &meta).status.ok());
+  EXPECT_TRUE(HoldsPattern(std::vector<uint8_t>(data.begin(), data.begin() + 5 * 4096), 0));
+  EXPECT_EQ(std::vector<uint8_t>(data.begin() + 5 * 4096, data.end()),
+            std::vector<uint8_t>(4096, 0));
+  EXPECT_EQ(std::vector<uint8_t>(meta.begin() + 5 * 16, meta.end()), std::vector<uint8_t>(16, 0));
+  EXPECT_EQ(h_.Read(Fla(d_, e.sb.value(), 0), 6, &data, Ua(0)).status, Media(0x85));
+  EXPECT_TRUE(h_.Read(Fla(d_, e.sb.value(), 63), 1, &data).status.ok());
+  EXPECT_EQ(h_.Read(Fla(d_, e.sb.value(), 63), 2, &data).status, Generic(sc::kLbaOutOfRange));
+  // Writing later fills what read as zeros.
+  ASSERT_TRUE(h_.Write(d_, e.sb, Lba(5), 1).nlw.status.ok());
+  ASSERT_TRUE(h_.Read(Fla(d_, e.sb.value(), 5), 1, &data, Ua(5)).status.ok());
+  EXPECT_TRUE(HoldsPattern(data, 5));
 }
 
 TEST_F(IoTest, ReadFreedOrNeverAllocatedSb) {

@@ -282,5 +282,53 @@ TEST(ModelCrashTest, KilledWriterLosesNoCompletedWrite) {
   }
 }
 
+// Regression (found by ModelPowerLossTest's kill suite): a process killed after the last ADU of
+// the write that filled an SB and before that write closed it left an open SB with no room,
+// which a write into it then refused with Command Sequence Error. Recovery closes it, with the
+// state-change event the write would have raised. The crash is made by hand: 63 of 64 ADUs
+// written, then the 64th ADU's sequence number stored in the file.
+TEST(ModelCrashTest, SuperBlockFilledByAnInterruptedWriteIsClosedAtRecovery) {
+  const std::string path = TempFile("filled.sef");
+  QosDomainId d;
+  SuperBlockId sb;
+  {
+    ModelHarness h = ModelHarness::Open("tiny", path);
+    d = Provision(h);  // 2 dies per SB: ADU 63 of SB 0 is die 1's last ADU of block 0
+    sb = h.Erase(d, SuperBlockId(0)).sb;
+    ASSERT_EQ(sb, SuperBlockId(0));
+    ASSERT_TRUE(h.Write(d, sb, Lba(1), 63).nlw.status.ok());
+  }
+  {
+    const int fd = open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    uint64_t adu_info_offset = 0;
+    ASSERT_EQ(pread(fd, &adu_info_offset, 8, 64), 8);  // FileHeader::adu_info_offset
+    const uint64_t physical = (1 * 16 + 0) * 32 + 31;  // (die * blocks + block) * 32 + 31
+    const uint64_t sequence = 1000;                    // AduInfo::sequence is at byte 24
+    ASSERT_EQ(pwrite(fd, &sequence, 8, adu_info_offset + physical * 32 + 24), 8);
+    close(fd);
+  }
+  ModelHarness h = ModelHarness::Open("tiny", path);
+  ASSERT_TRUE(h.ok());
+  const wire::SbInfoLog info = h.SbInfo(VirtualDeviceId(1), sb);
+  EXPECT_EQ(info.sbs & 0x0F, wire::kSbsClosed);
+  EXPECT_EQ(info.aduptr, 64u);
+  EXPECT_EQ(h.VdInfo(VirtualDeviceId(1)).sbsta.neosb, 0u);
+  const ModelHarness::Slot aer = h.SubmitAer();
+  ASSERT_TRUE(aer->has_value());  // the SB state-change event
+  EXPECT_EQ((*aer)->result, cmd::AsyncEvent::Sef(wire::LogId::kSuperBlockInfo).ToResult());
+  std::vector<uint8_t> buf(sizeof(wire::SbInfoLog));
+  ASSERT_TRUE(h.Admin(cmd::SuperBlockInfoLogRequest{kPendingEventVirtualDevice, SuperBlockId(0),
+                                                    false, cmd::MutableBytes::Of(buf)})
+                  .status.ok());
+  wire::SbInfoLog event;
+  std::memcpy(&event, buf.data(), sizeof(event));
+  EXPECT_EQ(event.sbid, sb.value());
+  EXPECT_EQ(event.st, wire::kStEraseClosed);
+  // A write into it is refused as into any closed SB.
+  EXPECT_EQ(h.Write(d, sb, Lba(100), 1).nlw.status,
+            testing::Generic(wire::sc::kCommandSequenceError));
+}
+
 }  // namespace
 }  // namespace sef::model

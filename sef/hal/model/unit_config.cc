@@ -100,6 +100,15 @@ constexpr CapabilityName kCapabilities[] = {
     {wire::kCapPslc, "pslc", true},
 };
 
+struct WriteCacheName {
+  WriteCache mode;
+  std::string_view name;
+};
+constexpr WriteCacheName kWriteCacheNames[] = {
+    {WriteCache::kNone, "none"},
+    {WriteCache::kVolatile, "volatile"},
+};
+
 constexpr uint32_t kDefaultCapabilities =
     wire::kCapPerfect | wire::kCapCopyUaRange | wire::kCapCopyFlaList;
 
@@ -386,9 +395,9 @@ absl::StatusOr<UnitConfig> ParseJson(const Json& root) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "expected a JSON object at the top level, got %s %s", root.type_name(), Show(root)));
   }
-  SEF_RETURN_IF_ERROR(CheckKeys(
-      root, "",
-      {"name", "identity", "geometry", "adu", "limits", "addressing", "capabilities", "pslc"}));
+  SEF_RETURN_IF_ERROR(CheckKeys(root, "",
+                                {"name", "identity", "geometry", "adu", "limits", "addressing",
+                                 "capabilities", "pslc", "write_cache"}));
   UnitConfig config;
 
   SEF_ASSIGN_OR_RETURN(const Json* name, Member(root, "", "name", true));
@@ -471,6 +480,20 @@ absl::StatusOr<UnitConfig> ParseJson(const Json& root) {
         kDefaultCapabilities | (config.pslc ? static_cast<uint32_t>(wire::kCapPslc) : 0u);
   }
 
+  SEF_ASSIGN_OR_RETURN(const Json* write_cache, Member(root, "", "write_cache", false));
+  if (write_cache != nullptr) {
+    SEF_ASSIGN_OR_RETURN(const std::string mode, ReadString(*write_cache, "write_cache"));
+    const WriteCacheName* found = nullptr;
+    for (const WriteCacheName& w : kWriteCacheNames) {
+      if (w.name == mode) found = &w;
+    }
+    if (found == nullptr) {
+      return FieldError("write_cache",
+                        absl::StrFormat("%s is not \"none\" or \"volatile\"", ShowText(mode)));
+    }
+    config.write_cache = found->mode;
+  }
+
   SEF_RETURN_IF_ERROR(config.Validate());
   return config;
 }
@@ -512,6 +535,10 @@ absl::Status UnitConfig::Validate() const {
         absl::StrFormat("%d bits number %d super blocks, but a virtual device of all %d dies "
                         "holds up to %d (%d blocks per die x %d dies, one die per super block)",
                         address.sb_bits, ids, dies(), most_sbs, blocks_per_die, dies()));
+  }
+  if (write_cache != WriteCache::kNone && write_cache != WriteCache::kVolatile) {
+    return FieldError("write_cache", absl::StrFormat("%d is not \"none\" (0) or \"volatile\" (1)",
+                                                     static_cast<int>(write_cache)));
   }
   return CheckCapabilities(*this);
 }
@@ -589,6 +616,9 @@ std::string UnitConfigToJson(const UnitConfig& config) {
   }
   j["capabilities"] = capabilities;
   j["pslc"] = config.pslc;
+  for (const WriteCacheName& w : kWriteCacheNames) {
+    if (w.mode == config.write_cache) j["write_cache"] = std::string(w.name);
+  }
   // replace: an invalid name (rejected by Validate) must not throw here.
   return j.dump(2, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
 }

@@ -15,6 +15,14 @@
 
 namespace sef::model {
 
+// Whether the unit buffers written ADUs in a volatile cache (docs/model.md, "Power loss").
+//   kNone      every write that completed survives a power cut (a drive with full power-loss
+//              protection); Identify Controller VWC = 0.
+//   kVolatile  ADUs of an open super block above its durable pointer may be lost at a power cut,
+//              always as a suffix; FUA, Super Block Flush, NVM Flush, close and the page-program
+//              boundary make them durable. Identify Controller VWC = 1.
+enum class WriteCache : uint8_t { kNone = 0, kVolatile = 1 };
+
 struct UnitConfig {
   std::string name;  // free text, shown by probes
   std::string serial = "SEFMODEL0001";
@@ -45,6 +53,9 @@ struct UnitConfig {
   uint32_t capabilities =
       wire::kCapPerfect | wire::kCapCopyUaRange | wire::kCapCopyFlaList | wire::kCapPslc;
   bool pslc = true;
+
+  // JSON "write_cache": "none" | "volatile"; absent = "none".
+  WriteCache write_cache = WriteCache::kNone;
 
   uint32_t dies() const { return channels * banks; }
   uint32_t adus_per_plane_page() const { return plane_data_bytes / 4096; }

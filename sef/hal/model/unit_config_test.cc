@@ -58,6 +58,7 @@ void ExpectSameConfig(const UnitConfig& a, const UnitConfig& b) {
   EXPECT_EQ(a.address, b.address);
   EXPECT_EQ(a.capabilities, b.capabilities);
   EXPECT_EQ(a.pslc, b.pslc);
+  EXPECT_EQ(a.write_cache, b.write_cache);
 }
 
 // ---- shipped units ------------------------------------------------------------------------
@@ -79,6 +80,7 @@ TEST(ShippedUnits, Tiny) {
   EXPECT_EQ(c->address, (AddressFormat{16, 16}));
   EXPECT_EQ(c->capabilities, kAllFour);
   EXPECT_TRUE(c->pslc);
+  EXPECT_EQ(c->write_cache, WriteCache::kNone);  // the crash suites of the model rely on it
 }
 
 TEST(ShippedUnits, Default) {
@@ -95,6 +97,7 @@ TEST(ShippedUnits, Default) {
   EXPECT_EQ(c->open_expiration_seconds, 0u);
   EXPECT_EQ(c->address, (AddressFormat{24, 24}));
   EXPECT_EQ(c->capabilities, kAllFour);
+  EXPECT_EQ(c->write_cache, WriteCache::kVolatile);  // VMs see a drive that can lose data
 }
 
 TEST(ShippedUnits, Ld2) {
@@ -114,6 +117,7 @@ TEST(ShippedUnits, Ld2) {
   EXPECT_EQ(c->max_open_super_blocks, 2048u);
   EXPECT_EQ(c->read_fifos, 384u);
   EXPECT_EQ(c->open_expiration_seconds, 43200u);
+  EXPECT_EQ(c->write_cache, WriteCache::kVolatile);
 }
 
 // ---- defaults -------------------------------------------------------------------------------
@@ -134,6 +138,27 @@ TEST(Parse, MinimalDocumentTakesDefaults) {
   EXPECT_EQ(c->address, (AddressFormat{24, 24}));
   EXPECT_TRUE(c->pslc);
   EXPECT_EQ(c->capabilities, kAllFour);
+  EXPECT_EQ(c->write_cache, WriteCache::kNone);
+}
+
+TEST(Parse, WriteCache) {
+  Json j = Base();
+  j["write_cache"] = "volatile";
+  absl::StatusOr<UnitConfig> c = ParseUnitConfig(j.dump());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->write_cache, WriteCache::kVolatile);
+  j["write_cache"] = "none";
+  c = ParseUnitConfig(j.dump());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->write_cache, WriteCache::kNone);
+  j["write_cache"] = "Volatile";
+  ExpectInvalid(j, "write_cache: \"Volatile\" is not \"none\" or \"volatile\"");
+  j["write_cache"] = true;
+  ExpectInvalid(j, "write_cache", "expected a string", "true");
+  // Validate checks a config built in C++ the same way.
+  UnitConfig bad = *c;
+  bad.write_cache = static_cast<WriteCache>(7);
+  EXPECT_THAT(std::string(bad.Validate().message()), HasSubstr("write_cache: 7 is not"));
 }
 
 TEST(Parse, DefaultCapabilitiesWithoutPslc) {
@@ -585,6 +610,7 @@ TEST(ToJson, RoundTripsFieldByField) {
   c.address = {20, 28};
   c.pslc = false;
   c.capabilities = wire::kCapPerfect | wire::kCapCopyFlaList;
+  c.write_cache = WriteCache::kVolatile;
   ASSERT_TRUE(c.Validate().ok()) << c.Validate();
   absl::StatusOr<UnitConfig> back = ParseUnitConfig(UnitConfigToJson(c));
   ASSERT_TRUE(back.ok()) << back.status();
@@ -600,8 +626,9 @@ TEST(ToJson, CanonicalShape) {
   EXPECT_EQ(j["limits"]["root_pointers"], 8);
   // Fixed key order: the text, not just the parsed value, is canonical.
   const std::string text = UnitConfigToJson(c);
-  const char* order[] = {"\"name\"",   "\"identity\"",   "\"geometry\"",     "\"adu\"",
-                         "\"limits\"", "\"addressing\"", "\"capabilities\"", "\"pslc\""};
+  const char* order[] = {"\"name\"",         "\"identity\"", "\"geometry\"",
+                         "\"adu\"",          "\"limits\"",   "\"addressing\"",
+                         "\"capabilities\"", "\"pslc\"",     "\"write_cache\": \"none\""};
   size_t last = 0;
   for (const char* key : order) {
     const size_t at = text.find(key);

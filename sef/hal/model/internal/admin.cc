@@ -16,21 +16,6 @@ namespace {
 using wire::StatusCodeType;
 namespace sc = wire::sc;
 
-Outcome InvalidNamespace() { return Fail(StatusCodeType::kGeneric, sc::kInvalidNamespace); }
-
-// Copies `n` bytes of `src` from `offset` into `buf`, zero-filling the rest of `buf`.
-void CopyOut(const cmd::MutableBytes& buf, const void* src, size_t n, uint64_t offset = 0) {
-  std::memset(buf.data, 0, buf.size);
-  if (offset >= n) return;
-  std::memcpy(buf.data, static_cast<const uint8_t*>(src) + offset,
-              std::min<uint64_t>(n - offset, buf.size));
-}
-
-template <typename T>
-void CopyOut(const cmd::MutableBytes& buf, const T& value) {
-  CopyOut(buf, &value, sizeof(value));
-}
-
 void CopyString(char* dst, size_t width, const std::string& s) {
   std::memset(dst, ' ', width);  // NVMe ASCII fields are space padded
   std::memcpy(dst, s.data(), std::min(width, s.size()));
@@ -72,183 +57,13 @@ Outcome Model::ExecuteAdmin(const Command& c, Completions& out) {
           [&](const cmd::IdentifySefNamespaceRequest&) { return Identify(r); },
           [&](const cmd::IdentifyVirtualDeviceListRequest&) { return Identify(r); },
           [&](const cmd::IdentifyCommandSetVectorRequest&) { return Identify(r); },
-          [&](const cmd::VdInfoLogRequest& v) -> Outcome {
-            Vd* vd = nullptr;
-            if (v.vd == kPendingEventVirtualDevice) {
-              std::optional<VirtualDeviceId> id = PendingVdEvent(v.retain_event, out);
-              if (!id.has_value()) return InvalidField();
-              vd = FindVd(id->value());
-            } else {
-              vd = FindVd(v.vd.value());
-              if (!v.retain_event) ReArmEvents(/*sb_log=*/false, out);
-            }
-            if (vd == nullptr) return InvalidField();
-            std::vector<uint8_t> log(sizeof(wire::VdInfoLogHeader) + 2 * vd->dies.size());
-            wire::VdInfoLogHeader h{};
-            h.vdid = vd->id.value();
-            uint64_t erase_total = 0;
-            uint32_t max_pe = 0;
-            // Normal and pSLC SBs are counted apart ([1] = pSLC), as the SDK's usage call
-            // reads them.
-            uint32_t closed[2] = {}, by_erase[2] = {}, by_placement[2] = {};
-            const uint64_t normal_pp = PlanePages(SbCapacity(*vd, false));
-            for (const SuperBlock& sb : vd->sbs) {
-              erase_total += sb.rec.erase_count;
-              max_pe = std::max(max_pe, sb.rec.erase_count);
-              const int k = (sb.rec.flags & kSbFlagPslc) ? 1 : 0;
-              closed[k] += sb.state() == SbState::kClosed;
-              by_erase[k] += sb.state() == SbState::kOpenByErase;
-              by_placement[k] += sb.state() == SbState::kOpenByPlacement;
-            }
-            uint64_t allocated = 0, used = 0, pslc_allocated = 0, pslc_used = 0;
-            uint16_t domains = 0;
-            for (auto& d : domains_) {
-              if (d == nullptr || d->vd != vd) continue;
-              ++domains;
-              allocated += d->rec.capacity;
-              pslc_allocated += d->rec.pslc_capacity;
-              std::lock_guard lock(d->mu);
-              used += d->used_plane_pages;
-              pslc_used += d->used_pslc_plane_pages;
-            }
-            {
-              std::lock_guard lock(vd->mu);
-              h.crit_warn = vd->critical_warning;
-              h.cesn = vd->erase_serial;
-              h.sbsta.nfrsb = static_cast<uint32_t>(vd->free_list.size());
-              // pSLC SBs come from the same free pool, up to the VD's pSLC SB count.
-              const uint32_t pslc_left = vd->pslc_super_blocks > vd->pslc_in_use
-                                             ? vd->pslc_super_blocks - vd->pslc_in_use
-                                             : 0;
-              h.psbsta.nfrsb = std::min(pslc_left, h.sbsta.nfrsb);
-            }
-            h.cwc = vd->aen_mask;
-            h.max_pe = static_cast<uint8_t>(std::min<uint32_t>(max_pe, 255));
-            h.avg_pe = static_cast<uint8_t>(
-                std::min<uint64_t>(vd->sbs.empty() ? 0 : erase_total / vd->sbs.size(), 255));
-            h.nsbdie = vd->dies_per_sb;
-            h.sbbw = static_cast<uint8_t>(vd->format.sb_bits - 1);
-            h.aobw = static_cast<uint8_t>(vd->format.adu_offset_bits - 1);
-            h.rpc = static_cast<uint16_t>(options_.config.patrol_cycle_minutes);
-            h.mxosb = options_.config.max_open_super_blocks;
-            h.drfid = vd->default_fifo.value();
-            h.nrf = static_cast<uint32_t>(
-                std::count_if(fifos_.begin(), fifos_.end(),
-                              [&](const FifoSettings& f) { return f.vd == vd->id.value(); }));
-            h.npblk = vd->pslc_super_blocks * vd->dies_per_sb;
-            h.vdcap = normal_pp * vd->sbs.size();
-            h.vdgcap = allocated;
-            h.vducap = used;
-            h.sbsta.tcap = h.vdcap;
-            h.sbsta.tgcap = allocated;
-            h.sbsta.ucap = used;
-            h.sbsta.nclsb = closed[0];
-            h.sbsta.neosb = by_erase[0];
-            h.sbsta.nwosb = by_placement[0];
-            h.psbsta.tcap = PlanePages(SbCapacity(*vd, true)) * vd->pslc_super_blocks;
-            h.psbsta.tgcap = pslc_allocated;
-            h.psbsta.ucap = pslc_used;
-            h.psbsta.nclsb = closed[1];
-            h.psbsta.neosb = by_erase[1];
-            h.psbsta.nwosb = by_placement[1];
-            h.ass_qosd = domains;
-            h.ndie = static_cast<uint16_t>(vd->dies.size() - 1);
-            std::memcpy(log.data(), &h, sizeof(h));
-            std::memcpy(log.data() + sizeof(h), vd->dies.data(), 2 * vd->dies.size());
-            CopyOut(v.buffer, log.data(), log.size());
-            return Outcome::Ok();
-          },
-          [&](const cmd::QosDomainListLogRequest& v) -> Outcome {
-            Vd* vd = FindVd(v.vd.value());
-            if (vd == nullptr) return InvalidField();
-            wire::IdList16 list{};
-            for (auto& d : domains_) {
-              if (d != nullptr && d->vd == vd) list.ids[list.count++] = d->id.value();
-            }
-            CopyOut(v.buffer, list);
-            return Outcome::Ok();
-          },
-          [&](const cmd::SuperBlockListLogRequest& v) -> Outcome {
-            Domain* d = FindDomain(v.domain.value());
-            if (d == nullptr) return InvalidNamespace();
-            std::vector<std::pair<uint64_t, wire::SbListEntry>> entries;  // (sort key, entry)
-            const Vd& vd = *d->vd;
-            for (uint32_t id = 0; id < vd.sbs.size(); ++id) {
-              const SuperBlock& sb = vd.sbs[id];
-              if (sb.owner.load(std::memory_order_acquire) != d->id.value()) continue;
-              const bool closed = sb.state() == SbState::kClosed;
-              bool listed = false;
-              uint64_t key = id;
-              switch (v.order) {
-                case wire::SbListOrder::kAll:
-                  listed = true;
-                  break;
-                case wire::SbListOrder::kReuse:  // closed, least-worn first
-                  listed = closed;
-                  key = (uint64_t{sb.rec.erase_count} << 32) | id;
-                  break;
-                case wire::SbListOrder::kRefresh:  // the model never loses charge
-                  break;
-                case wire::SbListOrder::kCheck:
-                  listed = closed && (sb.rec.flags & kSbFlagNeedsPatrol);
-                  break;
-                case wire::SbListOrder::kClosedBySbId:
-                  listed = closed;
-                  break;
-              }
-              if (!listed) continue;
-              uint8_t sbs = closed                                ? wire::kSbsClosed
-                            : sb.state() == SbState::kOpenByErase ? wire::kSbsOpenByErase
-                                                                  : wire::kSbsOpenByPlacement;
-              if (sb.rec.flags & kSbFlagPslc) sbs |= wire::kSbsPslc;
-              entries.push_back(
-                  {key, wire::SbListEntry{
-                            id, static_cast<uint8_t>(std::min<uint32_t>(sb.rec.erase_count, 255)),
-                            sbs, 0}});
-            }
-            std::sort(entries.begin(), entries.end(),
-                      [](const auto& a, const auto& b) { return a.first < b.first; });
-            std::vector<wire::SbListEntry> list;
-            for (auto& [key, e] : entries) list.push_back(e);
-            list.push_back({wire::kSbListEnd, 0, 0, 0});
-            CopyOut(v.buffer, list.data(), list.size() * sizeof(wire::SbListEntry), v.offset);
-            return Outcome::Ok();
-          },
-          [&](const cmd::SuperBlockInfoLogRequest& v) -> Outcome {
-            wire::SbInfoLog info{};
-            if (v.vd == kPendingEventVirtualDevice) {
-              std::optional<wire::SbInfoLog> pending = PendingSbEvent(v.retain_event, out);
-              if (!pending.has_value()) return InvalidField();
-              info = *pending;
-            } else {
-              Vd* vd = FindVd(v.vd.value());
-              if (vd == nullptr || v.sb.value() >= vd->sbs.size()) return InvalidField();
-              FillSbInfo(*vd, v.sb.value(), 0, info);
-              if (!v.retain_event) ReArmEvents(/*sb_log=*/true, out);
-            }
-            CopyOut(v.buffer, info);
-            return Outcome::Ok();
-          },
-          [&](const cmd::UserAddressListLogRequest& v) -> Outcome {
-            Domain* d = FindDomain(v.domain.value());
-            if (d == nullptr) return InvalidNamespace();
-            const Vd& vd = *d->vd;
-            if (v.sb.value() >= vd.sbs.size() ||
-                vd.sbs[v.sb.value()].owner.load(std::memory_order_acquire) != d->id.value()) {
-              return InvalidField();
-            }
-            const SuperBlock& sb = vd.sbs[v.sb.value()];
-            std::vector<uint64_t> uas(sb.capacity, ~uint64_t{0});
-            for (uint32_t i = 0; i < sb.written; ++i) {
-              uas[i] = media_->info(PhysicalAdu(vd, v.sb.value(), i))->user_address;
-            }
-            CopyOut(v.buffer, uas.data(), uas.size() * 8, v.offset);
-            return Outcome::Ok();
-          },
-          // With the Perfect defect strategy no write is ever relocated, so no address
-          // change order exists to be read.
-          [&](const cmd::AddressChangeOrderLogRequest&) { return InvalidField(); },
-          [&](const cmd::ReadFifoLogRequest& v) -> Outcome { return ReadFifoList(v.vd, v.buffer); },
+          [&](const cmd::VdInfoLogRequest&) { return GetLog(r, out); },
+          [&](const cmd::QosDomainListLogRequest&) { return GetLog(r, out); },
+          [&](const cmd::SuperBlockListLogRequest&) { return GetLog(r, out); },
+          [&](const cmd::SuperBlockInfoLogRequest&) { return GetLog(r, out); },
+          [&](const cmd::UserAddressListLogRequest&) { return GetLog(r, out); },
+          [&](const cmd::AddressChangeOrderLogRequest&) { return GetLog(r, out); },
+          [&](const cmd::ReadFifoLogRequest&) { return GetLog(r, out); },
           [&](const cmd::GetReadFifoListRequest& v) -> Outcome {
             return ReadFifoList(v.vd, v.buffer);
           },
@@ -298,11 +113,14 @@ Outcome Model::Identify(const cmd::AdminRequest& r) {
     id.ver = 0x00020000;  // NVMe 2.0
     id.ctratt = wire::kCtrattDeleteEnduranceGroup;
     id.oacs = 1u << 3;  // namespace management
-    id.aerl = 3;        // four outstanding AERs
-    id.lpa = 1u << 1;   // extended data for Get Log Page (NUMDU, LPO)
+    id.aerl = kMaxOutstandingAers - 1;
+    id.lpa = 1u << 1;  // extended data for Get Log Page (NUMDU, LPO)
     id.sqes = 0x66;
     id.cqes = 0x44;
     id.nn = config.max_qos_domains;
+    id.vwc = config.write_cache == WriteCache::kVolatile
+                 ? wire::kVwcPresent | wire::kVwcFlushBroadcast
+                 : 0;
     const std::string nqn = "nqn.2026-11.org.sef-stack:model:" + config.serial;
     std::memcpy(id.subnqn, nqn.data(), std::min(nqn.size(), sizeof(id.subnqn) - 1));
     CopyOut(v->buffer, id);
@@ -515,7 +333,11 @@ Outcome Model::CapacityAdmin(const cmd::AdminRequest& r) {
     }
     // The selected configuration describes the VDs that exist: it is not redefined under them.
     if (v->config.id == selected_config_ && selected_config_ != 0) return SequenceError();
-    defined_configs_[v->config.id] = v->config;
+    // Order carries no meaning here: a descriptor in any order is kept in the SDK's (VDs by id,
+    // dies ascending), which Get Features 0xD2 returns; SBs group dies in ascending order.
+    cmd::CapacityConfig config = v->config;
+    config.Sort();
+    defined_configs_[config.id] = std::move(config);
     return Outcome::Ok();
   }
   if (const auto* v = std::get_if<cmd::GetCapacityConfigRequest>(&r)) {
@@ -589,10 +411,17 @@ absl::Status Model::BuildVds(const cmd::CapacityConfig& config) {
 Outcome Model::DomainAdmin(const cmd::AdminRequest& r, Completions& out) {
   if (const auto* v = std::get_if<cmd::CreateQosDomainRequest>(&r)) {
     const cmd::QosDomainSpec& s = v->spec;
+    // The SEF API's defaults, applied by the device: max open SBs below the placement ids
+    // become placement ids + 2 (within the unit's limit), a quota below its capacity becomes
+    // the capacity. Identify 05h reports the values in force.
+    const uint32_t max_open =
+        s.max_open_super_blocks >= s.num_placement_ids
+            ? s.max_open_super_blocks
+            : std::min<uint32_t>(s.num_placement_ids + 2, options_.config.max_open_super_blocks);
     Vd* vd = FindVd(s.vd.value());
     if (vd == nullptr || s.defect != wire::DefectStrategy::kPerfect ||
         s.num_placement_ids > options_.config.max_placement_ids ||
-        s.max_open_super_blocks > options_.config.max_open_super_blocks ||
+        max_open > options_.config.max_open_super_blocks ||
         (!options_.config.pslc && s.pslc_capacity.value() != 0)) {
       return InvalidField();
     }
@@ -621,16 +450,16 @@ Outcome Model::DomainAdmin(const cmd::AdminRequest& r, Completions& out) {
     rec.attached = 0;  // created detached, as NVMe namespaces are
     rec.vd = vd->id.value();
     rec.num_placement_ids = s.num_placement_ids;
-    rec.max_open_super_blocks = s.max_open_super_blocks;
+    rec.max_open_super_blocks = static_cast<uint16_t>(max_open);
     rec.program_weight = s.program_weight;
     rec.erase_weight = s.erase_weight;
     rec.deadline = static_cast<uint8_t>(s.deadline);
     rec.defect = static_cast<uint8_t>(s.defect);
     rec.default_read_fifo = fifo;
     rec.capacity = s.capacity.value();
-    rec.quota = s.quota.value();
+    rec.quota = std::max(s.quota, s.capacity).value();
     rec.pslc_capacity = s.pslc_capacity.value();
-    rec.pslc_quota = s.pslc_quota.value();
+    rec.pslc_quota = std::max(s.pslc_quota, s.pslc_capacity).value();
     d->format = {vd->format, s.num_placement_ids};
     const uint16_t id = d->id.value();
     *slot = std::move(d);
@@ -664,7 +493,7 @@ Outcome Model::DomainAdmin(const cmd::AdminRequest& r, Completions& out) {
 
 void Model::DeleteDomainState(Domain& d, Completions& out) {
   std::lock_guard lock(d.mu);
-  AbortPending(d, out);
+  AbortPending(d, Fail(StatusCodeType::kGeneric, sc::kAbortRequested).status, out);
   for (uint32_t id = 0; id < d.vd->sbs.size(); ++id) {
     if (d.vd->sbs[id].owner.load(std::memory_order_acquire) == d.id.value()) {
       SetSbState(d, id, SbState::kFree, 0);

@@ -9,7 +9,6 @@
 
 namespace sef::model::internal {
 namespace {
-constexpr size_t kMaxAers = 4;             // Identify AERL + 1
 constexpr size_t kMaxQueuedEvents = 4096;  // a host that never reads loses the oldest
 }  // namespace
 
@@ -49,19 +48,38 @@ void Model::FillSbInfo(const Vd& vd, uint32_t id, uint8_t transition, wire::SbIn
   out.dgid = static_cast<uint16_t>(id / options_.config.blocks_per_die);
 }
 
+uint64_t Model::AddEventObserver(EventObserver observer) {
+  std::lock_guard lock(observers_mu_);
+  const uint64_t handle = next_observer_++;
+  observers_.emplace(handle, std::move(observer));
+  return handle;
+}
+
+void Model::RemoveEventObserver(uint64_t handle) {
+  std::lock_guard lock(observers_mu_);  // waits for a running observer
+  observers_.erase(handle);
+}
+
+void Model::Notify(const ControllerEvent& e) {
+  std::lock_guard lock(observers_mu_);
+  for (auto& [handle, observer] : observers_) observer(e);
+}
+
 void Model::RaiseSbEvent(const Vd& vd, uint32_t sb, uint8_t transition) {
   wire::SbInfoLog info;
   FillSbInfo(vd, sb, transition, info);
-  std::lock_guard lock(events_mu_);
-  if (sb_events_.size() >= kMaxQueuedEvents) sb_events_.pop_front();
-  sb_events_.push_back(info);
+  {
+    std::lock_guard lock(events_mu_);
+    if (sb_events_.size() >= kMaxQueuedEvents) sb_events_.pop_front();
+    sb_events_.push_back(info);
+  }
+  Notify({.kind = ControllerEvent::Kind::kSuperBlock, .sb = info});
 }
 
 void Model::UpdateCriticalWarning(Vd& vd) {
-  uint8_t raised = 0, mask = 0;
+  uint8_t raised = 0, mask = 0, now = 0;
   {
     std::lock_guard lock(vd.mu);
-    uint8_t now = 0;
     if (vd.free_list.empty()) now |= wire::kCritOutOfSuperBlocks;
     if (vd.pslc_super_blocks != 0 && vd.pslc_in_use >= vd.pslc_super_blocks) {
       now |= wire::kCritOutOfPslcSuperBlocks;
@@ -71,17 +89,20 @@ void Model::UpdateCriticalWarning(Vd& vd) {
     mask = vd.aen_mask;
   }
   if ((raised & mask) == 0) return;
-  std::lock_guard lock(events_mu_);
-  if (std::find(vd_events_.begin(), vd_events_.end(), vd.id.value()) == vd_events_.end()) {
-    vd_events_.push_back(vd.id.value());
+  {
+    std::lock_guard lock(events_mu_);
+    if (std::find(vd_events_.begin(), vd_events_.end(), vd.id.value()) == vd_events_.end()) {
+      vd_events_.push_back(vd.id.value());
+    }
   }
+  Notify({.kind = ControllerEvent::Kind::kVirtualDevice, .vd = vd.id, .critical_warning = now});
 }
 
 void Model::ParkAer(CompletionCallback done, Completions& out) {
   std::lock_guard lock(events_mu_);
-  if (aers_.size() >= kMaxAers) {
+  if (aers_.size() >= kMaxOutstandingAers) {
     out.emplace_back(std::move(done),
-                     Completion{0, NvmeStatus(1, /*AER limit exceeded*/ 0x05, true)});
+                     Completion{0, NvmeStatus(1, wire::sc::kAsyncEventLimitExceeded, true)});
     return;
   }
   aers_.push_back(std::move(done));

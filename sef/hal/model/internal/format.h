@@ -7,6 +7,11 @@
 // copy, generation and CRC-32C last, so a write torn by a crash leaves the previous copy.
 // An ADU becomes "written" when its AduInfo::sequence (8-byte aligned) turns non-zero, after
 // its data, metadata and user address are in place.
+//
+// Version 2 added the durable pointer of each super block (SbRecord::durable) and the unit's
+// "in use" flag (UnitStateHeader::flags); the layout is the same as version 1's. A version-1
+// file is migrated when opened: its header is rewritten as version 2, and since it was made
+// with no volatile write cache, every ADU it holds counts as durable (its in-use flag reads 0).
 #ifndef SEF_HAL_MODEL_INTERNAL_FORMAT_H_
 #define SEF_HAL_MODEL_INTERNAL_FORMAT_H_
 
@@ -18,7 +23,8 @@
 namespace sef::model::internal {
 
 inline constexpr char kMagic[8] = {'S', 'E', 'F', 'M', 'O', 'D', 'E', 'L'};
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersionWithoutDurability = 1;  // migrated on open
 inline constexpr uint32_t kHeaderBytes = 4096;
 
 #pragma pack(push, 1)
@@ -97,10 +103,13 @@ struct SbRecord {
   uint32_t sb_id;
   uint32_t erase_serial;
   uint32_t erase_count;
-  uint32_t rsvd;
+  // ADUs below this offset survive a power cut (docs/model.md, "Power loss"). Meaningful for
+  // open SBs of a unit with a volatile write cache; a closed SB loses nothing. Version 1: 0.
+  uint32_t durable;
   int64_t state_since_seconds;  // model clock at the last state change or patrol
 };
 static_assert(sizeof(SbRecord) == 32);
+static_assert(offsetof(SbRecord, durable) == 20);
 
 // Per physical ADU.
 struct AduInfo {
@@ -113,13 +122,20 @@ static_assert(offsetof(AduInfo, sequence) % 8 == 0);
 
 // Unit state: a header followed by per-VD settings, the die -> VD map and the read FIFO
 // table. Variable size (depends on dies and read FIFOs); see UnitStateBytes().
+// UnitStateHeader::flags: the unit is open (or powered) and was not closed cleanly since. A
+// unit with a volatile write cache that opens with this flag set lost power: it applies the
+// power-loss rule to every open SB before recovering.
+inline constexpr uint8_t kUnitFlagInUse = 1u << 0;
+
 struct UnitStateHeader {
   uint16_t selected_config;  // 0 = no virtual devices
-  uint16_t rsvd;
+  uint8_t flags;             // kUnitFlag*; version 1: 0
+  uint8_t rsvd;
   uint32_t erase_serial;  // current erase serial number (cesn)
   uint64_t rsvd8;
 };
 static_assert(sizeof(UnitStateHeader) == 16);
+static_assert(offsetof(UnitStateHeader, flags) == 2);
 
 struct VdSettings {
   uint16_t vd;  // 0 = unused entry

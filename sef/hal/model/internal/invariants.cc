@@ -57,7 +57,8 @@ absl::Status Model::CheckInvariants() ABSL_NO_THREAD_SAFETY_ANALYSIS {
 
   // ---- domains, counted from the SBs below ----
   struct Count {
-    uint32_t owned = 0, open = 0;
+    uint32_t owned = 0;
+    std::set<uint32_t> open;
     uint64_t used = 0, used_pslc = 0;
   };
   std::vector<Count> counts(domains_.size());
@@ -149,7 +150,7 @@ absl::Status Model::CheckInvariants() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       }
       Count& c = counts[owner - 1];
       ++c.owned;
-      c.open += IsOpen(state);
+      if (IsOpen(state)) c.open.insert(id);
       (pslc ? c.used_pslc : c.used) += PlanePages(sb.capacity);
     }
     const auto free_count = static_cast<size_t>(std::count(listed.begin(), listed.end(), true));
@@ -188,12 +189,12 @@ absl::Status Model::CheckInvariants() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       return Broken("domain %u: format or %u placement ids", id, d->rec.num_placement_ids);
     }
     const Count& c = counts[i];
-    if (c.owned != d->owned || c.open != d->open_count || c.used != d->used_plane_pages ||
+    if (c.owned != d->owned || c.open != d->open_sbs || c.used != d->used_plane_pages ||
         c.used_pslc != d->used_pslc_plane_pages) {
       return Broken(
           "domain %u: owns %u SBs (%u open, %u+%u plane pages), counted %u (%u open, %u+%u)", id,
-          d->owned, d->open_count, d->used_plane_pages, d->used_pslc_plane_pages, c.owned, c.open,
-          c.used, c.used_pslc);
+          d->owned, d->open_sbs.size(), d->used_plane_pages, d->used_pslc_plane_pages, c.owned,
+          c.open.size(), c.used, c.used_pslc);
     }
     if (c.used > d->rec.quota || c.used_pslc > d->rec.pslc_quota) {
       return Broken("domain %u: %u+%u plane pages used, quotas %u+%u", id, c.used, c.used_pslc,

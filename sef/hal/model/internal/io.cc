@@ -12,15 +12,14 @@ namespace {
 using wire::StatusCodeType;
 namespace sc = wire::sc;
 
-// Too many open super blocks. SEF v1.13's own code for it is not public; this is the status
-// ZNS gives the same condition (Too Many Open Zones).
-constexpr uint8_t kTooManyOpen = 0xBE;
-
-Outcome InvalidNamespace() { return Fail(StatusCodeType::kGeneric, sc::kInvalidNamespace); }
 Outcome CapacityExceeded() { return Fail(StatusCodeType::kGeneric, sc::kCapacityExceeded); }
-Outcome Unwritten() { return Fail(StatusCodeType::kMediaAndDataIntegrity, 0x87); }
-Outcome AccessDenied() { return Fail(StatusCodeType::kMediaAndDataIntegrity, 0x86); }
-Outcome CompareFailure() { return Fail(StatusCodeType::kMediaAndDataIntegrity, 0x85); }
+Outcome Unwritten() {
+  return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kDeallocatedOrUnwritten);
+}
+Outcome AccessDenied() { return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kAccessDenied); }
+Outcome CompareFailure() {
+  return Fail(StatusCodeType::kMediaAndDataIntegrity, sc::kCompareFailure);
+}
 Outcome PartialWrite(uint32_t not_written) {
   Outcome o = Fail(StatusCodeType::kVendorSpecific, sc::kPartialWrite);
   o.result = cmd::NlwResult{not_written, 0}.ToResult();
@@ -62,19 +61,24 @@ class IovCursor {
 
 bool IsOpen(SbState s) { return s == SbState::kOpenByErase || s == SbState::kOpenByPlacement; }
 
-uint8_t ClosedTransition(const SuperBlock& sb) {
-  if (sb.state() == SbState::kOpenByErase) {
-    return (sb.rec.flags & kSbFlagOpenedByCopy) ? wire::kStNlcClosed : wire::kStEraseClosed;
-  }
-  return wire::kStNlwClosed;
-}
-
 }  // namespace
 
 Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions& out,
                          bool& parked) {
+  if (c.opcode() == wire::kNvmFlushOpcode && c.nsid() == wire::kNsidBroadcast) {
+    for (auto& each : domains_) {  // every attached domain (VWC bits 2:1 = 11b)
+      if (each == nullptr || !each->rec.attached) continue;
+      std::lock_guard lock(each->mu);
+      NvmFlush(*each);
+    }
+    return Outcome::Ok();
+  }
   Domain* d = FindDomain(c.nsid());
   if (d == nullptr || !d->rec.attached) return InvalidNamespace();
+  if (c.opcode() == wire::kNvmFlushOpcode) {
+    std::lock_guard lock(d->mu);
+    return NvmFlush(*d);
+  }
   absl::StatusOr<cmd::IoRequest> decoded = cmd::DecodeIo(c, d->format);
   if (!decoded.ok()) {
     return decoded.status().code() == absl::StatusCode::kUnimplemented
@@ -153,8 +157,8 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   const uint64_t used = pslc ? d.used_pslc_plane_pages : d.used_plane_pages;
   const uint64_t quota = pslc ? d.rec.pslc_quota : d.rec.quota;
   if (used + PlanePages(capacity) > quota) return CapacityExceeded();
-  if (d.open_count >= d.rec.max_open_super_blocks) {
-    return Fail(StatusCodeType::kCommandSpecific, kTooManyOpen);
+  if (d.open_sbs.size() >= d.rec.max_open_super_blocks) {
+    return Fail(StatusCodeType::kCommandSpecific, sc::kTooManyOpenSuperBlocks);
   }
   uint32_t id = 0;
   uint32_t serial = 0;
@@ -181,6 +185,7 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   sb.rec.flags = pslc ? kSbFlagPslc : 0;
   sb.capacity = capacity;
   sb.written = 0;
+  sb.rec.durable = 0;
   // Erasing forgets every ADU of the SB: their "written" markers go back to zero. The
   // record still says Free until SetSbState writes it, so a crash here loses nothing.
   ForEachRun(vd, id, 0, capacity, [this](uint64_t first, uint32_t n) {
@@ -240,7 +245,7 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
       result = cmd::PatrolResult{0}.ToResult();  // the model's media never degrades
       break;
     case wire::SbOperation::kFlush:
-      SyncAdus(vd, id, 0, sb.written);
+      Commit(vd, id, 0);
       result = cmd::CloseResult{SuperBlockId(id), false}.ToResult();
       break;
     default:
@@ -253,6 +258,12 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
     std::memcpy(r.buffer.data, &info, std::min<size_t>(sizeof(info), r.buffer.size));
   }
   return Outcome::Ok(result);
+}
+
+// Every open SB of the domain becomes durable, as a Super Block Flush of each would make it.
+Outcome Model::NvmFlush(Domain& d) {
+  for (uint32_t id : d.open_sbs) Commit(*d.vd, id, 0);
+  return Outcome::Ok();
 }
 
 // ---- nameless write ---------------------------------------------------------------------------
@@ -334,7 +345,9 @@ Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
       AppendAdu(d, id, ua, adu, meta);
     }
     if (nlw.fua) {
-      SyncAdus(vd, id, first, sb.written);
+      Commit(vd, id, first);
+    } else {
+      Secure(vd, id, ProgrammedDurable(vd, id));
     }
     done += n;
     arr.nradu = sb.capacity - sb.written;
@@ -370,21 +383,29 @@ Outcome Model::Read(Domain& d, const cmd::ReadRequest& r) {
   }
   const SuperBlock& sb = vd.sbs[id];
   const uint32_t n = r.adus.value();
-  if (uint64_t{offset} + n > sb.written) return Unwritten();  // past the written ADUs
+  if (uint64_t{offset} + n > sb.capacity) {
+    return Fail(StatusCodeType::kGeneric, sc::kLbaOutOfRange);  // past the SB: no such ADU
+  }
+  // ADUs at and past the write pointer hold nothing the host wrote: a closed SB's padding or
+  // an open SB's erased remainder. They read as zeros with user address all ones, so a
+  // verified read of them fails with Compare Failure (docs/model.md, "Reading unwritten ADUs").
+  const auto user_address = [&](uint32_t o) {
+    return o < sb.written ? media_->info(PhysicalAdu(vd, id, o))->user_address : ~uint64_t{0};
+  };
   if (!r.verify.is_ignore()) {
     for (uint32_t i = 0; i < n; ++i) {
-      if (media_->info(PhysicalAdu(vd, id, offset + i))->user_address != r.verify.raw() + i) {
-        return CompareFailure();
-      }
+      if (user_address(offset + i) != r.verify.raw() + i) return CompareFailure();
     }
   }
+  static constexpr uint8_t kZeros[wire::kAduDataBytes] = {};
   IovCursor out(r.data);
   for (uint32_t i = 0; i < n; ++i) {
+    const bool written = offset + i < sb.written;
     const uint64_t phys = PhysicalAdu(vd, id, offset + i);
-    if (r.data.count != 0) out.Write(media_->data(phys), wire::kAduDataBytes);
+    if (r.data.count != 0) out.Write(written ? media_->data(phys) : kZeros, wire::kAduDataBytes);
     if (r.metadata.size != 0) {
-      std::memcpy(r.metadata.data + uint64_t{i} * wire::kAduMetaBytes, media_->info(phys)->metadata,
-                  wire::kAduMetaBytes);
+      std::memcpy(r.metadata.data + uint64_t{i} * wire::kAduMetaBytes,
+                  written ? media_->info(phys)->metadata : kZeros, wire::kAduMetaBytes);
     }
   }
   return Outcome::Ok();
@@ -480,6 +501,11 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     AppendAdu(dest, id, sinfo->user_address, media_->data(sphys), sinfo->metadata);
     changes.push_back({sinfo->user_address, from.raw(), to.raw()});
   }
+  if (gcr.fua) {
+    Commit(vd, id, copied_from);
+  } else {
+    Secure(vd, id, ProgrammedDurable(vd, id));
+  }
   if (next == sources.size()) status |= wire::kCopyConsumedSource;
   header.next_adu_offset =
       next < sources.size() ? sources[next].second
@@ -498,9 +524,6 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
   if (!changes.empty()) {  // an empty vector's data() may be null, which memcpy must not get
     std::memcpy(gcr.acr.data + sizeof(header), changes.data(),
                 changes.size() * sizeof(wire::AddressChange));
-  }
-  if (gcr.fua) {
-    SyncAdus(vd, id, copied_from, target.written);
   }
   nlc_outcome = Outcome::Ok(cmd::NlcResult{header.adus_left, status}.ToResult());
   return Outcome::Ok(cmd::GcrResult{0}.ToResult());

@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
@@ -67,6 +69,26 @@ FileHeader Layout(const UnitConfig& config, const std::string& json) {
   std::memcpy(h.config_json, json.data(), json.size());
   h.crc = HeaderCrc(h);
   return h;
+}
+
+// A version-1 header matches `layout` (version 2) when the regions are where version 2 puts
+// them and it records the same configuration, version 1 having had no "write_cache" (the
+// migrated file takes the one asked for).
+bool SameLayoutVersion1(const FileHeader& v1, const FileHeader& layout, const UnitConfig& config) {
+  const bool same_regions =
+      v1.file_bytes == layout.file_bytes && v1.unit_record_offset == layout.unit_record_offset &&
+      v1.unit_slot_bytes == layout.unit_slot_bytes &&
+      v1.domain_slot_bytes == layout.domain_slot_bytes &&
+      v1.domain_records_offset == layout.domain_records_offset &&
+      v1.sb_records_offset == layout.sb_records_offset &&
+      v1.sb_slot_bytes == layout.sb_slot_bytes && v1.adu_info_offset == layout.adu_info_offset &&
+      v1.data_offset == layout.data_offset && v1.physical_adus == layout.physical_adus;
+  if (!same_regions || v1.config_json_bytes > sizeof(v1.config_json)) return false;
+  absl::StatusOr<UnitConfig> recorded =
+      ParseUnitConfig(std::string_view(v1.config_json, v1.config_json_bytes));
+  if (!recorded.ok()) return false;
+  recorded->write_cache = config.write_cache;
+  return UnitConfigToJson(*recorded) == UnitConfigToJson(config);
 }
 
 }  // namespace
@@ -128,15 +150,18 @@ absl::StatusOr<std::unique_ptr<Media>> Media::Open(const UnitConfig& config,
         return absl::FailedPreconditionError(
             absl::StrFormat("%s is not a SEF model backing file (bad magic)", path));
       }
-      if (existing.version != kFormatVersion) {
-        return absl::FailedPreconditionError(
-            absl::StrFormat("%s has format version %u; this build reads version %u", path,
-                            existing.version, kFormatVersion));
+      if (existing.version != kFormatVersion &&
+          existing.version != kFormatVersionWithoutDurability) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "%s has format version %u; this build reads version %u (and migrates version %u)", path,
+            existing.version, kFormatVersion, kFormatVersionWithoutDurability));
       }
       if (HeaderCrc(existing) != existing.crc) {
         return absl::DataLossError(absl::StrFormat("%s: header CRC mismatch", path));
       }
-      if (std::memcmp(&existing, &layout, sizeof(layout)) != 0) {
+      const bool migrate = existing.version == kFormatVersionWithoutDurability;
+      if (migrate ? !SameLayoutVersion1(existing, layout, config)
+                  : std::memcmp(&existing, &layout, sizeof(layout)) != 0) {
         return absl::FailedPreconditionError(absl::StrFormat(
             "%s was created for another unit configuration (%.*s); open it with that "
             "configuration or use a new file",
@@ -145,6 +170,15 @@ absl::StatusOr<std::unique_ptr<Media>> Media::Open(const UnitConfig& config,
       if (static_cast<uint64_t>(st.st_size) != layout.file_bytes) {
         return absl::DataLossError(absl::StrFormat("%s is %u bytes; the header says %u", path,
                                                    st.st_size, layout.file_bytes));
+      }
+      // Version 1 had the same layout, so migrating is rewriting the header. The file was made
+      // without a volatile cache: its unit state says "not in use" (flags 0), so the next
+      // recovery counts every ADU as durable. One page written at once: a crash leaves either
+      // header, and both open.
+      if (migrate &&
+          (pwrite(m->fd_, &layout, sizeof(layout), 0) != static_cast<ssize_t>(sizeof(layout)) ||
+           fdatasync(m->fd_) != 0)) {
+        return OsError("cannot rewrite the version-1 header of backing file", path);
       }
     }
     void* p = mmap(nullptr, layout.file_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd_, 0);
@@ -156,9 +190,9 @@ absl::StatusOr<std::unique_ptr<Media>> Media::Open(const UnitConfig& config,
   m->info_ = reinterpret_cast<AduInfo*>(m->base_ + layout.adu_info_offset);
   m->data_ = m->base_ + layout.data_offset;
   m->unit_slot_bytes_ = layout.unit_slot_bytes;
-  m->unit_state_bytes_ = UnitStateBytes(config);
   m->domain_slot_bytes_ = layout.domain_slot_bytes;
   m->sb_slot_bytes_ = layout.sb_slot_bytes;
+  m->unit_state_bytes_ = UnitStateBytes(config);
   m->domain_generation_.assign(config.max_qos_domains, 0);
   m->sb_generation_.assign(uint64_t{config.dies()} * config.blocks_per_die, 0);
   return m;
@@ -238,9 +272,23 @@ absl::StatusOr<std::vector<uint8_t>> Media::ReadUnitState() {
   return payload.value_or(std::vector<uint8_t>());
 }
 
-void Media::WriteUnitState(const std::vector<uint8_t>& payload) {
+void Media::WriteUnitState(std::vector<uint8_t> payload) {
+  payload.resize(std::max<size_t>(payload.size(), sizeof(UnitStateHeader)));
+  payload[offsetof(UnitStateHeader, flags)] = in_use_ ? kUnitFlagInUse : 0;
   WritePair(base_ + header_->unit_record_offset, unit_slot_bytes_, &unit_generation_,
             payload.data(), static_cast<uint32_t>(payload.size()));
+}
+
+absl::Status Media::SetInUse(bool in_use) {
+  SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> payload, ReadUnitState());
+  if (payload.empty()) payload.assign(unit_state_bytes_, 0);
+  in_use_ = in_use;
+  WriteUnitState(std::move(payload));
+  if (fd_ >= 0) {
+    const uint64_t from = header_->unit_record_offset / kPage * kPage;
+    msync(base_ + from, header_->domain_records_offset - from, MS_SYNC);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<DomainRecord>> Media::ReadDomain(uint32_t index) {
@@ -285,6 +333,13 @@ void Media::Sync(uint64_t first_physical_adu, uint64_t count) {
   sync(data(first_physical_adu), data(first_physical_adu + count));
   sync(reinterpret_cast<uint8_t*>(info(first_physical_adu)),
        reinterpret_cast<uint8_t*>(info(first_physical_adu + count)));
+}
+
+void Media::SyncSb(uint64_t slot) {
+  if (fd_ < 0) return;
+  const uint64_t at = header_->sb_records_offset + 2ull * sb_slot_bytes_ * slot;
+  const uint64_t from = at / kPage * kPage;
+  msync(base_ + from, at + 2ull * sb_slot_bytes_ - from, MS_SYNC);
 }
 
 void Media::SyncAll() {

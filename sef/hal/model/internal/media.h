@@ -32,9 +32,14 @@ class Media {
   bool created() const { return created_; }  // false: reopened an existing file
   bool file_backed() const { return fd_ >= 0; }
 
-  // The unit state record: empty when never written.
+  // The unit state record: empty when never written. A write stores the in-use flag
+  // (UnitStateHeader::flags) as SetInUse last set it, whatever `payload` holds there.
   absl::StatusOr<std::vector<uint8_t>> ReadUnitState();
-  void WriteUnitState(const std::vector<uint8_t>& payload);
+  void WriteUnitState(std::vector<uint8_t> payload);
+  // Sets the unit's in-use flag in its state record (and msyncs it). Set while the unit is
+  // open and powered; found set by the next opener, it means a power cut. Errors: DataLoss
+  // (the record is corrupt).
+  absl::Status SetInUse(bool in_use);
 
   absl::StatusOr<std::optional<DomainRecord>> ReadDomain(uint32_t index);
   void WriteDomain(uint32_t index, const DomainRecord& record);
@@ -48,6 +53,8 @@ class Media {
 
   // Makes the given ADUs durable (FUA, flush): msync of their data and info (file only).
   void Sync(uint64_t first_physical_adu, uint64_t count);
+  // msync of one SB record pair (file only), after a durable pointer moved for FUA or flush.
+  void SyncSb(uint64_t slot);
   // Makes everything durable (clean close).
   void SyncAll();
 
@@ -72,6 +79,7 @@ class Media {
   uint8_t* data_ = nullptr;
   uint32_t unit_slot_bytes_ = 0, domain_slot_bytes_ = 0, sb_slot_bytes_ = 0;
   uint32_t unit_state_bytes_ = 0;  // UnitStateBytes(config)
+  bool in_use_ = false;  // stored with every unit state write
   // Newest generation per record, so that a write goes to the other slot.
   uint64_t unit_generation_ = 0;
   std::vector<uint64_t> domain_generation_, sb_generation_;

@@ -3,9 +3,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <future>
+#include <random>
 
 #include "absl/strings/str_format.h"
+#include "sef/base/await.h"
 #include "sef/base/status_macros.h"
 
 namespace sef::model {
@@ -17,10 +18,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Open(ControllerOptions o
 }
 
 Completion Controller::Execute(const Command& cmd) {
-  std::promise<Completion> promise;
-  std::future<Completion> future = promise.get_future();
-  Submit(cmd, [&promise](Completion c) { promise.set_value(c); });
-  return future.get();
+  return Await<Completion>([&](CompletionCallback done) { Submit(cmd, std::move(done)); });
 }
 
 namespace internal {
@@ -38,6 +36,16 @@ Outcome InvalidField() { return Fail(wire::StatusCodeType::kGeneric, wire::sc::k
 Outcome SequenceError() {
   return Fail(wire::StatusCodeType::kGeneric, wire::sc::kCommandSequenceError);
 }
+Outcome InvalidNamespace() {
+  return Fail(wire::StatusCodeType::kGeneric, wire::sc::kInvalidNamespace);
+}
+
+void CopyOut(const cmd::MutableBytes& buf, const void* src, size_t n, uint64_t offset) {
+  std::memset(buf.data, 0, buf.size);
+  if (offset >= n) return;
+  std::memcpy(buf.data, static_cast<const uint8_t*>(src) + offset,
+              std::min<uint64_t>(n - offset, buf.size));
+}
 
 Model::Model(ControllerOptions options)
     : options_(std::move(options)),
@@ -45,26 +53,37 @@ Model::Model(ControllerOptions options)
 
 Model::~Model() {
   AbortOutstanding();
-  // media_'s destructor makes a backing file durable.
+  std::unique_lock topology(topology_mu_);
+  if (media_ == nullptr || !powered_.load(std::memory_order_relaxed)) return;
+  // A clean close: everything written reaches the media, then the unit is marked not in use,
+  // so the next opener keeps every ADU. (Off, the cut already applied the loss rule and the
+  // flag stays set; the next opener's rule then has nothing left to take.) media_'s
+  // destructor msyncs again.
+  media_->SyncAll();
+  (void)media_->SetInUse(false);  // a corrupt unit record is reported by the next Open
 }
 
 void Model::AbortOutstanding() {
   Completions out;
   {
     std::unique_lock topology(topology_mu_);
-    const Outcome aborted = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested);
-    for (auto& d : domains_) {
-      if (d == nullptr) continue;
-      std::lock_guard lock(d->mu);
-      AbortPending(*d, out);
-    }
+    AbortParked(Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested).status, out);
     std::lock_guard events(events_mu_);
-    for (auto& aer : aers_) out.emplace_back(std::move(aer), Completion{0, aborted.status});
-    aers_.clear();
     // Events already reported are re-armed: the host lost their AERs with the reset.
     sb_event_outstanding_ = vd_event_outstanding_ = false;
   }
   for (auto& [done, completion] : out) std::move(done)(completion);
+}
+
+void Model::AbortParked(NvmeStatus status, Completions& out) {
+  for (auto& d : domains_) {
+    if (d == nullptr) continue;
+    std::lock_guard lock(d->mu);
+    AbortPending(*d, status, out);
+  }
+  std::lock_guard events(events_mu_);
+  for (auto& aer : aers_) out.emplace_back(std::move(aer), Completion{0, status});
+  aers_.clear();
 }
 
 namespace {
@@ -100,7 +119,11 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Create(ControllerOptions options) 
   SEF_RETURN_IF_ERROR(CheckEmulatable(options.config));
   std::unique_ptr<Model> m(new Model(std::move(options)));
   SEF_ASSIGN_OR_RETURN(m->media_, Media::Open(m->options_.config, m->options_.backing_file));
-  SEF_RETURN_IF_ERROR(m->Recover());
+  {
+    std::unique_lock topology(m->topology_mu_);
+    SEF_RETURN_IF_ERROR(m->PowerUp());  // a failure leaves it off: no clean close marked
+    m->powered_.store(true, std::memory_order_release);
+  }
   return m;
 }
 
@@ -135,14 +158,14 @@ void Model::SyncAdus(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to) {
 
 // ---- recovery ---------------------------------------------------------------------------------
 
-absl::Status Model::Recover() {
+absl::Status Model::Recover(uint64_t loss_seed) {
   const UnitConfig& config = options_.config;
-  std::unique_lock topology(topology_mu_);
   fifos_.assign(config.read_fifos, FifoSettings{});
   domains_.resize(config.max_qos_domains);
   SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> unit, media_->ReadUnitState());
   std::vector<VdSettings> settings(config.dies());
   std::vector<uint16_t> owner(config.dies(), 0);
+  bool lost_power = false;
   if (!unit.empty()) {
     UnitStateHeader h;
     const uint8_t* p = unit.data();
@@ -154,7 +177,9 @@ absl::Status Model::Recover() {
     p += owner.size() * sizeof(uint16_t);
     std::memcpy(fifos_.data(), p, fifos_.size() * sizeof(FifoSettings));
     selected_config_ = h.selected_config;
+    lost_power = h.flags & kUnitFlagInUse;
   }
+  std::mt19937_64 rng(loss_seed);
   // Virtual devices: dies grouped by owner, settings by id.
   cmd::CapacityConfig restored;
   restored.id = selected_config_;
@@ -237,12 +262,31 @@ absl::Status Model::Recover() {
         max_sequence = std::max(max_sequence, info->sequence);
         ++sb.written;
       }
+      if (sb.state() != SbState::kClosed) {
+        // The power-loss rule, the same as a cut applies (Cut: same SB order, same rng use).
+        // After it, or after a clean close, every ADU present is durable.
+        if (volatile_cache()) {
+          if (lost_power) LoseVolatileTail(*vd, id, rng);
+          Secure(*vd, id, sb.written);
+        }
+        // Full but open: the process died between the last ADU of the write that filled the SB
+        // and the close that write makes. Close it now, as that write would have, and tell
+        // the host as it would have been told.
+        if (sb.written == sb.capacity) {
+          const uint8_t transition = ClosedTransition(sb);
+          sb.rec.state = static_cast<uint8_t>(SbState::kClosed);
+          sb.rec.durable = sb.written;
+          sb.rec.state_since_seconds = clock_->NowSeconds();
+          PersistSb(*vd, id);
+          RaiseSbEvent(*vd, id, transition);
+        }
+      }
       Domain& d = *domains_[rec->domain - 1];
       std::lock_guard d_lock(d.mu);
       ++d.owned;
       (pslc ? d.used_pslc_plane_pages : d.used_plane_pages) += PlanePages(sb.capacity);
       if (pslc) ++pslc_in_use;
-      if (sb.state() != SbState::kClosed) ++d.open_count;
+      if (sb.state() != SbState::kClosed) d.open_sbs.insert(id);
       if (sb.state() == SbState::kOpenByPlacement) {
         d.open_by_placement[{rec->placement_id, pslc}] = id;
       }
@@ -262,24 +306,37 @@ absl::Status Model::Recover() {
 void Model::Submit(const Command& c, CompletionCallback done) {
   MaybeTick();
   Completions out;
-  if (c.queue == QueueType::kAdmin &&
-      c.opcode() == static_cast<uint8_t>(wire::AdminOpcode::kAsyncEventRequest)) {
-    ParkAer(std::move(done), out);
-  } else if (c.queue == QueueType::kAdmin) {
+  const bool aer = c.queue == QueueType::kAdmin &&
+                   c.opcode() == static_cast<uint8_t>(wire::AdminOpcode::kAsyncEventRequest);
+  for (;;) {
+    // The gate is passed under the lock the command runs under, so a cut (exclusive) falls
+    // between commands, never inside one.
+    Gate gate;
+    bool parked = false;  // `done` was taken (parked, or completed through `out`)
     Outcome o;
-    {
-      std::unique_lock topology(topology_mu_);
-      o = ExecuteAdmin(c, out);
-    }
-    out.emplace_back(std::move(done), Completion{o.result, o.status});
-  } else {
-    bool parked = false;
-    Outcome o;
-    {
+    if (aer) {
       std::shared_lock topology(topology_mu_);
-      o = ExecuteIo(c, done, out, parked);
+      gate = Admit();
+      if (gate == Gate::kRun) {
+        ParkAer(std::move(done), out);
+        parked = true;
+      }
+    } else if (c.queue == QueueType::kAdmin) {
+      std::unique_lock topology(topology_mu_);
+      gate = Admit();
+      if (gate == Gate::kRun) o = ExecuteAdmin(c, out);
+    } else {
+      std::shared_lock topology(topology_mu_);
+      gate = Admit();
+      if (gate == Gate::kRun) o = ExecuteIo(c, done, out, parked);
     }
+    if (gate == Gate::kCutFirst) {
+      TriggeredCut(out);
+      continue;  // now off
+    }
+    if (gate == Gate::kOff) o = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortedPowerLoss);
     if (!parked) out.emplace_back(std::move(done), Completion{o.result, o.status});
+    break;
   }
   DeliverEvents(out);
   for (auto& [callback, completion] : out) std::move(callback)(completion);
@@ -310,9 +367,11 @@ Outcome Model::SetSbState(Domain& d, uint32_t id, SbState to, uint8_t transition
   if (!legal) return SequenceError();
   const bool pslc = sb.rec.flags & kSbFlagPslc;
   uint64_t& used = pslc ? d.used_pslc_plane_pages : d.used_plane_pages;
-  if (is_open(from)) --d.open_count;
+  if (is_open(from)) d.open_sbs.erase(id);
   if (from == SbState::kOpenByPlacement) d.open_by_placement.erase({sb.rec.placement_id, pslc});
-  if (is_open(to)) ++d.open_count;
+  if (is_open(to)) d.open_sbs.insert(id);
+  // Closing programs (and pads) the SB's last pages: nothing of a closed SB is lost.
+  if (to == SbState::kClosed) sb.rec.durable = sb.written;
   if (from == SbState::kFree) {
     ++d.owned;
     used += PlanePages(sb.capacity);
@@ -324,6 +383,7 @@ Outcome Model::SetSbState(Domain& d, uint32_t id, SbState to, uint8_t transition
     used -= PlanePages(sb.capacity);
     sb.rec.flags = 0;
     sb.rec.domain = 0;
+    sb.rec.durable = 0;
     sb.written = 0;
     sb.capacity = 0;
     PersistSb(vd, id);
@@ -357,6 +417,7 @@ void Model::Tick() {
   Completions out;
   {
     std::shared_lock topology(topology_mu_);
+    if (!powered_.load(std::memory_order_acquire)) return;
     const int64_t now_s = clock_->NowSeconds();
     const UnitConfig& config = options_.config;
     for (auto& d : domains_) {
@@ -395,19 +456,19 @@ void Model::ExpireUnpaired(Completions& out) {
   for (auto& d : domains_) {
     if (d == nullptr) continue;
     std::lock_guard lock(d->mu);
-    AbortPending(*d, out, limit);
+    AbortPending(*d, Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested).status, out,
+                 limit);
   }
 }
 
-void Model::AbortPending(Domain& d, Completions& out, int64_t since_or_before) {
-  const Outcome aborted = Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested);
+void Model::AbortPending(Domain& d, NvmeStatus status, Completions& out, int64_t since_or_before) {
   for (auto* pending : {&d.pending_far, &d.pending_nlc}) {
     for (auto it = pending->begin(); it != pending->end();) {
       if (it->second.since_nanos > since_or_before) {
         ++it;
         continue;
       }
-      out.emplace_back(std::move(it->second.done), Completion{0, aborted.status});
+      out.emplace_back(std::move(it->second.done), Completion{0, status});
       it = pending->erase(it);
     }
   }

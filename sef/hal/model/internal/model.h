@@ -1,8 +1,10 @@
 // The device model's implementation class, shared by model.cc (open, recovery, dispatch,
-// pairing, time), admin.cc (admin commands), io.cc (I/O commands) and events.cc (AENs).
+// pairing, time), admin.cc (admin commands), io.cc (I/O commands), events.cc (AENs) and
+// power.cc (the write cache's durable pointers, power cuts, power-on).
 //
 // Locking (outermost first):
-//   topology_mu_  exclusive for every admin command, shared for I/O;
+//   topology_mu_  exclusive for every admin command, a power cut and PowerOn; shared for I/O,
+//                 AERs and Tick (so a cut never falls inside a command);
 //   Domain::mu    the domain's open SBs, pending pairs, and the SBs it owns (records + ADUs);
 //                 a copy between two domains takes both, in id order;
 //   Vd::mu        the VD's free list and allocation counters;
@@ -20,6 +22,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
+#include <set>
 #include <shared_mutex>
 #include <utility>
 #include <vector>
@@ -46,6 +50,14 @@ int64_t SecondsSince(int64_t now, int64_t since);
 Outcome Fail(wire::StatusCodeType sct, uint8_t sc);
 Outcome InvalidField();
 Outcome SequenceError();
+Outcome InvalidNamespace();
+
+// Copies `n` bytes of `src` from `offset` into `buf`, zero-filling the rest of `buf`.
+void CopyOut(const cmd::MutableBytes& buf, const void* src, size_t n, uint64_t offset = 0);
+template <typename T>
+void CopyOut(const cmd::MutableBytes& buf, const T& value) {
+  CopyOut(buf, &value, sizeof(value));
+}
 
 // Deferred completions, run once locks are released.
 using Completions = std::vector<std::pair<CompletionCallback, Completion>>;
@@ -54,8 +66,9 @@ struct SuperBlock {
   // The owning domain's id (0 = free). Written under the owner's lock; read by any domain to
   // learn whether an SB is its own before touching the other fields.
   std::atomic<uint16_t> owner{0};
-  // Mirror of the persisted record. Records are packed (format.h); aligned here so that their
-  // fields sit at their natural alignment and may be bound to references (std::max, StrFormat).
+  // Mirror of the persisted record (rec.durable: see Secure). Records are packed (format.h);
+  // aligned here so that their fields sit at their natural alignment and may be bound to
+  // references (std::max, StrFormat).
   alignas(8) SbRecord rec{};
   uint32_t written = 0;   // write pointer, ADUs
   uint32_t capacity = 0;  // ADUs, fixed at allocation (pSLC = 1/4)
@@ -63,6 +76,14 @@ struct SuperBlock {
   SbState state() const { return static_cast<SbState>(rec.state); }
 };
 static_assert(alignof(SuperBlock) >= 8, "SuperBlock::rec must stay aligned");
+
+// The SB state-change event type (log 0xD3 ST) of closing an open SB.
+inline uint8_t ClosedTransition(const SuperBlock& sb) {
+  if (sb.state() == SbState::kOpenByErase) {
+    return (sb.rec.flags & kSbFlagOpenedByCopy) ? wire::kStNlcClosed : wire::kStEraseClosed;
+  }
+  return wire::kStNlwClosed;
+}
 
 struct Vd {
   VirtualDeviceId id;
@@ -98,7 +119,7 @@ struct Domain {
 
   std::mutex mu;
   std::map<std::pair<uint16_t, bool>, uint32_t> open_by_placement ABSL_GUARDED_BY(mu);
-  uint32_t open_count ABSL_GUARDED_BY(mu) = 0;
+  std::set<uint32_t> open_sbs ABSL_GUARDED_BY(mu);  // open by erase or by placement
   uint64_t used_plane_pages ABSL_GUARDED_BY(mu) = 0;
   uint64_t used_pslc_plane_pages ABSL_GUARDED_BY(mu) = 0;
   uint32_t owned ABSL_GUARDED_BY(mu) = 0;
@@ -115,9 +136,16 @@ class Model final : public Controller {
   ~Model() override;
 
   void Submit(const Command& cmd, CompletionCallback done) override;
+  uint64_t AddEventObserver(EventObserver observer) override;
+  void RemoveEventObserver(uint64_t handle) override;
   void Tick() override;
   void AbortOutstanding() override;
   const UnitConfig& config() const override { return options_.config; }
+
+  void PowerCut(uint64_t seed) override;
+  absl::Status PowerOn() override;
+  void CutPowerAfter(uint64_t commands, uint64_t seed) override;
+  bool powered() const override { return powered_.load(std::memory_order_acquire); }
 
   // Test only (testing/invariants.h; defined in internal/invariants.cc, which only test
   // targets link): OK, or Internal naming the first broken invariant of the unit's state.
@@ -126,7 +154,31 @@ class Model final : public Controller {
 
  private:
   explicit Model(ControllerOptions options);
-  absl::Status Recover();
+
+  // ---- power (power.cc) ----
+  // Recovers the state from the media (applying the loss rule when the unit lost power) and
+  // marks the unit in use. The one path of Open and PowerOn.
+  absl::Status PowerUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  // Rebuilds every RAM structure from the records and ADUs on the media. When the unit state
+  // says the unit was in use (not closed cleanly) and the cache is volatile, first applies the
+  // loss rule with `loss_seed`. Leaves every open SB's durable pointer at its write pointer.
+  absl::Status Recover(uint64_t loss_seed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  // Forgets everything Recover rebuilds (a restart's RAM).
+  void ForgetState() ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  // Whether a command may run now (the caller holds topology_mu_ shared or exclusive): takes one
+  // command of an armed CutPowerAfter trigger.
+  enum class Gate { kRun, kOff, kCutFirst };
+  Gate Admit();
+  // The cut of an armed trigger that reached zero (nothing if another thread cut first).
+  void TriggeredCut(Completions& out);
+  void Cut(uint64_t seed, Completions& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  // The loss rule for one open SB: keeps [0, durable) and a `rng`-chosen part of the rest;
+  // the lost ADUs become unwritten (last first, so a crash meanwhile leaves a prefix).
+  void LoseVolatileTail(Vd& vd, uint32_t sb, std::mt19937_64& rng)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  // Completes every parked command (AERs, FAR/NLC waiting for a partner) with `status`.
+  void AbortParked(NvmeStatus status, Completions& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  bool volatile_cache() const { return options_.config.write_cache == WriteCache::kVolatile; }
 
   // ---- geometry ----
   uint32_t SbCapacity(const Vd& vd, bool pslc) const;
@@ -140,10 +192,27 @@ class Model final : public Controller {
   // Makes the SB's ADUs [from, to) durable (FUA, flush): one msync per run.
   void SyncAdus(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to);
 
+  // ---- durability of open SBs (power.cc; docs/model.md, "Power loss") ----
+  // The durable pointer the page-program rule gives the SB at its write pointer: the end of
+  // the last die page followed by pages_to_secure_integrity - 1 further written pages.
+  uint32_t ProgrammedDurable(const Vd& vd, uint32_t sb) const;
+  // Raises the SB's durable pointer to `to` and stores its record (volatile cache only; with
+  // none every written ADU is durable and the pointer is not kept).
+  void Secure(Vd& vd, uint32_t sb, uint32_t to);
+  // FUA, Super Block Flush, NVM Flush: the SB's ADUs [from, written) and its durable pointer
+  // (= written) reach the media (msync of a backing file).
+  void Commit(Vd& vd, uint32_t sb, uint32_t from);
+
   // ---- admin (admin.cc) ----
   Outcome ExecuteAdmin(const Command& c, Completions& out);
   Outcome Identify(const cmd::AdminRequest& r);
-  Outcome GetLog(const cmd::AdminRequest& r);
+  // ---- logs (logs.cc) ----
+  Outcome GetLog(const cmd::AdminRequest& r, Completions& out);
+  Outcome VdInfoLog(const cmd::VdInfoLogRequest& v, Completions& out);
+  Outcome QosDomainListLog(const cmd::QosDomainListLogRequest& v);
+  Outcome SuperBlockListLog(const cmd::SuperBlockListLogRequest& v);
+  Outcome SuperBlockInfoLog(const cmd::SuperBlockInfoLogRequest& v, Completions& out);
+  Outcome UserAddressListLog(const cmd::UserAddressListLogRequest& v);
   Outcome SetVdFeature(const cmd::AdminRequest& r);
   Outcome ReadFifoList(VirtualDeviceId vd, const cmd::MutableBytes& buffer);
   Outcome SetDomainFeature(const cmd::AdminRequest& r);
@@ -157,6 +226,7 @@ class Model final : public Controller {
   // ---- I/O (io.cc) ----
   Outcome ExecuteIo(const Command& c, CompletionCallback& done, Completions& out, bool& parked);
   Outcome SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRequest& r);
+  Outcome NvmFlush(Domain& d);
   Outcome Write(Domain& d, const cmd::FlashAddressRequest& far,
                 const cmd::NamelessWriteRequest& nlw, Outcome& far_outcome);
   Outcome Read(Domain& d, const cmd::ReadRequest& r);
@@ -193,8 +263,8 @@ class Model final : public Controller {
   void MaybeTick();
   void ExpireUnpaired(Completions& out);
   // Completes d's waiting FAR/NLC commands that have waited since `since_or_before` (all of
-  // them by default) with Abort Requested.
-  void AbortPending(Domain& d, Completions& out,
+  // them by default) with `status`.
+  void AbortPending(Domain& d, NvmeStatus status, Completions& out,
                     int64_t since_or_before = std::numeric_limits<int64_t>::max())
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
 
@@ -206,6 +276,12 @@ class Model final : public Controller {
   std::unique_ptr<Media> media_;
   std::atomic<uint64_t> write_sequence_{0};
   std::atomic<int64_t> next_tick_nanos_{0};
+  // Written with topology_mu_ held exclusively; read under it (shared) by every command. On
+  // once Open recovered the unit.
+  std::atomic<bool> powered_{false};
+  // Commands left before an armed CutPowerAfter trigger fires; -1 = none armed. Taken with a
+  // compare-and-swap under topology_mu_ (shared): exactly that many commands run.
+  std::atomic<int64_t> cut_after_{-1};
 
   std::shared_mutex topology_mu_;
   uint16_t selected_config_ ABSL_GUARDED_BY(topology_mu_) = 0;
@@ -213,6 +289,13 @@ class Model final : public Controller {
   std::map<uint16_t, std::unique_ptr<Vd>> vds_ ABSL_GUARDED_BY(topology_mu_);
   std::vector<std::unique_ptr<Domain>> domains_ ABSL_GUARDED_BY(topology_mu_);  // [id - 1]
   std::vector<FifoSettings> fifos_ ABSL_GUARDED_BY(topology_mu_);               // [rfid - 1]
+  uint64_t cut_seed_ ABSL_GUARDED_BY(topology_mu_) = 0;  // of the armed trigger
+
+  // Innermost: taken while observers run, under any of the locks above.
+  std::mutex observers_mu_;
+  std::map<uint64_t, EventObserver> observers_ ABSL_GUARDED_BY(observers_mu_);
+  uint64_t next_observer_ ABSL_GUARDED_BY(observers_mu_) = 1;
+  void Notify(const ControllerEvent& e);
 
   std::mutex events_mu_;
   std::deque<CompletionCallback> aers_ ABSL_GUARDED_BY(events_mu_);

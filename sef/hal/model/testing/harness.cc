@@ -162,6 +162,7 @@ QosDomainId ModelHarness::CreateDomain(const cmd::QosDomainSpec& spec) {
 }
 
 cmd::DomainFormat ModelHarness::FormatOf(QosDomainId d) {
+  if (auto it = pinned_.find(d.value()); it != pinned_.end()) return it->second;
   const wire::IdentifySefNamespace ns = NamespaceInfo(d);
   const wire::VdInfoLogHeader vd = VdInfo(VirtualDeviceId(ns.endgid));
   return {{static_cast<uint8_t>(vd.sbbw + 1), static_cast<uint8_t>(vd.aobw + 1)},
@@ -262,7 +263,7 @@ Completion ModelHarness::Read(FlashAddress a, uint32_t adus, std::vector<uint8_t
 ModelHarness::Copied ModelHarness::Copy(QosDomainId dest, SuperBlockId dest_sb,
                                         const cmd::CopySource& source,
                                         std::optional<cmd::UserAddressFilter> filter,
-                                        uint32_t acr_entries) {
+                                        uint32_t acr_entries, bool fua) {
   Copied out;
   const cmd::DomainFormat f = FormatOf(dest);
   const uint32_t id = NextPairId();
@@ -270,7 +271,7 @@ ModelHarness::Copied ModelHarness::Copy(QosDomainId dest, SuperBlockId dest_sb,
   cmd::NamelessCopyRequest nlc{
       dest, dest_sb, source, filter, id, 0, cmd::MutableBytes::Of(payload)};
   std::vector<uint8_t> acr(sizeof(wire::AcrHeader) + acr_entries * sizeof(wire::AddressChange));
-  cmd::GetCopyResultRequest gcr{dest, id, false, cmd::MutableBytes::Of(acr)};
+  cmd::GetCopyResultRequest gcr{dest, id, fua, cmd::MutableBytes::Of(acr)};
   absl::StatusOr<Command> nlc_cmd = cmd::Encode(nlc, f);
   absl::StatusOr<Command> gcr_cmd = cmd::Encode(gcr, f);
   if (!nlc_cmd.ok() || !gcr_cmd.ok()) {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,8 +71,12 @@ class ModelHarness {
   cmd::QosDomainSpec DefaultSpec(VirtualDeviceId vd);
   // NS Management create + attach. Returns the new id (0 on failure, with ADD_FAILURE).
   QosDomainId CreateDomain(const cmd::QosDomainSpec& spec);
-  // Identify 05h + log 0xD0: the format the domain's commands need.
+  // Identify 05h + log 0xD0: the format the domain's commands need, or the pinned one.
   cmd::DomainFormat FormatOf(QosDomainId d);
+  // From now on FormatOf(d) returns `f` without asking the unit, so that the helpers send only
+  // the commands they are about (a test counting commands with Controller::CutPowerAfter, or
+  // running while the unit is off). Not thread-safe: pin before sharing the harness.
+  void PinFormat(QosDomainId d, const cmd::DomainFormat& f) { pinned_[d.value()] = f; }
   wire::VdInfoLogHeader VdInfo(VirtualDeviceId vd);
   wire::IdentifySefNamespace NamespaceInfo(QosDomainId d);
   wire::SbInfoLog SbInfo(VirtualDeviceId vd, SuperBlockId sb);
@@ -103,7 +108,7 @@ class ModelHarness {
   };
   Copied Copy(QosDomainId dest, SuperBlockId dest_sb, const cmd::CopySource& source,
               std::optional<cmd::UserAddressFilter> filter = std::nullopt,
-              uint32_t acr_entries = 256);
+              uint32_t acr_entries = 256, bool fua = false);
 
   // The byte every position of ADU `lba` holds in Write's data: distinct per LBA.
   static uint8_t Pattern(uint64_t lba) { return static_cast<uint8_t>(lba * 37 + 11); }
@@ -112,6 +117,7 @@ class ModelHarness {
  private:
   std::unique_ptr<Controller> unit_;
   std::atomic<uint32_t> next_pair_id_{1};  // pair ids are unique across threads
+  std::map<uint16_t, cmd::DomainFormat> pinned_;
 };
 
 // Expects every ADU of `data` to hold Pattern(first_lba + i).
