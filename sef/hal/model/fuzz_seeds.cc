@@ -262,6 +262,31 @@ void WriteAll(const std::filesystem::path& dir) {
       .Op(LogOp{.kind = 13})
       .Save(dir, "features");
 
+  // Power: cut with writes in the volatile cache, power on, read back; a cut armed to fire in
+  // the middle of a write pair, then power on and continue.
+  Script()
+      .Setup()
+      .Op(WriteOp{.adus = 2, .lba = 40})
+      .Op(WriteOp{.adus = 5, .flags = 1, .lba = 50})
+      .Op(AerOp{})
+      .Op(FarOp{.nlwid = 1})
+      .Op(TimeOp{.seconds = 0xF007})  // cut, seed 7
+      .Op(WriteOp{.adus = 1})
+      .Op(TimeOp{.seconds = 0xF100})  // power on
+      .Op(ReadOp{.extent = 0, .adus = 1, .flags = 1, .verify = 40})
+      .Op(ReadOp{.extent = 1, .adus = 5, .flags = 2})
+      .Op(TimeOp{.seconds = 0xF100})  // power on while on
+      .Save(dir, "power_cut_and_on");
+  Script()
+      .Setup()
+      .Op(TimeOp{.seconds = 0xF203})  // cut after 3 commands, seed 3
+      .Op(WriteOp{.adus = 3, .lba = 1})
+      .Op(WriteOp{.adus = 3, .lba = 4})
+      .Op(TimeOp{.seconds = 0xF100})
+      .Op(WriteOp{.adus = 3, .lba = 7})
+      .Op(SbmOp{.op = kFlush, .sb = 0})
+      .Save(dir, "power_cut_armed");
+
   Script l;
   l.Setup();
   for (uint8_t kind = 0; kind < 15; ++kind) l.Op(LogOp{.kind = kind, .buffer = 512});

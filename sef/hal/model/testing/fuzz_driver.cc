@@ -72,6 +72,7 @@ UnitConfig FuzzUnitConfig() {
   c.open_expiration_seconds = 60;
   c.patrol_cycle_minutes = 1;
   c.address = {6, 5};
+  c.write_cache = WriteCache::kVolatile;
   return c;
 }
 
@@ -670,8 +671,22 @@ void ModelFuzzDriver::Run(const LogOp& op) {
 }
 
 void ModelFuzzDriver::Run(const TimeOp& op) {
-  clock_.Advance(std::chrono::seconds(op.seconds));
-  unit_.Tick();
+  const uint64_t seed = op.seconds & 0xFF;
+  switch (op.seconds >> 8) {
+    case 0xF0:
+      return unit_.PowerCut(seed);
+    case 0xF1: {
+      const absl::Status s = unit_.PowerOn();
+      SEF_FUZZ_CHECK(s.ok() || s.code() == absl::StatusCode::kFailedPrecondition, "power on: %s",
+                     s.ToString().c_str());
+      return;
+    }
+    case 0xF2:
+      return unit_.CutPowerAfter(seed % 16, seed);
+    default:
+      clock_.Advance(std::chrono::seconds(op.seconds));
+      unit_.Tick();
+  }
 }
 
 void ModelFuzzDriver::Run(const ResetOp&) { unit_.AbortOutstanding(); }

@@ -158,7 +158,9 @@ struct LogOp {
   uint32_t offset = 0;
   SEF_FUZZ_FIELDS(kind, target, arg, buffer, rae, offset)
 };
-// Advances the fake clock and runs the unit's time-driven work.
+// Advances the fake clock by `seconds` and runs the unit's time-driven work. From 0xF000 the
+// power instead: 0xF0xx PowerCut(seed xx), 0xF1xx PowerOn, 0xF2xx CutPowerAfter(xx % 16
+// commands, seed xx); other values from 0xF300 advance the clock too.
 struct TimeOp {
   uint16_t seconds = 0;
   SEF_FUZZ_FIELDS(seconds)
@@ -181,8 +183,8 @@ using FuzzOp =
 
 // The unit the model fuzz targets run: 4 dies (so that VDs can split them), 8 blocks of 4 ADUs
 // per die (SBs fill after a few writes, a VD runs out of SBs), 4 QoS domains, 2 placement ids,
-// 2 open SBs, 4 read FIFOs, open SBs expire after 60 s, patrol every minute, and address
-// widths of 6 / 5 bits, just wide enough.
+// 2 open SBs, 4 read FIFOs, open SBs expire after 60 s, patrol every minute, address widths of
+// 6 / 5 bits (just wide enough) and a volatile write cache (power cuts lose ADUs).
 UnitConfig FuzzUnitConfig();
 
 // Reads one operation (a RawOp's command is read by Step).
