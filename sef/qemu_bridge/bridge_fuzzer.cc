@@ -55,16 +55,19 @@ constexpr int kMaxRecords = 200;
 constexpr uint64_t kMaxBytes = 256 << 10;
 constexpr uint64_t kDriverTag = uint64_t{1} << 63;  // tags of the driver's commands
 
-const std::string& ConfigPath() {
-  static const std::string* path = [] {
-    const char* dir = std::getenv("TEST_TMPDIR");
-    auto* p = new std::string(std::string(dir != nullptr ? dir : "/tmp") + "/bridge_fuzzer." +
-                              std::to_string(getpid()) + ".json");
-    std::ofstream(*p) << model::UnitConfigToJson(model::testing::FuzzUnitConfig());
-    std::atexit([] { std::remove(ConfigPath().c_str()); });
-    return p;
-  }();
-  return *path;
+// The unit configuration file sef_bridge_open reads (written again if it has gone).
+std::string ConfigPath() {
+  const std::string path = sef::testing::FuzzScratchPath("bridge_fuzzer.json");
+  if (access(path.c_str(), R_OK) != 0) {
+    std::ofstream(path) << model::UnitConfigToJson(model::testing::FuzzUnitConfig());
+    static const bool cleanup = [] {
+      return std::atexit([] {
+               std::remove(sef::testing::FuzzScratchPath("bridge_fuzzer.json").c_str());
+             }) == 0;
+    }();
+    (void)cleanup;
+  }
+  return path;
 }
 
 // One accepted command: what it references stays here until it completes.

@@ -13,13 +13,17 @@
 #ifndef SEF_BASE_TESTING_FUZZ_H_
 #define SEF_BASE_TESTING_FUZZ_H_
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <span>
+#include <string>
 #include <vector>
 
 // Ends the process (a crash libFuzzer records) when `cond` is false, printing the printf-style
@@ -35,6 +39,17 @@
   } while (false)
 
 namespace sef::testing {
+
+// The path of this process's scratch file `name`: in the test's TEST_TMPDIR, else /tmp. Its
+// directory is created again when it has gone (Bazel empties the TEST_TMPDIR of a test started
+// by `bazel run` when another Bazel command starts), so ask for the path before every use.
+inline std::string FuzzScratchPath(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::filesystem::path dir(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp");
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
+  return (dir / (name + "." + std::to_string(getpid()))).string();
+}
 
 class FuzzTape {
  public:

@@ -50,9 +50,7 @@ using testing::FuzzOp;
 constexpr int kMaxOperations = 100;
 
 std::string TempPath(const char* what) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  if (dir == nullptr) dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-  return std::string(dir) + "/backing_file_fuzzer." + std::to_string(getpid()) + "." + what;
+  return sef::testing::FuzzScratchPath(std::string("backing_file_fuzzer.") + what);
 }
 
 // The session whose file every input damages.
@@ -89,7 +87,6 @@ std::vector<uint8_t> Script() {
 }
 
 struct Template {
-  std::string path;
   std::vector<uint8_t> bytes;  // header .. ADU info (the data region is left zero)
   uint64_t file_bytes = 0;
   FileHeader header{};
@@ -98,7 +95,6 @@ struct Template {
 const Template& TheTemplate() {
   static const Template* t = [] {
     auto* t = new Template;
-    t->path = TempPath("sef");
     const std::string scratch = TempPath("template.sef");
     unlink(scratch.c_str());
     {
@@ -122,7 +118,7 @@ const Template& TheTemplate() {
         "read %s", scratch.c_str());
     close(fd);
     unlink(scratch.c_str());
-    std::atexit([] { unlink(TheTemplate().path.c_str()); });
+    std::atexit([] { unlink(TempPath("sef").c_str()); });
     return t;
   }();
   return *t;
@@ -181,8 +177,9 @@ void Fuzz(const uint8_t* data, size_t size) {
   }
   if (flags & 1) FixCrcs(f, h);
 
-  const int fd = open(t.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  SEF_FUZZ_CHECK(fd >= 0, "cannot create %s", t.path.c_str());
+  const std::string path = TempPath("sef");  // its directory may have been removed
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  SEF_FUZZ_CHECK(fd >= 0, "cannot create %s", path.c_str());
   const uint64_t written = std::min<uint64_t>(f.size(), file_bytes);
   SEF_FUZZ_CHECK(pwrite(fd, f.data(), written, 0) == static_cast<ssize_t>(written), "write");
   SEF_FUZZ_CHECK(ftruncate(fd, static_cast<off_t>(file_bytes)) == 0, "truncate");
@@ -191,14 +188,14 @@ void Fuzz(const uint8_t* data, size_t size) {
   sef::FakeClock clock(1'000'000'000'000);
   const UnitConfig config = testing::FuzzUnitConfig();
   absl::StatusOr<std::unique_ptr<Controller>> unit =
-      Controller::Open({.config = config, .backing_file = t.path, .clock = &clock});
+      Controller::Open({.config = config, .backing_file = path, .clock = &clock});
   if (!unit.ok()) {
     const absl::StatusCode code = unit.status().code();
     SEF_FUZZ_CHECK(code == absl::StatusCode::kDataLoss ||
                        code == absl::StatusCode::kFailedPrecondition ||
                        code == absl::StatusCode::kInvalidArgument,
                    "unexpected refusal: %s", unit.status().ToString().c_str());
-    SEF_FUZZ_CHECK(unit.status().message().find(t.path) != std::string::npos,
+    SEF_FUZZ_CHECK(unit.status().message().find(path) != std::string::npos,
                    "the refusal does not name the file: %s", unit.status().ToString().c_str());
     return;
   }
