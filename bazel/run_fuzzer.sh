@@ -11,6 +11,7 @@
 #   SEF_FUZZ_SECONDS    run this long instead of SECONDS
 #   SEF_FUZZ_CORPUS     the corpus directory new inputs go to (kept across runs)
 #   SEF_FUZZ_ARTIFACTS  where crash, leak and timeout inputs are written
+#   SEF_FUZZ_SCRATCH    where targets put scratch files (sef/base/testing/fuzz.h)
 set -euo pipefail
 fuzzer="$1" seeds="$2" seconds="${SEF_FUZZ_SECONDS:-$3}"
 shift 3

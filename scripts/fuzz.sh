@@ -39,6 +39,9 @@ fi
 bazel build --config=fuzz "${runs[@]}"
 
 cache="${SEF_CACHE_DIR:-$HOME/.cache/sef}/fuzz"
+# Backing files live in RAM when possible: the backing-file fuzzer msyncs on every open.
+scratch=""
+[[ -d /dev/shm && -w /dev/shm ]] && scratch=/dev/shm
 summary=()
 status=0
 for run in "${runs[@]}"; do
@@ -48,7 +51,7 @@ for run in "${runs[@]}"; do
   mkdir -p "$cache"
   echo "fuzz.sh: $name for ${seconds} s (log: $log)"
   rc=0
-  SEF_FUZZ_SECONDS="$seconds" SEF_FUZZ_CORPUS="$cache/$name" \
+  SEF_FUZZ_SECONDS="$seconds" SEF_FUZZ_CORPUS="$cache/$name" SEF_FUZZ_SCRATCH="$scratch" \
     SEF_FUZZ_ARTIFACTS="$cache/$name-artifacts" \
     bazel run --config=fuzz "$run" -- "${extra[@]}" >"$log" 2>&1 || rc=$?
   execs="$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{ n += $2 } END { print n + 0 }')"

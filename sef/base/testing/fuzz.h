@@ -40,11 +40,13 @@
 
 namespace sef::testing {
 
-// The path of this process's scratch file `name`: in the test's TEST_TMPDIR, else /tmp. Its
-// directory is created again when it has gone (Bazel empties the TEST_TMPDIR of a test started
-// by `bazel run` when another Bazel command starts), so ask for the path before every use.
+// The path of this process's scratch file `name`: in $SEF_FUZZ_SCRATCH (scripts/fuzz.sh sets
+// /dev/shm, where msync costs nothing), else the test's TEST_TMPDIR, else /tmp. Its directory
+// is created again when it has gone (Bazel empties the TEST_TMPDIR of a test started by
+// `bazel run` when another Bazel command starts), so ask for the path before every use.
 inline std::string FuzzScratchPath(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
+  const char* tmp = std::getenv("SEF_FUZZ_SCRATCH");
+  if (tmp == nullptr || *tmp == '\0') tmp = std::getenv("TEST_TMPDIR");
   const std::filesystem::path dir(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp");
   std::error_code ignored;
   std::filesystem::create_directories(dir, ignored);
