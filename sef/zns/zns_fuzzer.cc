@@ -206,22 +206,26 @@ class Session {
 
   void Write(FuzzTape& tape) {
     const Geometry& g = ns_->geometry();
-    const uint32_t zone = ZoneFrom(tape);
+    const uint32_t chosen = ZoneFrom(tape);
     const uint8_t where = tape.U8();
     const uint32_t n = 1 + tape.U8() % 12;
     const bool fua = tape.Bool();
     const bool wrong = tape.U8() >= 240;
+    // Mostly at the write pointer, else anywhere in the zone. The write pointer of a zone
+    // full to its size is the next zone's first LBA: the write goes to the zone of `lba`.
+    const uint64_t offset = where < 192 ? (chosen < g.zones ? oracle_->zone(chosen).acked : 0)
+                                        : (where - 192) % g.zone_size;
+    const uint64_t lba = oracle_->Zslba(chosen) + offset;
+    const uint32_t zone = static_cast<uint32_t>(lba / g.zone_size);
+    const uint64_t at = lba % g.zone_size;
     const bool in_range = zone < g.zones;
     const uint32_t acked = in_range ? oracle_->zone(zone).acked : 0;
-    // Mostly at the write pointer, else anywhere in the zone.
-    const uint64_t offset = where < 192 ? acked : (where - 192) % g.zone_size;
-    const uint64_t lba = oracle_->Zslba(zone) + offset;
     std::vector<uint8_t> data = testing::Blocks(lba, n, 1);
     const std::vector<iovec> iov = Shape(tape, data, wrong);
     absl::Status s = ns_->Write(Lba(lba), n, iov, fua);
     if (Trace()) {
-      std::fprintf(stderr, "write zone %u +%lu x%u fua %d wrong %d: %s\n", zone, offset, n, fua,
-                   wrong, Str(s).c_str());
+      std::fprintf(stderr, "write zone %u +%lu x%u fua %d wrong %d: %s\n", zone, at, n, fua, wrong,
+                   Str(s).c_str());
     }
     if (!s.ok()) {
       SEF_FUZZ_CHECK(!wrong || s.code() == absl::StatusCode::kInvalidArgument, "a wrong buffer: %s",
@@ -230,10 +234,10 @@ class Session {
     }
     SEF_FUZZ_CHECK(!wrong, "a write with a buffer of the wrong size succeeded");
     SEF_FUZZ_CHECK(
-        in_range && offset == acked && acked + n <= oracle_->Cap() && !oracle_->zone(zone).full,
+        in_range && at == acked && acked + n <= oracle_->Cap() && !oracle_->zone(zone).full,
         "a write of %u at +%lu of zone %u succeeded: %u acknowledged, capacity %u, "
         "finished %d",
-        n, offset, zone, acked, oracle_->Cap(), in_range && oracle_->zone(zone).full);
+        n, at, zone, acked, oracle_->Cap(), in_range && oracle_->zone(zone).full);
     oracle_->Acknowledged(zone, acked, n, lba, fua);
   }
 
@@ -436,6 +440,8 @@ class Session {
     }
     SEF_FUZZ_CHECK(ns.ok(), "Mount: %s", Str(ns.status()).c_str());
     ns_ = *std::move(ns);
+    // The check reads the device: a trigger still armed would fail it.
+    t_->controller().CutPowerAfter(~uint64_t{0}, 0);
     const std::string why = oracle_->CheckAfterRestart(*ns_, t_->unit(), id_);
     SEF_FUZZ_CHECK(why.empty(), "after a %s restart: %s", clean ? "clean" : "power-cut",
                    why.c_str());
