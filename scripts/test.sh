@@ -6,7 +6,9 @@
 #   4. bazel test --config=asan <model, codec, zns>  those suites under AddressSanitizer
 #   5. bazel test --config=tsa //...            clang 14 with -Wthread-safety (fatal for our code):
 #                                               the lock annotations checked, every test under clang
-#   6. tools/e2e/run_all.sh                     patched QEMU + Linux guest end-to-end tests
+#   6. bazel test --config=fuzz <fuzz runs>     every fuzz target for 5 s from its seed corpus
+#                                               (clang, libFuzzer, ASan, UBSan; docs/testing.md)
+#   7. tools/e2e/run_all.sh                     patched QEMU + Linux guest end-to-end tests
 # With CI=true Bazel prints more progress and the end-to-end tests print their guest logs.
 # The last line counts everything: "tests: N passed, M failed".
 set -euo pipefail
@@ -45,6 +47,15 @@ bazel_step --config=tsan //sef/hal/model:model_concurrency_test //sef/hal:confor
   //sef/zns:zns_concurrency_test //sef/zns:zns_test //sef/zns:zns_power_loss_test
 bazel_step --config=asan //sef/hal/model/... //sef/hal/cmd/... //sef/zns/...
 bazel_step --config=tsa //...
+# The fuzz runs are manual targets (wildcards skip them): ask for them by their tag.
+mapfile -t fuzz_runs < <(bazel query 'attr(tags, "\bfuzz\b", tests(//...))' 2>/dev/null)
+if [[ ${#fuzz_runs[@]} -eq 0 ]]; then
+  echo "test.sh: no fuzz targets found" >&2
+  failed=$((failed + 1))
+  status=1
+else
+  bazel_step --config=fuzz "${fuzz_runs[@]}"
+fi
 
 if [[ $status -eq 0 ]]; then
   e2e_rc=0

@@ -169,6 +169,13 @@ absl::Status SubmitCommand(sef_bridge_unit* unit, int admin, const sef_bridge_cm
     iov = reinterpret_cast<const iovec*>(static_cast<uintptr_t>(in->addr));
     count = in->data_len;
   }
+  // Every entry is checked, also those the model reads in place (it would copy from NULL).
+  for (uint32_t i = 0; i < count; ++i) {
+    if (iov[i].iov_len != 0 && iov[i].iov_base == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("sef_bridge_submit: iovec %u has a length and no buffer", i));
+    }
+  }
 
   if (wants_iovecs) {
     if ((flags & SEF_BRIDGE_VECTORED) != 0) {
@@ -184,10 +191,6 @@ absl::Status SubmitCommand(sef_bridge_unit* unit, int admin, const sef_bridge_cm
     // does not write keep their values when the buffer is scattered back.
     uint64_t total = 0;
     for (uint32_t i = 0; i < count; ++i) {
-      if (iov[i].iov_len != 0 && iov[i].iov_base == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("sef_bridge_submit: iovec %u has a length and no buffer", i));
-      }
       total += iov[i].iov_len;
       if (total > SEF_BRIDGE_MAX_DATA_BYTES) {
         return absl::OutOfRangeError(absl::StrFormat(

@@ -273,6 +273,21 @@ static void TestNullArguments(void) {
   too_many.addr = Ptr(many);
   too_many.data_len = SEF_BRIDGE_MAX_IOVECS + 1;
   EXPECT(sef_bridge_submit(u, 1, &too_many, SEF_BRIDGE_VECTORED, 1) == -EINVAL);
+  /* An iovec with a length and no buffer, also for the commands the model reads as iovec
+   * lists (Nameless Write, Read), which the bridge hands over without bouncing (found by
+   * bridge_fuzzer: those used to be accepted). */
+  static uint8_t adu[4096];
+  struct iovec holes[2] = {{.iov_base = adu, .iov_len = sizeof(adu)}, {.iov_len = 4096}};
+  const uint8_t vectored_opcodes[] = {0xD1, 0xD6};
+  for (size_t i = 0; i < sizeof(vectored_opcodes); ++i) {
+    sef_bridge_cmd hole = {.opcode = vectored_opcodes[i], .nsid = 1, .data_len = 2};
+    hole.addr = Ptr(holes);
+    EXPECTF(sef_bridge_submit(u, 0, &hole, SEF_BRIDGE_VECTORED, 1) == -EINVAL, "opcode 0x%02x",
+            hole.opcode);
+  }
+  sef_bridge_cmd admin_hole = {.opcode = 0x06, .cdw10 = 6, .cdw11 = 0x30u << 24, .data_len = 2};
+  admin_hole.addr = Ptr(holes);
+  EXPECT(sef_bridge_submit(u, 1, &admin_hole, SEF_BRIDGE_VECTORED, 1) == -EINVAL);
   /* Nothing was queued by the refused submits. */
   EXPECT(!Readable(sef_bridge_event_fd(u)));
   EXPECT(sef_bridge_poll(u, out, 1) == 0);

@@ -16,24 +16,14 @@
 #include "gtest/gtest.h"
 #include "sef/hal/testing/test_unit.h"
 #include "sef/zns/test_util.h"
+#include "sef/zns/testing/zone_oracle.h"
 #include "sef/zns/zns.h"
 
 namespace sef::zns {
 namespace {
 
 using testing::FillBlock;
-
-// What the host knows of one zone: the content of each block it was acknowledged, and what
-// must survive a cut.
-struct ZoneModel {
-  std::vector<uint64_t> word;  // per block: the word its content repeats; 0 = nothing
-  uint32_t acked = 0;          // blocks acknowledged (the host's write pointer)
-  uint32_t durable = 0;        // blocks that must survive: FUA, flush, finish, fill
-  bool full = false;           // Full, durably (a finish acknowledged, or filled durably)
-  bool finish_unsure = false;  // a finish failed at the cut: it may have happened
-  // A reset failed at the cut: the zone may be as before it.
-  std::shared_ptr<ZoneModel> before_reset;
-};
+using testing::ZoneOracle;
 
 struct Params {
   hal::CompletionOrder order;
@@ -56,13 +46,11 @@ class ZnsPowerLossTest : public ::testing::TestWithParam<Params> {
     absl::StatusOr<std::unique_ptr<ZonedNamespace>> ns =
         ZonedNamespace::Format(t_->unit(), id_, {.zone_size = GetParam().zone_size});
     ASSERT_TRUE(ns.ok()) << ns.status();
-    g_ = (*ns)->geometry();
-    zones_.assign(g_.zones, ZoneModel{});
-    for (ZoneModel& z : zones_) z.word.assign(Cap(), 0);
+    oracle_ = std::make_unique<ZoneOracle>((*ns)->geometry());
   }
 
-  uint64_t Zslba(uint32_t zone) const { return uint64_t{zone} * g_.zone_size; }
-  uint32_t Cap() const { return static_cast<uint32_t>(g_.zone_capacity); }
+  uint64_t Zslba(uint32_t zone) const { return oracle_->Zslba(zone); }
+  uint32_t Cap() const { return oracle_->Cap(); }
 
   // ---- the workload -----------------------------------------------------------------------
 
@@ -76,26 +64,11 @@ class ZnsPowerLossTest : public ::testing::TestWithParam<Params> {
       } else if (op < 50) {
         Appends(ns, zone, rng);
       } else if (op < 60) {
-        if (ns.Flush().ok()) {
-          for (ZoneModel& z : zones_) z.durable = z.acked;
-        }
+        if (ns.Flush().ok()) oracle_->Flushed();
       } else if (op < 70) {
-        absl::Status s = ns.ZoneManagementSend(ZoneAction::kFinish, Lba(Zslba(zone)));
-        if (s.ok()) {
-          zones_[zone].full = true;
-          zones_[zone].durable = zones_[zone].acked;
-        } else if (!NvmeStatusOf(s).has_value() || NvmeStatusOf(s)->sct() != 1) {
-          zones_[zone].finish_unsure = true;  // a device failure, not a refusal
-        }
+        oracle_->Finished(zone, ns.ZoneManagementSend(ZoneAction::kFinish, Lba(Zslba(zone))));
       } else if (op < 80) {
-        ZoneModel before = zones_[zone];
-        absl::Status s = ns.ZoneManagementSend(ZoneAction::kReset, Lba(Zslba(zone)));
-        if (s.ok() || !NvmeStatusOf(s).has_value() || NvmeStatusOf(s)->sct() != 1) {
-          ZoneModel fresh;
-          fresh.word.assign(Cap(), 0);
-          if (!s.ok()) fresh.before_reset = std::make_shared<ZoneModel>(std::move(before));
-          zones_[zone] = std::move(fresh);
-        }
+        oracle_->Reset(zone, ns.ZoneManagementSend(ZoneAction::kReset, Lba(Zslba(zone))));
       } else if (op < 87) {
         ns.ZoneManagementSend(ZoneAction::kOpen, Lba(Zslba(zone))).IgnoreError();
       } else if (op < 94) {
@@ -106,28 +79,16 @@ class ZnsPowerLossTest : public ::testing::TestWithParam<Params> {
     }
   }
 
-  void Acknowledged(uint32_t zone, uint32_t start, uint32_t n, uint64_t key, bool fua) {
-    ZoneModel& z = zones_[zone];
-    for (uint32_t i = 0; i < n; ++i) z.word[start + i] = ((key + i) << 20) | 1;
-    z.acked = std::max(z.acked, start + n);
-    if (fua) z.durable = std::max(z.durable, start + n);
-    // Filling the super block makes it durable and closes it.
-    if (z.acked == Cap() && Cap() == g_.super_block_adus) {
-      z.durable = z.acked;
-      z.full = true;
-    }
-  }
-
   void Write(ZonedNamespace& ns, uint32_t zone, std::mt19937_64& rng) {
-    ZoneModel& z = zones_[zone];
-    if (z.acked >= Cap()) return;
-    const uint32_t n = std::min<uint32_t>(1 + rng() % 8, Cap() - z.acked);
+    const uint32_t acked = oracle_->zone(zone).acked;
+    if (acked >= Cap()) return;
+    const uint32_t n = std::min<uint32_t>(1 + rng() % 8, Cap() - acked);
     const bool fua = rng() % 4 == 0;
-    const uint64_t lba = Zslba(zone) + z.acked;
+    const uint64_t lba = Zslba(zone) + acked;
     std::vector<uint8_t> data(uint64_t{n} * kBlockBytes);
     for (uint32_t i = 0; i < n; ++i) FillBlock(data.data() + uint64_t{i} * kBlockBytes, lba + i, 1);
     iovec iov{data.data(), data.size()};
-    if (ns.Write(Lba(lba), n, {&iov, 1}, fua).ok()) Acknowledged(zone, z.acked, n, lba, fua);
+    if (ns.Write(Lba(lba), n, {&iov, 1}, fua).ok()) oracle_->Acknowledged(zone, acked, n, lba, fua);
   }
 
   // Several appends in flight together (the model's shuffled order completes them in any
@@ -143,7 +104,7 @@ class ZnsPowerLossTest : public ::testing::TestWithParam<Params> {
       std::promise<absl::StatusOr<Lba>> done;
     };
     std::vector<Append> appends(count);
-    uint32_t room = Cap() - std::min(zones_[zone].acked, Cap());
+    uint32_t room = Cap() - std::min(oracle_->zone(zone).acked, Cap());
     int issued = 0;
     for (Append& a : appends) {
       a.n = std::min<uint32_t>(1 + rng() % 4, room);
@@ -164,117 +125,22 @@ class ZnsPowerLossTest : public ::testing::TestWithParam<Params> {
     for (int i = 0; i < issued; ++i) {
       absl::StatusOr<Lba> r = appends[i].done.get_future().get();
       if (!r.ok()) continue;
-      Acknowledged(zone, static_cast<uint32_t>(r->value() - Zslba(zone)), appends[i].n,
-                   appends[i].key, appends[i].fua);
+      oracle_->Acknowledged(zone, static_cast<uint32_t>(r->value() - Zslba(zone)), appends[i].n,
+                            appends[i].key, appends[i].fua);
     }
   }
 
   // While the power is on, what was acknowledged reads back.
   void ReadBack(ZonedNamespace& ns, uint32_t zone) {
-    const ZoneModel& z = zones_[zone];
-    if (z.acked == 0) return;
-    std::vector<uint8_t> data(uint64_t{z.acked} * kBlockBytes);
-    iovec iov{data.data(), data.size()};
-    if (!ns.Read(Lba(Zslba(zone)), z.acked, {&iov, 1}).ok()) return;  // the power went
-    for (uint32_t i = 0; i < z.acked; ++i) {
-      uint64_t word;
-      std::memcpy(&word, data.data() + uint64_t{i} * kBlockBytes, 8);
-      ASSERT_EQ(word, z.word[i]) << "zone " << zone << " block " << i << " before the cut";
-    }
-  }
-
-  // ---- the check after a restart ------------------------------------------------------------
-
-  // Why the zone as recovered (state, `n` blocks of data whose words are `read`) is not
-  // allowed by `m`; empty when it is.
-  std::string Disallowed(const ZoneModel& m, ZoneState state, uint32_t n,
-                         const std::vector<uint64_t>& read) const {
-    if (state == ZoneState::kEmpty) {
-      if (m.durable > 0 || m.full) {
-        return absl::StrFormat("Empty, but %u blocks were durable (full: %d)", m.durable, m.full);
-      }
-      return "";
-    }
-    if (n < m.durable || n > m.acked) {
-      return absl::StrFormat("%u blocks of data; durable %u, acknowledged %u", n, m.durable,
-                             m.acked);
-    }
-    for (uint32_t i = 0; i < n; ++i) {
-      if (read[i] != m.word[i]) {
-        return absl::StrFormat("block %u holds 0x%x, written 0x%x", i, read[i], m.word[i]);
-      }
-    }
-    if (state == ZoneState::kFull) {
-      if (!m.full && !m.finish_unsure && n < Cap()) {
-        return absl::StrFormat("Full with %u blocks, never finished", n);
-      }
-      return "";
-    }
-    if (state == ZoneState::kClosed) {
-      if (m.full) return "Closed, but it was finished or filled durably";
-      if (n == 0 || n >= Cap()) return absl::StrFormat("Closed with %u blocks", n);
-      return "";
-    }
-    return absl::StrFormat("in state %s after a restart", ZoneStateName(state));
-  }
-
-  void CheckAfterRestart(ZonedNamespace& ns, int cut) {
-    size_t holding = 0;
-    for (uint32_t zone = 0; zone < g_.zones; ++zone) {
-      absl::StatusOr<ZoneReport> r = ns.Report(Lba(Zslba(zone)), ReportFilter::kAll, 1);
-      ASSERT_TRUE(r.ok()) << r.status();
-      const ZoneDescriptor& d = r->zones.at(0);
-      std::vector<uint8_t> data(g_.zone_size * kBlockBytes);
-      iovec iov{data.data(), data.size()};
-      ASSERT_TRUE(ns.Read(Lba(Zslba(zone)), static_cast<uint32_t>(g_.zone_size), {&iov, 1}).ok());
-      std::vector<uint64_t> read(g_.zone_size);
-      for (uint64_t i = 0; i < g_.zone_size; ++i) {
-        std::memcpy(&read[i], data.data() + i * kBlockBytes, 8);
-      }
-      // The blocks with data: up to the write pointer, or (Full) the first zero block.
-      uint32_t n = 0;
-      if (d.state == ZoneState::kClosed) {
-        n = static_cast<uint32_t>(d.write_pointer.value() - Zslba(zone));
-      } else if (d.state == ZoneState::kFull) {
-        while (n < Cap() && read[n] != 0) ++n;
-      }
-      for (uint64_t i = n; i < g_.zone_size; ++i) {
-        ASSERT_EQ(read[i], 0u) << "cut " << cut << " zone " << zone << ": block " << i
-                               << " past the data is not zero";
-      }
-      EXPECT_EQ(d.attributes, 0) << "cut " << cut << " zone " << zone;
-      ZoneModel& m = zones_[zone];
-      std::string why = Disallowed(m, d.state, n, read);
-      if (!why.empty() && m.before_reset != nullptr &&
-          Disallowed(*m.before_reset, d.state, n, read).empty()) {
-        m = *m.before_reset;  // the reset did not happen
-        why.clear();
-      }
-      ASSERT_TRUE(why.empty()) << "cut " << cut << ", zone " << zone << ": " << why;
-      // From now on the zone is what was recovered, all of it durable.
-      for (uint32_t i = n; i < Cap(); ++i) m.word[i] = 0;
-      m.acked = m.durable = n;
-      m.full = d.state == ZoneState::kFull;
-      m.finish_unsure = false;
-      m.before_reset.reset();
-      holding += d.state != ZoneState::kEmpty;
-      ++seen_[d.state == ZoneState::kFull ? 2 : d.state == ZoneState::kClosed ? 1 : 0];
-      verified_ += n;
-    }
-    // No super block left over: one per zone that is not empty.
-    std::unique_ptr<hal::QosDomain> d = *t_->unit().OpenQosDomain(id_);
-    absl::StatusOr<std::vector<hal::SuperBlockEntry>> sbs = d->ListSuperBlocks();
-    ASSERT_TRUE(sbs.ok()) << sbs.status();
-    EXPECT_EQ(sbs->size(), holding) << "cut " << cut;
+    absl::StatusOr<std::string> why = oracle_->ReadBack(ns, zone);
+    if (!why.ok()) return;  // the power went
+    ASSERT_TRUE(why->empty()) << *why << " before the cut";
   }
 
   std::unique_ptr<hal::testing::TestUnit> t_;
   QosDomainId id_;
-  Geometry g_;
-  std::vector<ZoneModel> zones_;
+  std::unique_ptr<ZoneOracle> oracle_;
   uint64_t next_key_ = uint64_t{1} << 30;
-  uint64_t seen_[3] = {0, 0, 0};  // zones found Empty, Closed, Full after the restarts
-  uint64_t verified_ = 0;         // blocks of data checked after the restarts
 };
 
 TEST_P(ZnsPowerLossTest, RandomCutsKeepWhatTheRulesSay) {
@@ -283,8 +149,8 @@ TEST_P(ZnsPowerLossTest, RandomCutsKeepWhatTheRulesSay) {
   while (cuts < GetParam().cuts) {
     absl::StatusOr<std::unique_ptr<ZonedNamespace>> ns = ZonedNamespace::Mount(t_->unit(), id_);
     ASSERT_TRUE(ns.ok()) << "after cut " << cuts << ": " << ns.status();
-    CheckAfterRestart(**ns, cuts);
-    if (HasFatalFailure()) return;
+    const std::string why = oracle_->CheckAfterRestart(**ns, t_->unit(), id_);
+    ASSERT_TRUE(why.empty()) << "after cut " << cuts << ": " << why;
     const uint64_t seed = rng();
     t_->controller().CutPowerAfter(rng() % 70, seed);
     Workload(**ns, rng, 30);
@@ -298,10 +164,10 @@ TEST_P(ZnsPowerLossTest, RandomCutsKeepWhatTheRulesSay) {
   std::printf(
       "%d power cuts, %d of them in the middle of the workload; zones found after them: %lu "
       "empty, %lu closed, %lu full; %lu blocks of data verified\n",
-      cuts, in_flight, seen_[0], seen_[1], seen_[2], verified_);
+      cuts, in_flight, oracle_->seen(0), oracle_->seen(1), oracle_->seen(2), oracle_->verified());
   // The workload reaches every kind of zone.
-  EXPECT_GT(seen_[1], 0u);
-  EXPECT_GT(seen_[2], 0u);
+  EXPECT_GT(oracle_->seen(1), 0u);
+  EXPECT_GT(oracle_->seen(2), 0u);
   EXPECT_GT(in_flight, cuts / 2);
 }
 

@@ -197,6 +197,19 @@ TEST_F(CopyTest, NonClosedSourceIsReportedAndNotCopied) {
   EXPECT_EQ(UserAddresses(d_, dest_, 0, 2), (std::vector<uint64_t>{Ua(500).raw(), ~uint64_t{0}}));
 }
 
+// Regression (model_fuzzer): a copy that copies nothing passed memcpy a null source.
+TEST_F(CopyTest, CopyingNothingReturnsAnAcrWithoutEntries) {
+  const ModelHarness::Written open = h_.Write(d_, cmd::ByPlacement{PlacementId(1)}, Lba(900), 1);
+  ASSERT_TRUE(open.nlw.status.ok());
+  const ModelHarness::Copied c =
+      h_.Copy(d_, SuperBlockId(dest_), cmd::CopyList{{open.addresses[0]}}, std::nullopt, 4);
+  ASSERT_TRUE(c.gcr.status.ok()) << c.gcr.status;
+  EXPECT_EQ(c.header.copy_status, wire::kCopyNonClosedSource | wire::kCopyConsumedSource);
+  EXPECT_EQ(c.header.processed_adus, 1u);
+  EXPECT_EQ(c.header.adus_left, 64u);
+  EXPECT_TRUE(c.changes.empty());
+}
+
 TEST_F(CopyTest, UnreadableSourcesAreReadErrors) {
   // Past the source's written ADUs can't happen in a closed full SB; use a free SB and a
   // missing domain instead.

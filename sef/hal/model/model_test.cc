@@ -58,5 +58,31 @@ TEST(ModelTest, WriteReadCopyFree) {
   EXPECT_EQ(h.Read(w.addresses[0], 1, &data).status, testing::Media(0x87));
 }
 
+// Regression (unit_config_fuzzer): a valid configuration of 65536 dies x 65536 blocks made
+// Open allocate 32 GiB of per-block state (std::bad_alloc, or the OOM killer).
+TEST(ModelTest, OpenRefusesUnitsTooLargeToEmulate) {
+  // channels x banks dies of `blocks` blocks of pages x planes plane pages of `bytes`.
+  const auto unit = [](uint32_t channels, uint32_t banks, uint32_t blocks, uint32_t pages,
+                       uint32_t planes, uint32_t bytes, AddressFormat address) {
+    UnitConfig c = testing::LoadTestUnit("tiny");
+    c.channels = channels;
+    c.banks = banks;
+    c.blocks_per_die = blocks;
+    c.pages_per_block = pages;
+    c.planes = planes;
+    c.plane_data_bytes = bytes;
+    c.address = address;
+    EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+    return Controller::Open({.config = c}).status();
+  };
+  absl::Status s = unit(256, 256, 65536, 1, 1, 4096, {32, 16});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("4294967296 physical blocks"), std::string::npos) << s;
+  // A super block of more ADUs than the model lists: 256 dies of 131072-ADU blocks.
+  s = unit(16, 16, 1, 256, 16, 131072, {8, 25});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("33554432 ADUs"), std::string::npos) << s;
+}
+
 }  // namespace
 }  // namespace sef::model

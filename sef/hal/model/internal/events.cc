@@ -39,7 +39,7 @@ void Model::FillSbInfo(const Vd& vd, uint32_t id, uint8_t transition, wire::SbIn
   const uint32_t eop = options_.config.open_expiration_seconds;
   if (eop != 0 &&
       (sb.state() == SbState::kOpenByErase || sb.state() == SbState::kOpenByPlacement)) {
-    const int64_t left = eop - (clock_->NowSeconds() - sb.rec.state_since_seconds);
+    const int64_t left = eop - SecondsSince(clock_->NowSeconds(), sb.rec.state_since_seconds);
     out.tl = static_cast<uint16_t>(std::clamp<int64_t>(left / 60, 0, 0xFFFF));
   }
   out.cap = sb.capacity;

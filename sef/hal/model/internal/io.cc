@@ -530,8 +530,10 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
   header.copy_status = status;
   std::memset(gcr.acr.data, 0, gcr.acr.size);
   std::memcpy(gcr.acr.data, &header, sizeof(header));
-  std::memcpy(gcr.acr.data + sizeof(header), changes.data(),
-              changes.size() * sizeof(wire::AddressChange));
+  if (!changes.empty()) {  // an empty vector's data() may be null, which memcpy must not get
+    std::memcpy(gcr.acr.data + sizeof(header), changes.data(),
+                changes.size() * sizeof(wire::AddressChange));
+  }
   nlc_outcome = Outcome::Ok(cmd::NlcResult{header.adus_left, status}.ToResult());
   return Outcome::Ok(cmd::GcrResult{0}.ToResult());
 }

@@ -208,6 +208,7 @@ Media::~Media() {
 
 absl::StatusOr<std::optional<std::vector<uint8_t>>> Media::ReadPair(uint8_t* pair,
                                                                     uint32_t slot_bytes,
+                                                                    uint32_t payload_bytes,
                                                                     uint64_t* generation,
                                                                     const std::string& what) {
   const uint8_t* best = nullptr;
@@ -218,7 +219,8 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> Media::ReadPair(uint8_t* pai
     SlotHeader h;
     std::memcpy(&h, slot, sizeof(h));
     if (h.generation == 0) continue;
-    if (h.bytes > slot_bytes - sizeof(SlotHeader) || SlotCrc(h, slot + sizeof(h)) != h.crc) {
+    if (h.bytes != payload_bytes || h.bytes > slot_bytes - sizeof(SlotHeader) ||
+        SlotCrc(h, slot + sizeof(h)) != h.crc) {
       torn = true;
       continue;
     }
@@ -264,8 +266,9 @@ void Media::WritePair(uint8_t* pair, uint32_t slot_bytes, uint64_t* generation, 
 }
 
 absl::StatusOr<std::vector<uint8_t>> Media::ReadUnitState() {
-  SEF_ASSIGN_OR_RETURN(auto payload, ReadPair(base_ + header_->unit_record_offset, unit_slot_bytes_,
-                                              &unit_generation_, "the unit state record"));
+  SEF_ASSIGN_OR_RETURN(auto payload,
+                       ReadPair(base_ + header_->unit_record_offset, unit_slot_bytes_,
+                                unit_state_bytes_, &unit_generation_, "the unit state record"));
   return payload.value_or(std::vector<uint8_t>());
 }
 
@@ -292,7 +295,7 @@ absl::StatusOr<std::optional<DomainRecord>> Media::ReadDomain(uint32_t index) {
   SEF_ASSIGN_OR_RETURN(
       auto payload,
       ReadPair(base_ + header_->domain_records_offset + 2ull * domain_slot_bytes_ * index,
-               domain_slot_bytes_, &domain_generation_[index],
+               domain_slot_bytes_, sizeof(DomainRecord), &domain_generation_[index],
                absl::StrFormat("the record of QoS domain %u", index + 1)));
   if (!payload.has_value()) return std::optional<DomainRecord>();
   DomainRecord r{};
@@ -308,7 +311,7 @@ void Media::WriteDomain(uint32_t index, const DomainRecord& record) {
 absl::StatusOr<std::optional<SbRecord>> Media::ReadSb(uint64_t slot) {
   SEF_ASSIGN_OR_RETURN(auto payload,
                        ReadPair(base_ + header_->sb_records_offset + 2ull * sb_slot_bytes_ * slot,
-                                sb_slot_bytes_, &sb_generation_[slot],
+                                sb_slot_bytes_, sizeof(SbRecord), &sb_generation_[slot],
                                 absl::StrFormat("the super block record at block slot %u", slot)));
   if (!payload.has_value()) return std::optional<SbRecord>();
   SbRecord r{};

@@ -60,7 +60,10 @@ class Media {
 
  private:
   Media() = default;
+  // The newest slot whose CRC holds and whose payload is `payload_bytes` long (a record of
+  // another length was not written by this format: it counts as torn).
   absl::StatusOr<std::optional<std::vector<uint8_t>>> ReadPair(uint8_t* pair, uint32_t slot_bytes,
+                                                               uint32_t payload_bytes,
                                                                uint64_t* generation,
                                                                const std::string& what);
   void WritePair(uint8_t* pair, uint32_t slot_bytes, uint64_t* generation, const void* payload,
@@ -75,7 +78,7 @@ class Media {
   AduInfo* info_ = nullptr;
   uint8_t* data_ = nullptr;
   uint32_t unit_slot_bytes_ = 0, domain_slot_bytes_ = 0, sb_slot_bytes_ = 0;
-  uint32_t unit_state_bytes_ = 0;
+  uint32_t unit_state_bytes_ = 0;  // UnitStateBytes(config)
   bool in_use_ = false;  // stored with every unit state write
   // Newest generation per record, so that a write goes to the other slot.
   uint64_t unit_generation_ = 0;

@@ -23,6 +23,12 @@ Completion Controller::Execute(const Command& cmd) {
 
 namespace internal {
 
+int64_t SecondsSince(int64_t now, int64_t since) {
+  if (since >= now) return 0;
+  const uint64_t elapsed = static_cast<uint64_t>(now) - static_cast<uint64_t>(since);
+  return static_cast<int64_t>(std::min<uint64_t>(elapsed, std::numeric_limits<int64_t>::max()));
+}
+
 Outcome Fail(wire::StatusCodeType sct, uint8_t sc) {
   return {NvmeStatus(static_cast<uint8_t>(sct), sc, /*dnr=*/true), 0};
 }
@@ -80,8 +86,37 @@ void Model::AbortParked(NvmeStatus status, Completions& out) {
   aers_.clear();
 }
 
+namespace {
+
+// The model keeps state per physical block in memory and builds an SB's ADU list for log
+// 0xD4: a unit beyond these sizes is refused rather than left to exhaust memory. (LD2 has
+// 632,448 blocks and SBs of at most 2,752,512 ADUs.)
+constexpr uint64_t kMaxPhysicalBlocks = uint64_t{1} << 22;
+constexpr uint64_t kMaxSuperBlockAdus = uint64_t{1} << 24;
+
+absl::Status CheckEmulatable(const UnitConfig& c) {
+  const uint64_t blocks = uint64_t{c.dies()} * c.blocks_per_die;
+  if (blocks > kMaxPhysicalBlocks) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "unit '%s': %d dies x %d blocks per die = %d physical blocks; the device model "
+        "emulates at most %d",
+        c.name, c.dies(), c.blocks_per_die, blocks, kMaxPhysicalBlocks));
+  }
+  const uint64_t sb_adus = c.adus_per_block() * c.dies();
+  if (sb_adus > kMaxSuperBlockAdus) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "unit '%s': a super block of all %d dies holds %d ADUs; the device model emulates at "
+        "most %d",
+        c.name, c.dies(), sb_adus, kMaxSuperBlockAdus));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Model>> Model::Create(ControllerOptions options) {
   SEF_RETURN_IF_ERROR(options.config.Validate());
+  SEF_RETURN_IF_ERROR(CheckEmulatable(options.config));
   std::unique_ptr<Model> m(new Model(std::move(options)));
   SEF_ASSIGN_OR_RETURN(m->media_, Media::Open(m->options_.config, m->options_.backing_file));
   {
@@ -164,6 +199,12 @@ absl::Status Model::Recover(uint64_t loss_seed) {
     for (const VdSettings& s : settings) {
       Vd* vd = FindVd(s.vd);
       if (s.vd == 0 || vd == nullptr) continue;
+      if (s.dies_per_sb == 0 || vd->dies.size() % s.dies_per_sb != 0) {
+        return absl::DataLossError(absl::StrFormat(
+            "%s: the unit state record gives virtual device %u super blocks of %u dies; it has "
+            "%u dies",
+            options_.backing_file, s.vd, s.dies_per_sb, vd->dies.size()));
+      }
       vd->dies_per_sb = s.dies_per_sb;
       vd->pslc_super_blocks = s.pslc_super_blocks;
       vd->default_fifo = ReadFifoId(s.default_read_fifo);
@@ -386,7 +427,7 @@ void Model::Tick() {
       for (uint32_t id = 0; id < vd.sbs.size(); ++id) {
         SuperBlock& sb = vd.sbs[id];
         if (sb.owner.load(std::memory_order_acquire) != d->id.value()) continue;
-        const int64_t age = now_s - sb.rec.state_since_seconds;
+        const int64_t age = SecondsSince(now_s, sb.rec.state_since_seconds);
         const bool open =
             sb.state() == SbState::kOpenByErase || sb.state() == SbState::kOpenByPlacement;
         // An open SB past the expiration of its open period is closed by the device.

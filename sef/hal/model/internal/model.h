@@ -42,6 +42,10 @@ struct Outcome {
   uint64_t result = 0;
   static Outcome Ok(uint64_t result = 0) { return {NvmeStatus::Success(), result}; }
 };
+// Seconds from `since` to `now`: 0 when `since` is later (a time stored by another boot or a
+// damaged record), and never an overflow, whatever a record holds.
+int64_t SecondsSince(int64_t now, int64_t since);
+
 Outcome Fail(wire::StatusCodeType sct, uint8_t sc);
 Outcome InvalidField();
 Outcome SequenceError();
@@ -61,12 +65,16 @@ struct SuperBlock {
   // The owning domain's id (0 = free). Written under the owner's lock; read by any domain to
   // learn whether an SB is its own before touching the other fields.
   std::atomic<uint16_t> owner{0};
-  SbRecord rec{};         // mirror of the persisted record (rec.durable: see Secure)
+  // Mirror of the persisted record (rec.durable: see Secure). Records are packed (format.h);
+  // aligned here so that their fields sit at their natural alignment and may be bound to
+  // references (std::max, StrFormat).
+  alignas(8) SbRecord rec{};
   uint32_t written = 0;   // write pointer, ADUs
   uint32_t capacity = 0;  // ADUs, fixed at allocation (pSLC = 1/4)
   bool free() const { return rec.state == static_cast<uint8_t>(SbState::kFree); }
   SbState state() const { return static_cast<SbState>(rec.state); }
 };
+static_assert(alignof(SuperBlock) >= 8, "SuperBlock::rec must stay aligned");
 
 // The SB state-change event type (log 0xD3 ST) of closing an open SB.
 inline uint8_t ClosedTransition(const SuperBlock& sb) {
@@ -105,7 +113,7 @@ struct PendingCommand {
 struct Domain {
   QosDomainId id;
   Vd* vd = nullptr;
-  DomainRecord rec{};
+  alignas(8) DomainRecord rec{};  // packed: aligned as SuperBlock::rec
   cmd::DomainFormat format;
 
   Mutex mu;
@@ -137,6 +145,11 @@ class Model final : public Controller {
   absl::Status PowerOn() override;
   void CutPowerAfter(uint64_t commands, uint64_t seed) override;
   bool powered() const override { return powered_.load(std::memory_order_acquire); }
+
+  // Test only (testing/invariants.h; defined in internal/invariants.cc, which only test
+  // targets link): OK, or Internal naming the first broken invariant of the unit's state.
+  // REQUIRES: no command runs concurrently.
+  absl::Status CheckInvariants();
 
  private:
   explicit Model(ControllerOptions options);
