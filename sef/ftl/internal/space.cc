@@ -1,0 +1,416 @@
+// Super blocks: the slot state machine, allocation (the allocator thread), flush rounds and
+// releases.
+//
+// Space classes. The domain may hold quota_sbs SBs. Allocations are ranked: checkpoint,
+// journal, GC, user. Each class may allocate only while the free SBs exceed what the classes
+// before it may still need (ReserveFor), so the checkpointer can always write the next
+// checkpoint, the journal can always continue, and the garbage collector can always move
+// data even when user writes have taken every other SB. User writes then wait ("back-
+// pressure") until GC has released SBs; they never fail for space.
+//
+// Releases (docs/ftl.md, HAZARDS 1 and 2). An SB whose valid count reached zero is not
+// released at once: the writes and trims that emptied it, and the GC copies that moved its
+// data, may not be durable yet, and after a power cut the old data would be needed again. It
+// waits (kPendingRelease) for a flush round that *started* after it emptied: the round
+// commits the journal (trims, allocation and release records) and flushes every open data
+// SB. Its release record, appended when it emptied, is in that commit: after a power cut
+// recovery then knows the SB's checkpointed contents are gone even if its id was re-erased.
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "sef/base/await.h"
+#include "sef/ftl/internal/callbacks.h"
+#include "sef/ftl/internal/ftl.h"
+
+namespace sef::ftl::internal {
+
+const char* SlotStateName(SlotState s) {
+  switch (s) {
+    case SlotState::kFree:
+      return "free";
+    case SlotState::kAllocating:
+      return "allocating";
+    case SlotState::kOpen:
+      return "open";
+    case SlotState::kClosed:
+      return "closed";
+    case SlotState::kVictim:
+      return "victim";
+    case SlotState::kPendingRelease:
+      return "pending release";
+    case SlotState::kQuarantined:
+      return "quarantined";
+  }
+  return "?";
+}
+
+namespace {
+bool IsOpen(SlotState s) { return s == SlotState::kAllocating || s == SlotState::kOpen; }
+bool IsData(SlotKind k) { return k == SlotKind::kUser || k == SlotKind::kGc; }
+}  // namespace
+
+void Ftl::SetSlotState(uint32_t slot, SlotState state) {
+  Slot& s = slots_[slot];
+  const bool was_open = IsOpen(s.state);
+  s.state = state;
+  const bool now_open = IsOpen(state);
+  if (was_open && !now_open) {
+    --open_sbs_;
+    checkpoint_cv_.SignalAll();  // a checkpoint may wait for an open-SB budget
+    allocator_cv_.Signal();
+  } else if (!was_open && now_open) {
+    ++open_sbs_;
+  }
+}
+
+uint32_t Ftl::ReserveFor(SlotKind kind) const {
+  uint32_t r = geo_.checkpoint_sbs;  // the next checkpoint, while the current one is held
+  if (kind == SlotKind::kJournal) return r;
+  r += kJournalMaxSbs;
+  if (kind == SlotKind::kGc) return r;
+  return r + kGcReserveSbs;
+}
+
+bool Ftl::MayAllocateLocked(SlotKind kind) const {
+  if (free_slots_.empty()) return false;
+  if (kind == SlotKind::kJournal && journal_sbs_ >= kJournalMaxSbs) return false;
+  if (FreeSbsLocked() <= ReserveFor(kind)) return false;
+  // Open SBs: the journal may take the last one; data streams leave one for a checkpoint,
+  // and a user SB erased ahead of need leaves one more.
+  uint32_t leave = 0;
+  if (kind == SlotKind::kGc) leave = 1;
+  if (kind == SlotKind::kUser) leave = user_cur_ >= 0 ? 2 : 1;
+  return open_sbs_ + leave < geo_.max_open;
+}
+
+absl::StatusOr<uint32_t> Ftl::TakeFreeSlotLocked() {
+  if (free_slots_.empty()) {
+    return absl::ResourceExhaustedError("no free slot (checkpoint in progress)");
+  }
+  const uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  return slot;
+}
+
+void Ftl::FreeSlotLocked(uint32_t slot) {
+  Slot& s = slots_[slot];
+  SetSlotState(slot, checkpointing_ ? SlotState::kQuarantined : SlotState::kFree);
+  s.kind = SlotKind::kNone;
+  s.reserved = s.completed = s.failed = 0;
+  if (s.relocate) --relocations_wanted_;
+  s.relocate = false;
+  s.alloc_record = 0;
+  s.scan_mark = 0;
+  valid_[slot].store(0, std::memory_order_relaxed);
+  // A slot freed while a checkpoint is being written keeps its number until the checkpoint
+  // is committed: map entries it captured may still name the slot (docs/ftl.md).
+  if (checkpointing_) {
+    quarantine_.push_back(slot);
+  } else {
+    free_slots_.push_back(slot);
+  }
+}
+
+absl::StatusOr<uint32_t> Ftl::AllocateSlot(SlotKind kind) {
+  uint32_t slot = 0;
+  {
+    MutexLock lock(&mu_);
+    if (!MayAllocateLocked(kind)) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "no super block may be allocated now (free %u, open %u)", FreeSbsLocked(), open_sbs_));
+    }
+    absl::StatusOr<uint32_t> taken = TakeFreeSlotLocked();
+    if (!taken.ok()) return taken.status();
+    slot = *taken;  // kFree, out of the free list: invisible to checkpoints until set up
+    ++held_sbs_;
+    ++open_sbs_;
+    if (kind == SlotKind::kJournal) ++journal_sbs_;
+  }
+  auto undo = [this, slot, kind] {
+    MutexLock lock(&mu_);
+    --held_sbs_;
+    --open_sbs_;
+    if (kind == SlotKind::kJournal) --journal_sbs_;
+    free_slots_.push_back(slot);
+    allocator_cv_.Signal();
+  };
+  absl::StatusOr<hal::SuperBlockAllocation> a = domain_->AllocateSuperBlock();
+  if (!a.ok()) {
+    undo();
+    return a.status();
+  }
+  absl::StatusOr<hal::SuperBlockDetails> info = domain_->GetSuperBlockInfo(a->id);
+  absl::Status problem;
+  if (!info.ok()) {
+    problem = info.status();
+  } else if (a->capacity_adus != geo_.sb_capacity) {
+    problem = absl::InternalError(
+        absl::StrFormat("super block %u holds %u ADUs; the FTL was formatted for %u", a->id.value(),
+                        a->capacity_adus, geo_.sb_capacity));
+  }
+  if (!problem.ok()) {
+    (void)domain_->ReleaseSuperBlock(a->id);
+    undo();
+    return problem;
+  }
+  MutexLock lock(&mu_);
+  --open_sbs_;  // SetSlotState counts it again
+  Slot& s = slots_[slot];
+  s = Slot{};
+  s.sb = a->id;
+  s.serial = info->erase_serial;
+  s.kind = kind;
+  s.scan_mark = 0;  // allocated after any barrier in progress: replayed from its start
+  slot_sb_[slot].store(a->id.value(), std::memory_order_release);
+  valid_[slot].store(0, std::memory_order_relaxed);
+  if (kind != SlotKind::kJournal) {
+    // Journal SBs are recorded by the journal's change-over record instead.
+    JournalRecord r{};
+    r.type = static_cast<uint8_t>(JournalRecordType::kAllocate);
+    r.kind = static_cast<uint8_t>(kind);
+    r.sb = a->id.value();
+    r.a = info->erase_serial;
+    s.alloc_record = JournalAppend(r);
+  }
+  SetSlotState(slot, kind == SlotKind::kJournal ? SlotState::kAllocating : SlotState::kOpen);
+  return slot;
+}
+
+void Ftl::SlotCompletedLocked(uint32_t slot, uint32_t ok, uint32_t failed,
+                              std::vector<uint32_t>* to_close) {
+  Slot& s = slots_[slot];
+  s.completed += ok;
+  s.failed += failed;
+  if (s.reserved == geo_.sb_capacity && s.completed + s.failed == geo_.sb_capacity &&
+      s.state == SlotState::kOpen) {
+    // The device closed it when it filled; after a failed write it did not fill: close it.
+    if (s.failed > 0) to_close->push_back(slot);
+    SetSlotState(slot, SlotState::kClosed);
+    MaybeEmptyLocked(slot);
+  }
+}
+
+void Ftl::CloseSlots(const std::vector<uint32_t>& slots) {
+  for (uint32_t slot : slots) {
+    SuperBlockId sb;
+    {
+      MutexLock lock(&mu_);
+      sb = slots_[slot].sb;
+    }
+    domain_->CloseSuperBlockAsync(sb, [](absl::StatusOr<bool>) {});
+  }
+}
+
+void Ftl::MaybeEmptyLocked(uint32_t slot) {
+  Slot& s = slots_[slot];
+  if (s.state == SlotState::kClosed && IsData(s.kind) &&
+      valid_[slot].load(std::memory_order_acquire) == 0) {
+    MarkPendingLocked(slot);
+  }
+}
+
+void Ftl::MarkPendingLocked(uint32_t slot) {
+  Slot& s = slots_[slot];
+  SetSlotState(slot, SlotState::kPendingRelease);
+  s.empty_epoch = rounds_started_;
+  JournalRecord r{};
+  r.type = static_cast<uint8_t>(JournalRecordType::kRelease);
+  r.kind = static_cast<uint8_t>(s.kind);
+  r.sb = s.sb.value();
+  r.a = s.serial;
+  JournalAppend(r);
+  pending_.push_back(slot);
+  gc_cv_.Signal();
+}
+
+// ---- the allocator thread ---------------------------------------------------------------------
+
+void Ftl::AllocatorLoop() {
+  int failures = 0;
+  MutexLock lock(&mu_);
+  while (!stopping_) {
+    // 1. The journal's next SB, before anything else: everything else records into it.
+    if (JournalNeedsSuccessor() && MayAllocateLocked(SlotKind::kJournal)) {
+      mu_.Unlock();
+      absl::StatusOr<uint32_t> slot = AllocateSlot(SlotKind::kJournal);
+      if (slot.ok()) {
+        SuperBlockId sb;
+        uint32_t serial = 0;
+        {
+          MutexLock relock(&mu_);
+          sb = slots_[*slot].sb;
+          serial = slots_[*slot].serial;
+        }
+        JournalSetSuccessor(*slot, sb, serial);
+      }
+      mu_.Lock();
+      if (!slot.ok()) allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
+      continue;
+    }
+    // 2. The user stream's next SB, when writers wait or the current one is half used.
+    const bool wanted = user_next_ < 0 && (!waiters_.empty() || user_cur_ < 0 ||
+                                           slots_[user_cur_].reserved >= geo_.sb_capacity / 2);
+    if (wanted && MayAllocateLocked(SlotKind::kUser)) {
+      mu_.Unlock();
+      absl::StatusOr<uint32_t> slot = AllocateSlot(SlotKind::kUser);
+      mu_.Lock();
+      if (slot.ok()) {
+        failures = 0;
+        if (user_cur_ < 0) {
+          user_cur_ = static_cast<int>(*slot);
+        } else {
+          user_next_ = static_cast<int>(*slot);
+        }
+        mu_.Unlock();
+        ServeWaiters();
+        mu_.Lock();
+      } else if (++failures >= 50) {
+        // The device refuses although the FTL's accounting has room: fail the first waiter
+        // with the device's status rather than hang it.
+        failures = 0;
+        if (!waiters_.empty()) {
+          UpdateOp* op = waiters_.front();
+          waiters_.pop_front();
+          OpFailed(op, slot.status());
+          op->next_block = op->count;
+          mu_.Unlock();
+          Release(op);
+          mu_.Lock();
+        }
+      } else {
+        allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
+      }
+      continue;
+    }
+    if (wanted) gc_cv_.Signal();  // no room: the collector must free some
+    allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(100));
+  }
+}
+
+// ---- flush rounds -----------------------------------------------------------------------------
+
+void Ftl::RequestFlushRound(StatusCallback done) {
+  std::vector<StatusCallback> none;
+  {
+    MutexLock lock(&mu_);
+    if (round_active_) {
+      next_round_.push_back(std::move(done));
+      return;
+    }
+    round_waiters_.push_back(std::move(done));
+  }
+  StartRound();
+}
+
+void Ftl::StartRound() {
+  std::vector<SuperBlockId> sbs;
+  uint64_t journal_upto = 0;
+  {
+    MutexLock lock(&mu_);
+    round_active_ = true;
+    ++rounds_started_;
+    counters_.internal_flushes.fetch_add(1, std::memory_order_relaxed);
+    for (uint32_t i = 0; i < slots_.size(); ++i) {
+      const Slot& s = slots_[i];
+      if (s.state == SlotState::kOpen && IsData(s.kind) && s.completed > 0) sbs.push_back(s.sb);
+    }
+    journal_upto = JournalAppended();
+  }
+  JournalCommitAsync(journal_upto, [this, sbs = std::move(sbs)](absl::Status s) {
+    if (!s.ok() || sbs.empty()) return RoundDone(std::move(s));
+    auto left = std::make_shared<std::atomic<size_t>>(sbs.size());
+    auto first_error = std::make_shared<Mutex>();
+    auto error = std::make_shared<absl::Status>();
+    for (SuperBlockId sb : sbs) {
+      domain_->FlushSuperBlockAsync(
+          sb, [this, sb, left, first_error, error](absl::StatusOr<uint32_t> r) {
+            if (!r.ok()) {
+              // An SB that closed meanwhile (it filled) is durable: not an error.
+              bool closed = false;
+              {
+                MutexLock lock(&mu_);
+                for (const Slot& s : slots_) {
+                  if (s.sb == sb && s.state != SlotState::kOpen) closed = true;
+                }
+              }
+              if (!closed) {
+                MutexLock lock(first_error.get());
+                if (error->ok()) *error = r.status();
+              }
+            }
+            if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) {
+              absl::Status e;
+              {
+                MutexLock lock(first_error.get());
+                e = *error;
+              }
+              RoundDone(std::move(e));
+            }
+          });
+    }
+  });
+}
+
+void Ftl::RoundDone(absl::Status s) {
+  std::vector<StatusCallback> done;
+  bool again = false;
+  {
+    MutexLock lock(&mu_);
+    if (s.ok()) rounds_done_ = rounds_started_;
+    done = std::move(round_waiters_);
+    round_waiters_.clear();
+    round_active_ = false;
+    if (!next_round_.empty()) {
+      round_waiters_ = std::move(next_round_);
+      next_round_.clear();
+      again = true;
+    }
+    round_cv_.SignalAll();
+    gc_cv_.Signal();
+  }
+  for (StatusCallback& cb : done) std::move(cb)(s);
+  if (again) Defer([this] { StartRound(); });
+}
+
+absl::Status Ftl::FlushRoundAndWait() {
+  return Await<absl::Status>([this](absl::AnyInvocable<void(absl::Status) &&> done) {
+    RequestFlushRound(std::move(done));
+  });
+}
+
+int Ftl::ReleaseEligible() {
+  std::vector<uint32_t> eligible;
+  {
+    MutexLock lock(&mu_);
+    auto it = std::partition(pending_.begin(), pending_.end(), [this](uint32_t slot) {
+      mu_.AssertHeld();
+      return slots_[slot].empty_epoch >= rounds_done_;
+    });
+    eligible.assign(it, pending_.end());
+    pending_.erase(it, pending_.end());
+  }
+  for (uint32_t slot : eligible) {
+    // Reads that pinned the slot before it emptied finish first.
+    while (pins_[slot].load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    SuperBlockId sb;
+    {
+      MutexLock lock(&mu_);
+      sb = slots_[slot].sb;
+    }
+    absl::Status s = domain_->ReleaseSuperBlock(sb);
+    MutexLock lock(&mu_);
+    if (!s.ok()) {
+      // Keep it; try again with the next batch.
+      pending_.push_back(slot);
+      continue;
+    }
+    --held_sbs_;
+    FreeSlotLocked(slot);
+    allocator_cv_.Signal();
+  }
+  return static_cast<int>(eligible.size());
+}
+
+}  // namespace sef::ftl::internal
