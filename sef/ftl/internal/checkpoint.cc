@@ -151,6 +151,7 @@ absl::Status Ftl::WriteCheckpoint() {
   int journal_next = -1;
   uint64_t generation = 0;
   uint64_t flash_at_start = 0;
+  uint64_t journal_at_barrier = 0;
   std::vector<uint32_t> retired;
   {
     MutexLock lock(&mu_);
@@ -159,6 +160,7 @@ absl::Status Ftl::WriteCheckpoint() {
     checkpointing_ = true;
     replay_from = next_seq_.load(std::memory_order_acquire);
     JournalPosition(&journal_slot, &journal_pages, &journal_next);
+    journal_at_barrier = JournalAppended();
     for (uint32_t i = 0; i < slots_.size(); ++i) {
       Slot& s = slots_[i];
       if (!IsOpenState(s.state)) {
@@ -242,6 +244,7 @@ absl::Status Ftl::WriteCheckpoint() {
       e.scan_from = s.scan_mark;
       e.kind = static_cast<uint8_t>(s.kind);
       e.flags = s.state == SlotState::kPendingRelease ? kSlotPendingRelease : 0;
+      e.stream = s.stream;
       if (s.state == SlotState::kOpen && s.kind != SlotKind::kJournal) flush.push_back(s.sb);
     }
   }
@@ -312,6 +315,8 @@ absl::Status Ftl::WriteCheckpoint() {
   if (absl::Status s = domain_->SetRootPointer(hal::RootPointerIndex(0), *header); !s.ok()) {
     return fail(s);
   }
+
+  JournalSubsume(journal_at_barrier);
 
   // ---- 7. the previous checkpoint and the retired journal SBs go ----
   std::vector<SuperBlockId> old;

@@ -91,7 +91,8 @@ struct SlotEntry {
   uint32_t scan_from;  // ADUs from this offset on were written after the checkpoint began
   uint8_t kind;        // SlotKind
   uint8_t flags;       // kSlotPendingRelease
-  uint8_t rsvd[2];
+  uint8_t stream;      // data SBs: the temperature stream (0 hottest)
+  uint8_t rsvd;
 };
 static_assert(sizeof(SlotEntry) == 16);
 inline constexpr uint32_t kSlotEntriesPerPage = kAduBytes / sizeof(SlotEntry);
@@ -157,9 +158,10 @@ enum class JournalRecordType : uint8_t {
 };
 
 struct JournalRecord {
-  uint8_t type;  // JournalRecordType
-  uint8_t kind;  // SlotKind (allocations)
-  uint16_t rsvd;
+  uint8_t type;    // JournalRecordType
+  uint8_t kind;    // SlotKind (allocations)
+  uint8_t stream;  // allocations of data SBs: the temperature stream
+  uint8_t rsvd;
   uint32_t sb;
   uint64_t seq;
   uint64_t a;

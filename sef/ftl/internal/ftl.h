@@ -66,6 +66,8 @@ struct Slot {
   uint64_t empty_epoch = 0;   // kPendingRelease: needs a flush round numbered > this
   uint64_t alloc_record = 0;  // journal append count that covers its allocation record
   bool relocate = false;      // patrol found its data at risk: collect it first
+  uint8_t stream = 0;         // data SBs: temperature stream, 0 hottest
+  uint64_t closed_clock = 0;  // host ADUs written when it closed (GC's age)
 };
 
 // A write or trim in progress; pooled, so the data path does not allocate per request.
@@ -78,6 +80,7 @@ struct UpdateOp {
   };
   bool trim = false;
   uint64_t lba = 0, count = 0;
+  int wait_stream = 0;  // the stream it waits for room in
   std::span<const iovec> data;
   bool fua = false;
   StatusCallback done;
@@ -101,6 +104,9 @@ struct ReadOp {
   Mutex status_mu;
   absl::Status status ABSL_GUARDED_BY(status_mu);
 };
+
+// Data streams by temperature (gc.cc): at most this many open data SBs take writes at once.
+inline constexpr int kMaxStreams = 6;
 
 class Ftl {
  public:
@@ -199,10 +205,21 @@ class Ftl {
   }
   // Free SBs an allocation of `kind` must leave for the classes ranked before it.
   uint32_t ReserveFor(SlotKind kind) const;
-  bool MayAllocateLocked(SlotKind kind) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `ahead`: a data SB erased before its stream needs it, which must leave more room.
+  bool MayAllocateLocked(SlotKind kind, bool ahead = false) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stream a user write of `lba` goes to: one hotter than its current version's.
+  int StreamForWriteLocked(uint64_t lba) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ADUs that can be reserved in `stream` now without erasing an SB.
+  uint32_t RoomLocked(int stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reserves n <= RoomLocked(stream) ADUs in the stream's open SB.
+  void ReserveLocked(int stream, uint32_t n, uint32_t* slot, SuperBlockId* sb)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Erases an SB for `stream` (FTL threads): its current SB, or the next one ahead of need.
+  absl::Status AllocateForStream(int stream, SlotKind kind);
   // Erases an SB for `kind` and returns its slot: kOpen with its allocation record appended
   // (data), or kAllocating until the journal changes over to it (journal). FTL threads only.
-  absl::StatusOr<uint32_t> AllocateSlot(SlotKind kind);
+  absl::StatusOr<uint32_t> AllocateSlot(SlotKind kind, int stream = 0);
   absl::StatusOr<uint32_t> TakeFreeSlotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SlotCompletedLocked(uint32_t slot, uint32_t ok, uint32_t failed,
                            std::vector<uint32_t>* to_close) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -231,6 +248,9 @@ class Ftl {
   void JournalSetSuccessor(uint32_t slot, SuperBlockId sb, uint32_t serial);
   void JournalPosition(uint32_t* slot, uint32_t* completed_pages, int* successor);
   void JournalReset(uint32_t slot, SuperBlockId sb, uint32_t used);
+  // A checkpoint was committed whose barrier came after the first `upto` records: those not
+  // written yet are dropped and count as durable.
+  void JournalSubsume(uint64_t upto);
   void JournalKick();
   void JournalStartLocked(JournalPlan* plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(jmu_);
   void JournalSubmit(const JournalPlan& plan);
@@ -242,8 +262,9 @@ class Ftl {
   int PickVictimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool GcNeededLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Collect(uint32_t victim);
-  absl::StatusOr<uint32_t> GcDestination();
-  void BeginInternalOp();  // waits out a checkpoint barrier, then counts as in flight
+  // Reserves up to `n` ADUs in `stream` for a copy, erasing an SB when needed; counts the
+  // copy as in flight (checkpoint barrier). Returns the ADUs reserved.
+  absl::StatusOr<uint32_t> ReserveForCopy(int stream, uint32_t n, uint32_t* slot, SuperBlockId* sb);
   void EndInternalOpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- checkpoint.cc ----
@@ -297,10 +318,15 @@ class Ftl {
   uint32_t relocations_wanted_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<SuperBlockId> checkpoint_sbs_ ABSL_GUARDED_BY(mu_);  // the committed one's
   uint64_t checkpoint_generation_ ABSL_GUARDED_BY(mu_) = 0;
-  // User stream: `user_cur_` takes reservations; `user_next_` is erased ahead of need.
-  int user_cur_ ABSL_GUARDED_BY(mu_) = -1;
-  int user_next_ ABSL_GUARDED_BY(mu_) = -1;
-  int gc_cur_ ABSL_GUARDED_BY(mu_) = -1;                // GC destination
+  // Data streams: `cur` takes reservations; `next` is erased ahead of need; `allocating`
+  // while a thread erases one for it.
+  struct Stream {
+    int cur = -1;
+    int next = -1;
+    bool allocating = false;
+  };
+  Stream streams_[kMaxStreams] ABSL_GUARDED_BY(mu_);
+  int num_streams_ = 1;
   std::deque<UpdateOp*> waiters_ ABSL_GUARDED_BY(mu_);  // FIFO: space, barrier, journal room
   // Checkpoint barrier: no update starts while it is up; `inflight_` counts chunks, trims
   // and GC copies started and not finished.

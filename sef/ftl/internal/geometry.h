@@ -15,8 +15,9 @@ namespace sef::ftl::internal {
 
 // Journal SBs the FTL may hold at once (the current one, its successor, one being retired).
 inline constexpr uint32_t kJournalMaxSbs = 3;
-// Free SBs kept for the garbage collector's next destination, outside the data area.
-inline constexpr uint32_t kGcReserveSbs = 1;
+// Free SBs kept for the garbage collector's destinations, outside the data area: a copy may
+// span two SBs before its victim is released.
+inline constexpr uint32_t kGcReserveSbs = 2;
 // Spare SBs the data area needs at least (user stream, GC stream, one to collect into).
 inline constexpr uint32_t kMinSpareSbs = 3;
 // Open SBs the FTL needs: user stream, GC stream, journal, and one for changing over.

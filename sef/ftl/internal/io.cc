@@ -167,7 +167,8 @@ void Ftl::WriteAsync(Lba lba, uint32_t count, std::span<const iovec> data, bool 
   op->done = std::move(done);
   op->next_block = 0;
   op->meta.resize(count);
-  op->chunks.reserve(2 * ((count + geo_.sb_capacity - 1) / geo_.sb_capacity) + 2);
+  // At most one chunk per block: reserved up front, the vector never reallocates.
+  op->chunks.reserve(count);
   op->outstanding.store(1, std::memory_order_relaxed);  // the submitter's reference
   op->range.first = op->lba;
   op->range.last = op->lba + count - 1;
@@ -213,50 +214,33 @@ bool Ftl::TryAdvanceLocked(UpdateOp* op, size_t* first_new, size_t* end_new, boo
     *trim_now = true;
     return true;
   }
-  const uint32_t cap = geo_.sb_capacity;
+  // Pieces: runs of blocks bound for one stream, at most what its open SB has room for;
+  // each piece has its own sequence number and becomes one HAL write.
   while (op->next_block < op->count) {
-    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(op->count - op->next_block, cap));
-    if (user_cur_ < 0 && user_next_ >= 0) {
-      user_cur_ = user_next_;
-      user_next_ = -1;
-    }
-    const uint32_t room = user_cur_ >= 0 ? cap - slots_[user_cur_].reserved : 0;
-    if (room + (user_next_ >= 0 ? cap : 0) < n) {
+    const uint64_t first = op->lba + op->next_block;
+    const int stream = StreamForWriteLocked(first);
+    const uint32_t room = RoomLocked(stream);
+    if (room == 0) {
+      op->wait_stream = stream;
       allocator_cv_.Signal();
       break;
     }
-    const uint64_t seq = next_seq_.fetch_add(1, std::memory_order_acq_rel);
-    uint32_t placed = 0;
-    while (placed < n) {
-      if (user_cur_ < 0 || slots_[user_cur_].reserved == cap) {
-        user_cur_ = user_next_;
-        user_next_ = -1;
-      }
-      Slot& s = slots_[user_cur_];
-      const uint32_t take = std::min(n - placed, cap - s.reserved);
-      s.reserved += take;
-      UpdateOp::Chunk c;
-      c.slot = static_cast<uint32_t>(user_cur_);
-      c.sb = s.sb;
-      c.first = static_cast<uint32_t>(op->next_block) + placed;
-      c.n = take;
-      c.seq = seq;
-      op->chunks.push_back(c);
-      // Counted now, under mu_: a concurrent ServeWaiters must not see the op finish before
-      // every chunk it was given has been submitted and completed.
-      op->outstanding.fetch_add(1, std::memory_order_acq_rel);
-      ++inflight_;
-      placed += take;
-      if (s.reserved == cap) {
-        // Full: it closes once its writes are done. Ask for the next one early.
-        user_cur_ = user_next_;
-        user_next_ = -1;
-      }
-    }
+    uint32_t n = 1;
+    const uint64_t left = op->count - op->next_block;
+    while (n < room && n < left && StreamForWriteLocked(first + n) == stream) ++n;
+    UpdateOp::Chunk c;
+    ReserveLocked(stream, n, &c.slot, &c.sb);
+    c.first = static_cast<uint32_t>(op->next_block);
+    c.n = n;
+    c.seq = next_seq_.fetch_add(1, std::memory_order_acq_rel);
+    op->chunks.push_back(c);
+    // Counted now, under mu_: a concurrent ServeWaiters must not see the op finish before
+    // every chunk it was given has been submitted and completed.
+    op->outstanding.fetch_add(1, std::memory_order_acq_rel);
+    ++inflight_;
     op->next_block += n;
   }
   *end_new = op->chunks.size();
-  if (user_next_ < 0) allocator_cv_.Signal();
   return op->next_block == op->count;
 }
 

@@ -96,6 +96,29 @@ void Ftl::JournalReset(uint32_t slot, SuperBlockId sb, uint32_t used) {
   j_appended_ = jbuf_.size();
 }
 
+void Ftl::JournalSubsume(uint64_t upto) {
+  std::vector<StatusCallback> ready;
+  {
+    MutexLock lock(&jmu_);
+    if (j_written_ >= upto) return;
+    // Records [j_written_, upto) sit unwritten at the front of the buffer: the committed
+    // checkpoint holds their effect, so they need not be written at all. Writing them later
+    // would only make the next recovery replay SBs the checkpoint already has.
+    jbuf_.erase(jbuf_.begin(), jbuf_.begin() + static_cast<ptrdiff_t>(upto - j_written_));
+    j_written_ = upto;
+    if (j_writing_) return;  // the write in flight completes the prefix
+    j_durable_ = j_written_;
+    auto it = std::partition(j_waiters_.begin(), j_waiters_.end(),
+                             [this](const std::pair<uint64_t, StatusCallback>& w) {
+                               jmu_.AssertHeld();
+                               return w.first > j_durable_;
+                             });
+    for (auto i = it; i != j_waiters_.end(); ++i) ready.push_back(std::move(i->second));
+    j_waiters_.erase(it, j_waiters_.end());
+  }
+  for (StatusCallback& cb : ready) std::move(cb)(absl::OkStatus());
+}
+
 void Ftl::JournalSetSuccessor(uint32_t slot, SuperBlockId sb, uint32_t serial) {
   bool start = false;
   {

@@ -6,6 +6,7 @@
 // checkpoint and only then sets root pointer 0: a crash anywhere before leaves "a block FTL
 // domain whose format did not finish", which MountOrFormat formats again and Mount refuses
 // with a clear message; never a domain that looks foreign.
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_format.h"
@@ -109,6 +110,9 @@ absl::Status Ftl::OpenDomain() {
           ? 0
           : static_cast<uint32_t>(std::min<uint64_t>(quota / vd.super_block_adus, 0x7FFFFFFF));
   geo_.max_open = info.max_open_super_blocks;
+  // Each stream keeps an open SB and sometimes its successor; the journal and a checkpoint
+  // need one each.
+  num_streams_ = std::clamp<int>((static_cast<int>(geo_.max_open) - 2) / 2, 2, kMaxStreams);
   return absl::OkStatus();
 }
 

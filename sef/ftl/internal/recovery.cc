@@ -39,6 +39,7 @@ struct Event {
 struct PostStart {
   uint32_t serial = 0;
   SlotKind kind = SlotKind::kNone;
+  uint8_t stream = 0;
   bool allocated = false;  // the last record for the id is an allocation
 };
 
@@ -245,6 +246,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     PostStart& p = post[r.sb];
     p.serial = static_cast<uint32_t>(r.a);
     p.kind = static_cast<SlotKind>(r.kind);
+    p.stream = r.stream;
     p.allocated = type == JournalRecordType::kAllocate;
   }
   absl::flat_hash_set<uint32_t> chain_ids;
@@ -282,6 +284,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     SuperBlockId sb;
     uint32_t serial;
     SlotKind kind;
+    uint8_t stream;
   };
   std::vector<Found> found;  // data SBs allocated since the checkpoint
   for (const auto& [id, p] : post) {
@@ -292,7 +295,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     if (free_numbers.empty()) return corrupt("more super blocks than slots");
     const uint32_t slot = free_numbers.back();
     free_numbers.pop_back();
-    found.push_back({slot, SuperBlockId(id), p.serial, p.kind});
+    found.push_back({slot, SuperBlockId(id), p.serial, p.kind, p.stream});
     claimed.insert(id);
     scans.push_back({slot, SuperBlockId(id), 0});
   }
@@ -389,26 +392,29 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   held_sbs_ = held_count;
   checkpoint_sbs_ = checkpoint_sbs;
   checkpoint_generation_ = h.generation;
-  auto set_up = [this](uint32_t slot, SuperBlockId sb, uint32_t serial, SlotKind kind) {
+  auto set_up = [this](uint32_t slot, SuperBlockId sb, uint32_t serial, SlotKind kind,
+                       uint8_t stream) {
     mu_.AssertHeld();
     Slot& s = slots_[slot];
     s = Slot{};
     s.sb = sb;
     s.serial = serial;
     s.kind = kind;
+    s.stream = static_cast<uint8_t>(std::min<int>(stream, num_streams_ - 1));
     s.reserved = s.completed = geo_.sb_capacity;
     slot_sb_[slot].store(sb.value(), std::memory_order_release);
   };
   std::vector<SuperBlockId> to_close;
   for (uint32_t i = 0; i < h.slot_count; ++i) {
     if (!kept[i]) continue;
-    set_up(i, SuperBlockId(table[i].sb), table[i].serial, static_cast<SlotKind>(table[i].kind));
+    set_up(i, SuperBlockId(table[i].sb), table[i].serial, static_cast<SlotKind>(table[i].kind),
+           table[i].stream);
     SetSlotState(i, SlotState::kClosed);
     const hal::SuperBlockState st = held[table[i].sb];
     if (st != hal::SuperBlockState::kClosed) to_close.push_back(SuperBlockId(table[i].sb));
   }
   for (const Found& f : found) {
-    set_up(f.slot, f.sb, f.serial, f.kind);
+    set_up(f.slot, f.sb, f.serial, f.kind, f.stream);
     SetSlotState(f.slot, SlotState::kClosed);
     if (held[f.sb.value()] != hal::SuperBlockState::kClosed) to_close.push_back(f.sb);
   }
@@ -421,7 +427,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
       slot = free_numbers.back();
       free_numbers.pop_back();
     }
-    set_up(slot, chain[c].sb, chain[c].serial, SlotKind::kJournal);
+    set_up(slot, chain[c].sb, chain[c].serial, SlotKind::kJournal, 0);
     journal_slots.push_back(slot);
   }
   journal_sbs_ = static_cast<uint32_t>(chain.size());

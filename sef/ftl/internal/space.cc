@@ -56,6 +56,9 @@ void Ftl::SetSlotState(uint32_t slot, SlotState state) {
   const bool was_open = IsOpen(s.state);
   s.state = state;
   const bool now_open = IsOpen(state);
+  if (state == SlotState::kClosed) {
+    s.closed_clock = counters_.host_adus_written.load(std::memory_order_relaxed);
+  }
   if (was_open && !now_open) {
     --open_sbs_;
     checkpoint_cv_.SignalAll();  // a checkpoint may wait for an open-SB budget
@@ -73,16 +76,75 @@ uint32_t Ftl::ReserveFor(SlotKind kind) const {
   return r + kGcReserveSbs;
 }
 
-bool Ftl::MayAllocateLocked(SlotKind kind) const {
+bool Ftl::MayAllocateLocked(SlotKind kind, bool ahead) const {
   if (free_slots_.empty()) return false;
   if (kind == SlotKind::kJournal && journal_sbs_ >= kJournalMaxSbs) return false;
   if (FreeSbsLocked() <= ReserveFor(kind)) return false;
   // Open SBs: the journal may take the last one; data streams leave one for a checkpoint,
-  // and a user SB erased ahead of need leaves one more.
+  // and an SB erased ahead of need leaves one more.
   uint32_t leave = 0;
-  if (kind == SlotKind::kGc) leave = 1;
-  if (kind == SlotKind::kUser) leave = user_cur_ >= 0 ? 2 : 1;
+  if (kind != SlotKind::kJournal) leave = ahead ? 2 : 1;
   return open_sbs_ + leave < geo_.max_open;
+}
+
+int Ftl::StreamForWriteLocked(uint64_t lba) const {
+  const uint32_t v = map_[lba].load(std::memory_order_acquire);
+  if (v == kMapUnmapped) return num_streams_ - 1;  // new data starts cold
+  const int s = slots_[SlotOf(v)].stream;
+  return s > 0 ? s - 1 : 0;
+}
+
+uint32_t Ftl::RoomLocked(int stream) {
+  Stream& st = streams_[stream];
+  if ((st.cur < 0 || slots_[st.cur].reserved == geo_.sb_capacity) && st.next >= 0) {
+    st.cur = st.next;
+    st.next = -1;
+    allocator_cv_.Signal();
+  }
+  if (st.cur < 0) return 0;
+  return geo_.sb_capacity - slots_[st.cur].reserved;
+}
+
+void Ftl::ReserveLocked(int stream, uint32_t n, uint32_t* slot, SuperBlockId* sb) {
+  Stream& st = streams_[stream];
+  Slot& s = slots_[st.cur];
+  *slot = static_cast<uint32_t>(st.cur);
+  *sb = s.sb;
+  s.reserved += n;
+  if (s.reserved == geo_.sb_capacity) {
+    // Full: it closes once its writes are done.
+    st.cur = st.next;
+    st.next = -1;
+    allocator_cv_.Signal();
+  } else if (st.next < 0 && s.reserved >= geo_.sb_capacity - geo_.sb_capacity / 8) {
+    allocator_cv_.Signal();  // time to erase its successor
+  }
+}
+
+absl::Status Ftl::AllocateForStream(int stream, SlotKind kind) {
+  {
+    MutexLock lock(&mu_);
+    Stream& st = streams_[stream];
+    if (st.allocating || st.next >= 0 || !MayAllocateLocked(kind, st.cur >= 0)) {
+      return absl::ResourceExhaustedError("not now");
+    }
+    st.allocating = true;
+  }
+  absl::StatusOr<uint32_t> slot = AllocateSlot(kind, stream);
+  MutexLock lock(&mu_);
+  Stream& st = streams_[stream];
+  st.allocating = false;
+  if (!slot.ok()) return slot.status();
+  if (st.cur < 0 || slots_[st.cur].reserved == geo_.sb_capacity) {
+    st.cur = static_cast<int>(*slot);
+  } else {
+    st.next = static_cast<int>(*slot);
+  }
+  gc_cv_.SignalAll();
+  mu_.Unlock();
+  ServeWaiters();  // writers may wait for this stream, whoever erased the SB
+  mu_.Lock();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint32_t> Ftl::TakeFreeSlotLocked() {
@@ -113,7 +175,7 @@ void Ftl::FreeSlotLocked(uint32_t slot) {
   }
 }
 
-absl::StatusOr<uint32_t> Ftl::AllocateSlot(SlotKind kind) {
+absl::StatusOr<uint32_t> Ftl::AllocateSlot(SlotKind kind, int stream) {
   uint32_t slot = 0;
   {
     MutexLock lock(&mu_);
@@ -162,6 +224,7 @@ absl::StatusOr<uint32_t> Ftl::AllocateSlot(SlotKind kind) {
   s.sb = a->id;
   s.serial = info->erase_serial;
   s.kind = kind;
+  s.stream = static_cast<uint8_t>(stream);
   s.scan_mark = 0;  // allocated after any barrier in progress: replayed from its start
   slot_sb_[slot].store(a->id.value(), std::memory_order_release);
   valid_[slot].store(0, std::memory_order_relaxed);
@@ -170,6 +233,7 @@ absl::StatusOr<uint32_t> Ftl::AllocateSlot(SlotKind kind) {
     JournalRecord r{};
     r.type = static_cast<uint8_t>(JournalRecordType::kAllocate);
     r.kind = static_cast<uint8_t>(kind);
+    r.stream = static_cast<uint8_t>(stream);
     r.sb = a->id.value();
     r.a = info->erase_serial;
     s.alloc_record = JournalAppend(r);
@@ -249,42 +313,55 @@ void Ftl::AllocatorLoop() {
       if (!slot.ok()) allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
       continue;
     }
-    // 2. The user stream's next SB, when writers wait or the current one is half used.
-    const bool wanted = user_next_ < 0 && (!waiters_.empty() || user_cur_ < 0 ||
-                                           slots_[user_cur_].reserved >= geo_.sb_capacity / 2);
-    if (wanted && MayAllocateLocked(SlotKind::kUser)) {
-      mu_.Unlock();
-      absl::StatusOr<uint32_t> slot = AllocateSlot(SlotKind::kUser);
-      mu_.Lock();
-      if (slot.ok()) {
-        failures = 0;
-        if (user_cur_ < 0) {
-          user_cur_ = static_cast<int>(*slot);
-        } else {
-          user_next_ = static_cast<int>(*slot);
-        }
+    // 2. Room for the first waiting writer's stream, then successors for streams whose
+    //    open SB is nearly full.
+    int want = -1;
+    bool ahead = false;
+    if (!waiters_.empty() && !waiters_.front()->trim && !barrier_) {
+      const int s = waiters_.front()->wait_stream;
+      if (RoomLocked(s) > 0 ||
+          StreamForWriteLocked(waiters_.front()->lba + waiters_.front()->next_block) != s) {
+        // Its stream has room again (or it now goes elsewhere): let it try.
         mu_.Unlock();
         ServeWaiters();
         mu_.Lock();
-      } else if (++failures >= 50) {
+        continue;
+      }
+      if (!streams_[s].allocating) want = s;
+    }
+    for (int s = 0; want < 0 && s < num_streams_; ++s) {
+      const Stream& st = streams_[s];
+      if (st.cur >= 0 && st.next < 0 && !st.allocating &&
+          slots_[st.cur].reserved >= geo_.sb_capacity - geo_.sb_capacity / 8) {
+        want = s;
+        ahead = true;
+      }
+    }
+    if (want >= 0 && MayAllocateLocked(SlotKind::kUser, ahead || streams_[want].cur >= 0)) {
+      mu_.Unlock();
+      absl::Status s = AllocateForStream(want, SlotKind::kUser);
+      if (s.ok()) failures = 0;
+      mu_.Lock();
+      if (!s.ok() && !ahead && ++failures >= 50) {
         // The device refuses although the FTL's accounting has room: fail the first waiter
         // with the device's status rather than hang it.
         failures = 0;
         if (!waiters_.empty()) {
           UpdateOp* op = waiters_.front();
           waiters_.pop_front();
-          OpFailed(op, slot.status());
+          OpFailed(op, s);
           op->next_block = op->count;
           mu_.Unlock();
           Release(op);
+          ServeWaiters();
           mu_.Lock();
         }
-      } else {
+      } else if (!s.ok()) {
         allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
       }
       continue;
     }
-    if (wanted) gc_cv_.Signal();  // no room: the collector must free some
+    if (want >= 0 && !ahead) gc_cv_.Signal();  // no room: the collector must free some
     allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(100));
   }
 }
