@@ -24,6 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
 #include "sef/ftl/internal/ftl.h"
+#include "sef/ftl/internal/trace.h"
 
 namespace sef::ftl::internal {
 namespace {
@@ -44,10 +45,18 @@ void Ftl::CheckpointLoop() {
   MutexLock lock(&mu_);
   while (!stopping_) {
     const bool requested = checkpoint_requests_ > checkpoints_done_;
+    if (!failed_.ok()) {
+      checkpoints_done_ = checkpoint_requests_;
+      last_checkpoint_status_ = failed_;
+      checkpoint_done_cv_.SignalAll();
+      checkpoint_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(50));
+      continue;
+    }
     if (requested || CheckpointDueLocked()) {
       const uint64_t target = checkpoint_requests_;
       mu_.Unlock();
       absl::Status s = WriteCheckpoint();
+      DeviceError(s);
       mu_.Lock();
       checkpoints_done_ = std::max(checkpoints_done_, target);
       last_checkpoint_status_ = s;
@@ -122,7 +131,7 @@ absl::Status Ftl::NewCheckpointSb(CheckpointSpace* space) {
     // Checkpoint SBs come out of their own reserve; the open-SB budget may have to free up.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (open_sbs_ >= geo_.max_open) {
-      if (std::chrono::steady_clock::now() >= deadline) {
+      if (std::chrono::steady_clock::now() >= deadline || stopping_) {
         return absl::ResourceExhaustedError(absl::StrFormat(
             "checkpoint: %u super blocks stay open; no room to open one", open_sbs_));
       }
@@ -177,6 +186,8 @@ absl::Status Ftl::WriteCheckpoint() {
     retired_journals_.clear();
     flash_at_start = counters_.flash_adus_written.load(std::memory_order_relaxed);
     generation = checkpoint_generation_ + 1;
+    Trace("checkpoint %u barrier: R %u journal slot %u page %u, records %u", generation,
+          replay_from, journal_slot, journal_pages, journal_at_barrier);
     barrier_ = false;
     barrier_cv_.SignalAll();
   }
@@ -187,6 +198,8 @@ absl::Status Ftl::WriteCheckpoint() {
     std::vector<SuperBlockId> drop = space.sbs;
     {
       MutexLock lock(&mu_);
+      Trace("checkpoint %u failed: %s (open %u held %u)", generation, s.ToString(), open_sbs_,
+            held_sbs_);
       checkpointing_ = false;
       free_slots_.insert(free_slots_.end(), quarantine_.begin(), quarantine_.end());
       for (uint32_t q : quarantine_) SetSlotState(q, SlotState::kFree);
@@ -316,6 +329,7 @@ absl::Status Ftl::WriteCheckpoint() {
     return fail(s);
   }
 
+  Trace("checkpoint %u committed at 0x%x", generation, header->raw());
   JournalSubsume(journal_at_barrier);
 
   // ---- 7. the previous checkpoint and the retired journal SBs go ----

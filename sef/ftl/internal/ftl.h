@@ -228,6 +228,11 @@ class Ftl {
   void MarkPendingLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeSlotLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AllocatorLoop();
+  // Fails every waiting update with `s` (the device refuses to give room).
+  void FailWaitersLocked(const absl::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A device error seen by background work: Unavailable (the unit lost power, or is gone)
+  // puts the FTL in the failed state, where updates fail with it (reads go on).
+  void DeviceError(const absl::Status& s);
   // Flush rounds: a journal commit, then Flush Super Block of every open data SB. One runs
   // at a time; `done` runs when a round that started after this call has finished.
   void RequestFlushRound(StatusCallback done);

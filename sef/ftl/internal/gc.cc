@@ -73,6 +73,10 @@ void Ftl::GcLoop() {
   bool idle_tick = false;
   MutexLock lock(&mu_);
   while (!stopping_) {
+    if (!failed_.ok()) {  // the device is gone: nothing to do until the FTL is destroyed
+      gc_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(50));
+      continue;
+    }
     const bool eligible = std::any_of(pending_.begin(), pending_.end(), [this](uint32_t slot) {
       mu_.AssertHeld();
       return slots_[slot].empty_epoch < rounds_done_;
@@ -98,6 +102,7 @@ void Ftl::GcLoop() {
       SetSlotState(static_cast<uint32_t>(victim), SlotState::kVictim);
       mu_.Unlock();
       absl::Status s = Collect(static_cast<uint32_t>(victim));
+      DeviceError(s);
       mu_.Lock();
       if (!s.ok()) gc_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
       continue;
@@ -113,6 +118,7 @@ absl::StatusOr<uint32_t> Ftl::ReserveForCopy(int stream, uint32_t n, uint32_t* s
     {
       MutexLock lock(&mu_);
       while (barrier_) barrier_cv_.Wait(&mu_);
+      if (stopping_) return absl::CancelledError("garbage collection: the FTL is stopping");
       int target = stream;
       if (RoomLocked(stream) == 0 && !MayAllocateLocked(SlotKind::kGc, false) && pending_.empty()) {
         // No SB may be erased and none waits for release: copy into the nearest stream
@@ -138,7 +144,11 @@ absl::StatusOr<uint32_t> Ftl::ReserveForCopy(int stream, uint32_t n, uint32_t* s
       }
     }
     (void)fallback;
-    if (AllocateForStream(stream, SlotKind::kGc).ok()) continue;
+    if (absl::Status a = AllocateForStream(stream, SlotKind::kGc); a.ok()) {
+      continue;
+    } else if (a.code() != absl::StatusCode::kResourceExhausted) {
+      return a;  // the device refuses: try again later
+    }
     // No SB may be erased now: release what waits for a flush round, then try again.
     bool pending = false;
     {

@@ -22,6 +22,7 @@
 #include "sef/ftl/internal/callbacks.h"
 #include "sef/ftl/internal/ftl.h"
 #include "sef/ftl/internal/iov.h"
+#include "sef/ftl/internal/trace.h"
 
 namespace sef::ftl::internal {
 namespace {
@@ -127,6 +128,10 @@ void Ftl::FreeReadOp(ReadOp* op) {
 
 uint32_t Ftl::MapSet(uint64_t lba, uint32_t v) {
   const uint32_t old = map_[lba].exchange(v, std::memory_order_acq_rel);
+  if (TracedLba(lba)) {
+    Trace("map[%u] %u:%u -> %u:%u (write/trim)", lba, old ? SlotOf(old) : 0,
+          old ? OffsetOf(old) : 0, v ? SlotOf(v) : 0, v ? OffsetOf(v) : 0);
+  }
   if (old != kMapUnmapped) ValidDown(SlotOf(old));
   return old;
 }
@@ -136,6 +141,10 @@ bool Ftl::MapMove(uint64_t lba, uint32_t from, uint32_t to) {
   valid_[SlotOf(to)].fetch_add(1, std::memory_order_acq_rel);
   uint32_t expected = from;
   if (map_[lba].compare_exchange_strong(expected, to, std::memory_order_acq_rel)) {
+    if (TracedLba(lba)) {
+      Trace("map[%u] %u:%u -> %u:%u (GC)", lba, SlotOf(from), OffsetOf(from), SlotOf(to),
+            OffsetOf(to));
+    }
     ValidDown(SlotOf(from));
     return true;
   }
@@ -308,6 +317,7 @@ void Ftl::ChunkDone(UpdateOp* op, size_t index, absl::StatusOr<hal::WriteResult>
   uint32_t ok = 0;
   if (!r.ok()) {
     OpFailed(op, r.status());
+    DeviceError(r.status());
   } else {
     const std::vector<FlashAddress>& addresses = r->addresses;
     uint32_t n = static_cast<uint32_t>(std::min<size_t>(addresses.size(), c.n));

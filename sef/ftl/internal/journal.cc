@@ -23,6 +23,7 @@
 #include "sef/base/await.h"
 #include "sef/ftl/internal/callbacks.h"
 #include "sef/ftl/internal/ftl.h"
+#include "sef/ftl/internal/trace.h"
 
 namespace sef::ftl::internal {
 namespace {
@@ -215,6 +216,8 @@ void Ftl::JournalStartLocked(JournalPlan* plan) {
   plan->sb = j_sb_;
   plan->first_page = j_used_;
   j_used_ += pages;
+  Trace("journal write: sb %u pages %u..%u, records %u..%u%s", j_sb_.value(), plan->first_page,
+        j_used_ - 1, j_written_ - take, j_written_, chain ? " + change-over" : "");
 }
 
 void Ftl::JournalSubmit(const JournalPlan& plan) {
@@ -271,6 +274,7 @@ void Ftl::JournalWriteDone(absl::StatusOr<hal::WriteResult> r) {
   if (!failure.ok()) {
     MutexLock lock(&mu_);
     if (failed_.ok()) failed_ = failure;
+    FailWaitersLocked(failure);
   }
   if (switched_from >= 0) {
     SuperBlockId old;

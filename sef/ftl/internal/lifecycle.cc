@@ -263,6 +263,8 @@ void Ftl::StopThreads() {
   if (allocator_.joinable()) allocator_.join();
   if (gc_.joinable()) gc_.join();
   if (checkpointer_.joinable()) checkpointer_.join();
+  MutexLock lock(&mu_);
+  stopping_ = false;  // Unmount's final checkpoint runs on this thread
 }
 
 bool Ftl::BeginOp() {

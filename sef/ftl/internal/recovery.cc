@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
 #include "sef/ftl/internal/ftl.h"
+#include "sef/ftl/internal/trace.h"
 
 namespace sef::ftl::internal {
 namespace {
@@ -235,6 +236,10 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
       from = 0;
     }
   }
+  for (const ChainSb& c : chain) {
+    Trace("recovery: journal sb %u written %u open %d", c.sb.value(), c.written, c.open);
+  }
+  Trace("recovery: checkpoint %u R %u, %u journal records", h.generation, R, records.size());
   std::sort(records.begin(), records.end(),
             [](const JournalRecord& a, const JournalRecord& b) { return a.seq < b.seq; });
 
@@ -269,7 +274,11 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     if (kind != SlotKind::kUser && kind != SlotKind::kGc) continue;
     const bool stale = (e.flags & kSlotPendingRelease) != 0 || !held.contains(e.sb) ||
                        post.contains(e.sb) || chain_ids.contains(e.sb);
-    if (stale) continue;
+    if (stale) {
+      Trace("recovery: table slot %u sb %u stale (pending %d held %d record %d)", i, e.sb,
+            (e.flags & kSlotPendingRelease) != 0, held.contains(e.sb), post.contains(e.sb));
+      continue;
+    }
     kept[i] = true;
     claimed.insert(e.sb);
     if (e.scan_from != kScanNothing) scans.push_back({i, SuperBlockId(e.sb), e.scan_from});
@@ -296,6 +305,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     const uint32_t slot = free_numbers.back();
     free_numbers.pop_back();
     found.push_back({slot, SuperBlockId(id), p.serial, p.kind, p.stream});
+    Trace("recovery: sb %u allocated since, slot %u", id, slot);
     claimed.insert(id);
     scans.push_back({slot, SuperBlockId(id), 0});
   }
@@ -306,6 +316,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     if (v == kMapUnmapped) continue;
     const uint32_t slot = SlotOf(v);
     if (slot >= h.slot_count || !kept[slot] || OffsetOf(v) >= geo_.sb_capacity) {
+      if (TracedLba(lba)) Trace("recovery: map[%u] %u:%u stale", lba, slot, OffsetOf(v));
       map_[lba].store(kMapStale, std::memory_order_relaxed);
     }
   }
@@ -330,6 +341,10 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
         const uint64_t lba = ua.lba().value();
         if (lba >= geo_.block_count) continue;
         events.push_back({m.seq, lba, 0, Encode(s.slot, off)});
+        if (TracedLba(lba)) {
+          Trace("recovery: lba %u seq %u at sb %u offset %u (slot %u)", lba, m.seq, s.sb.value(),
+                off, s.slot);
+        }
         max_seq = std::max(max_seq, m.seq);
       }
     }
@@ -350,6 +365,10 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   // in the checkpoint, applied in order.
   absl::flat_hash_set<uint64_t> refilled;
   auto apply = [&](uint64_t lba, uint32_t value, bool below_r) {
+    if (TracedLba(lba)) {
+      Trace("recovery: apply lba %u value %u below_r %d (map %u)", lba, value, below_r,
+            map_[lba].load(std::memory_order_relaxed));
+    }
     if (below_r) {
       if (map_[lba].load(std::memory_order_relaxed) != kMapStale && !refilled.contains(lba)) {
         return;
@@ -384,6 +403,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
       ++held_count;
       continue;
     }
+    Trace("recovery: release unclaimed sb %u", id);
     SEF_RETURN_IF_ERROR(domain_->ReleaseSuperBlock(SuperBlockId(id)));
   }
 

@@ -8,13 +8,13 @@
 // data even when user writes have taken every other SB. User writes then wait ("back-
 // pressure") until GC has released SBs; they never fail for space.
 //
-// Releases (docs/ftl.md, HAZARDS 1 and 2). An SB whose valid count reached zero is not
+// Releases (docs/ftl.md, HAZARDS 1 to 3). An SB whose valid count reached zero is not
 // released at once: the writes and trims that emptied it, and the GC copies that moved its
 // data, may not be durable yet, and after a power cut the old data would be needed again. It
 // waits (kPendingRelease) for a flush round that *started* after it emptied: the round
-// commits the journal (trims, allocation and release records) and flushes every open data
-// SB. Its release record, appended when it emptied, is in that commit: after a power cut
-// recovery then knows the SB's checkpointed contents are gone even if its id was re-erased.
+// commits the journal (trims, allocation records) and flushes every open data SB. Then its
+// release record is made durable, and only then is it released: after a power cut recovery
+// knows its checkpointed contents are gone even if the device erased its id again.
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -23,6 +23,7 @@
 #include "sef/base/await.h"
 #include "sef/ftl/internal/callbacks.h"
 #include "sef/ftl/internal/ftl.h"
+#include "sef/ftl/internal/trace.h"
 
 namespace sef::ftl::internal {
 
@@ -239,6 +240,8 @@ absl::StatusOr<uint32_t> Ftl::AllocateSlot(SlotKind kind, int stream) {
     s.alloc_record = JournalAppend(r);
   }
   SetSlotState(slot, kind == SlotKind::kJournal ? SlotState::kAllocating : SlotState::kOpen);
+  Trace("allocate slot %u sb %u serial %u kind %d stream %d record %u", slot, a->id.value(),
+        info->erase_serial, static_cast<int>(kind), stream, s.alloc_record);
   return slot;
 }
 
@@ -279,12 +282,7 @@ void Ftl::MarkPendingLocked(uint32_t slot) {
   Slot& s = slots_[slot];
   SetSlotState(slot, SlotState::kPendingRelease);
   s.empty_epoch = rounds_started_;
-  JournalRecord r{};
-  r.type = static_cast<uint8_t>(JournalRecordType::kRelease);
-  r.kind = static_cast<uint8_t>(s.kind);
-  r.sb = s.sb.value();
-  r.a = s.serial;
-  JournalAppend(r);
+  Trace("pending slot %u sb %u epoch %u", slot, s.sb.value(), s.empty_epoch);
   pending_.push_back(slot);
   gc_cv_.Signal();
 }
@@ -295,6 +293,10 @@ void Ftl::AllocatorLoop() {
   int failures = 0;
   MutexLock lock(&mu_);
   while (!stopping_) {
+    if (!failed_.ok()) {  // the device is gone: nothing to do until the FTL is destroyed
+      allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(50));
+      continue;
+    }
     // 1. The journal's next SB, before anything else: everything else records into it.
     if (JournalNeedsSuccessor() && MayAllocateLocked(SlotKind::kJournal)) {
       mu_.Unlock();
@@ -341,20 +343,15 @@ void Ftl::AllocatorLoop() {
       mu_.Unlock();
       absl::Status s = AllocateForStream(want, SlotKind::kUser);
       if (s.ok()) failures = 0;
+      DeviceError(s);
       mu_.Lock();
-      if (!s.ok() && !ahead && ++failures >= 50) {
-        // The device refuses although the FTL's accounting has room: fail the first waiter
-        // with the device's status rather than hang it.
-        failures = 0;
-        if (!waiters_.empty()) {
-          UpdateOp* op = waiters_.front();
-          waiters_.pop_front();
-          OpFailed(op, s);
-          op->next_block = op->count;
-          mu_.Unlock();
-          Release(op);
-          ServeWaiters();
-          mu_.Lock();
+      if (!s.ok() && s.code() != absl::StatusCode::kResourceExhausted) {
+        // The device refused (it may have lost power): nothing waiting for room can go on.
+        if (++failures >= 3) {
+          failures = 0;
+          FailWaitersLocked(s);
+        } else {
+          allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
         }
       } else if (!s.ok()) {
         allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
@@ -364,6 +361,28 @@ void Ftl::AllocatorLoop() {
     if (want >= 0 && !ahead) gc_cv_.Signal();  // no room: the collector must free some
     allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(100));
   }
+}
+
+void Ftl::FailWaitersLocked(const absl::Status& s) {
+  std::deque<UpdateOp*> failing = std::move(waiters_);
+  waiters_.clear();
+  mu_.Unlock();
+  for (UpdateOp* op : failing) {
+    OpFailed(op, s);
+    op->next_block = op->count;
+    Release(op);
+  }
+  mu_.Lock();
+}
+
+void Ftl::DeviceError(const absl::Status& s) {
+  if (s.code() != absl::StatusCode::kUnavailable) return;
+  MutexLock lock(&mu_);
+  if (failed_.ok()) {
+    failed_ = s;
+    Trace("failed: %s", s.ToString());
+  }
+  FailWaitersLocked(s);
 }
 
 // ---- flush rounds -----------------------------------------------------------------------------
@@ -431,6 +450,7 @@ void Ftl::StartRound() {
 }
 
 void Ftl::RoundDone(absl::Status s) {
+  DeviceError(s);
   std::vector<StatusCallback> done;
   bool again = false;
   {
@@ -468,6 +488,31 @@ int Ftl::ReleaseEligible() {
     eligible.assign(it, pending_.end());
     pending_.erase(it, pending_.end());
   }
+  if (eligible.empty()) return 0;
+  // The flush round made everything that superseded these SBs durable. Now their release
+  // records, durable before the releases: recovery must know an SB's checkpointed contents
+  // are gone once the device may erase it for something else (docs/ftl.md, HAZARD 3). Not
+  // earlier: a release record on flash before the data that superseded the SB would make
+  // recovery drop that SB while it is the only copy.
+  uint64_t upto = 0;
+  {
+    MutexLock lock(&mu_);
+    for (uint32_t slot : eligible) {
+      const Slot& s = slots_[slot];
+      JournalRecord r{};
+      r.type = static_cast<uint8_t>(JournalRecordType::kRelease);
+      r.kind = static_cast<uint8_t>(s.kind);
+      r.sb = s.sb.value();
+      r.a = s.serial;
+      upto = JournalAppend(r);
+    }
+  }
+  if (absl::Status s = JournalCommit(upto); !s.ok()) {
+    DeviceError(s);
+    MutexLock lock(&mu_);
+    pending_.insert(pending_.end(), eligible.begin(), eligible.end());
+    return 0;
+  }
   for (uint32_t slot : eligible) {
     // Reads that pinned the slot before it emptied finish first.
     while (pins_[slot].load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
@@ -476,14 +521,20 @@ int Ftl::ReleaseEligible() {
       MutexLock lock(&mu_);
       sb = slots_[slot].sb;
     }
+    Trace("release start slot %u sb %u", slot, sb.value());
     absl::Status s = domain_->ReleaseSuperBlock(sb);
-    MutexLock lock(&mu_);
+    Trace("release done slot %u sb %u: %s", slot, sb.value(), s.ToString());
     if (!s.ok()) {
-      // Keep it; try again with the next batch.
-      pending_.push_back(slot);
-      continue;
+      // Keep it (and the rest); try again later, unless the device is gone.
+      DeviceError(s);
+      MutexLock lock(&mu_);
+      pending_.insert(pending_.end(), std::find(eligible.begin(), eligible.end(), slot),
+                      eligible.end());
+      break;
     }
+    MutexLock lock(&mu_);
     --held_sbs_;
+    Trace("released slot %u sb %u (rounds done %u)", slot, sb.value(), rounds_done_);
     FreeSlotLocked(slot);
     allocator_cv_.Signal();
   }
