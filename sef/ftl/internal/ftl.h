@@ -204,7 +204,7 @@ class Ftl {
     return held_sbs_ >= geo_.quota_sbs ? 0 : geo_.quota_sbs - held_sbs_;
   }
   // Free SBs an allocation of `kind` must leave for the classes ranked before it.
-  uint32_t ReserveFor(SlotKind kind) const;
+  uint32_t ReserveFor(SlotKind kind) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `ahead`: a data SB erased before its stream needs it, which must leave more room.
   bool MayAllocateLocked(SlotKind kind, bool ahead = false) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -70,10 +70,13 @@ void Ftl::SetSlotState(uint32_t slot, SlotState state) {
 }
 
 uint32_t Ftl::ReserveFor(SlotKind kind) const {
-  uint32_t r = geo_.checkpoint_sbs;  // the next checkpoint, while the current one is held
+  // The next checkpoint, written while the current one is still held.
+  uint32_t r = geo_.checkpoint_sbs;
   if (kind == SlotKind::kJournal) return r;
-  r += kJournalMaxSbs;
+  // The journal's successor, unless it holds all it may.
+  if (journal_sbs_ < kJournalMaxSbs) r += 1;
   if (kind == SlotKind::kGc) return r;
+  // Room for the collector to copy a victim out before it gets an SB back.
   return r + kGcReserveSbs;
 }
 
