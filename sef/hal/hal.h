@@ -275,6 +275,12 @@ class QosDomain {
   VirtualDeviceId virtual_device() const { return vd_; }
   const AddressFormat& format() const { return format_; }
   uint32_t placement_ids() const { return placement_ids_; }
+  // The most ADUs one FAR+NLW pair (or one Read command) carries: the SEF limit and the
+  // controller's maximum transfer (Identify MDTS). A write into a given SB of at most this
+  // many ADUs is exactly one pair, submitted before WriteAsync returns; a longer one is
+  // continued from its first pair's completion (so a layer that keeps several writes into one
+  // SB in order, such as ZNS, splits its writes at this size itself).
+  uint32_t max_adus_per_command() const { return max_adus_; }
 
   // Addresses. AddressOf errors: InvalidArgument when `sb` or `offset` is wider than the
   // format allows. The other two REQUIRE an address of this domain.

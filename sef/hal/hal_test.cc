@@ -92,6 +92,7 @@ TEST(MaxTransferTest, WritesAndReadsAboveTheControllersMdtsAreSplit) {
       {.vd = VirtualDeviceId(1), .capacity_adus = 512, .max_open_super_blocks = 2});
   ASSERT_TRUE(id.ok()) << id.status();
   std::unique_ptr<QosDomain> d = *(*unit)->OpenQosDomain(*id);
+  EXPECT_EQ(d->max_adus_per_command(), 4u);
 
   std::vector<uint8_t> data = Pattern(70, 10);
   iovec iov{data.data(), data.size()};

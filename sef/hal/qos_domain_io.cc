@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "sef/base/await.h"
+#include "sef/base/iovec.h"
 #include "sef/base/mutex.h"
 #include "sef/base/status_macros.h"
 #include "sef/hal/cmd/codec.h"
@@ -18,24 +19,8 @@ namespace {
 // The iovecs covering bytes [offset, offset + length) of `data`.
 std::vector<iovec> Slice(std::span<const iovec> data, uint64_t offset, uint64_t length) {
   std::vector<iovec> out;
-  for (const iovec& v : data) {
-    if (length == 0) break;
-    if (offset >= v.iov_len) {
-      offset -= v.iov_len;
-      continue;
-    }
-    const uint64_t take = std::min<uint64_t>(v.iov_len - offset, length);
-    out.push_back({static_cast<uint8_t*>(v.iov_base) + offset, take});
-    length -= take;
-    offset = 0;
-  }
+  SliceIovecs(data, offset, length, out);
   return out;
-}
-
-uint64_t TotalBytes(std::span<const iovec> data) {
-  uint64_t n = 0;
-  for (const iovec& v : data) n += v.iov_len;
-  return n;
 }
 
 // The two halves of a pair may complete in either order (kernel CQEs, the model's shuffled
@@ -69,7 +54,7 @@ struct QosDomain::WriteState {
 
 void QosDomain::WriteAsync(const WriteOp& op, Callback<WriteResult> done) {
   done = Track(std::move(done));
-  const uint64_t bytes = TotalBytes(op.data);
+  const uint64_t bytes = IovecBytes(op.data);
   if (bytes == 0 || bytes % wire::kAduDataBytes != 0) {
     return std::move(done)(absl::InvalidArgumentError(absl::StrFormat(
         "write: %u data bytes is not a whole, non-zero number of 4096-byte ADUs", bytes)));
@@ -209,9 +194,9 @@ void QosDomain::ReadAsync(const ReadOp& op, StatusCallback done) {
   }
   const uint32_t adus = op.adus.value();
   if (adus == 0) return std::move(done)(absl::InvalidArgumentError("read: 0 ADUs"));
-  if (!op.data.empty() && TotalBytes(op.data) != uint64_t{adus} * wire::kAduDataBytes) {
+  if (!op.data.empty() && IovecBytes(op.data) != uint64_t{adus} * wire::kAduDataBytes) {
     return std::move(done)(absl::InvalidArgumentError(
-        absl::StrFormat("read: data buffers hold %u bytes, %u ADUs need %u", TotalBytes(op.data),
+        absl::StrFormat("read: data buffers hold %u bytes, %u ADUs need %u", IovecBytes(op.data),
                         adus, uint64_t{adus} * wire::kAduDataBytes)));
   }
   if (!op.metadata.empty() && op.metadata.size() != uint64_t{adus} * wire::kAduMetaBytes) {
@@ -266,7 +251,7 @@ void QosDomain::ReadAsync(const ReadOp& op, StatusCallback done) {
       absl::Status final_status;
       {
         MutexLock lock(&state->mu);
-        final_status = state->status;
+        final_status = std::move(state->status);  // the waiter gets the only reference
       }
       std::move(state->done)(std::move(final_status));
     });
