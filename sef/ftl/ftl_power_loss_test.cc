@@ -279,7 +279,11 @@ class FtlPowerLossTest : public ::testing::TestWithParam<Config> {
 
 TEST_P(FtlPowerLossTest, RandomCutsOfAMixedWorkload) {
   const auto start = std::chrono::steady_clock::now();
-  std::mt19937_64 rng(0xF7 + GetParam().max_open * 31 + static_cast<int>(GetParam().order));
+  // FTL_TEST_SEED=N runs another seed set (the default, 0, is what CI runs).
+  const char* seed_env = std::getenv("FTL_TEST_SEED");
+  const uint64_t seed_set = seed_env != nullptr ? std::strtoull(seed_env, nullptr, 10) : 0;
+  std::mt19937_64 rng(0xF7 + GetParam().max_open * 31 + static_cast<int>(GetParam().order) +
+                      seed_set * 1000003);
   // A cut during the format first: the domain is formatted again, never taken for foreign.
   std::unique_ptr<BlockDevice> d;
   for (int attempt = 0; d == nullptr && attempt < 10; ++attempt) {

@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sef/ftl/testing/ftl_testing.h"
@@ -188,6 +189,158 @@ TEST_P(FtlTest, MountAfterAnUncleanStopReplays) {
   ASSERT_TRUE(d.ok()) << d.status();
   ExpectContents(**d, oracle);
   ASSERT_TRUE((*d)->Unmount().ok());
+}
+
+// Root pointer 1 names what a domain holds; the FTL never formats or mounts over anything
+// but its own kind or an unconfigured domain.
+TEST_P(FtlTest, RefusesZonedUnknownAndForeignDomains) {
+  struct Case {
+    uint64_t kind;
+    bool allocate_sb;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{hal::kDomainKindZoned, false, "zoned (ZNS)"}, Case{0x1234, false, "unknown kind"},
+        Case{hal::kDomainKindNone, true, "no known kind"}}) {
+    SCOPED_TRACE(c.says);
+    absl::StatusOr<QosDomainId> id = testing::SetUpDomain(*unit_);
+    ASSERT_TRUE(id.ok()) << id.status();
+    domain_ = *id;
+    {
+      absl::StatusOr<std::unique_ptr<hal::QosDomain>> q = unit_->OpenQosDomain(domain_);
+      ASSERT_TRUE(q.ok()) << q.status();
+      if (c.kind != hal::kDomainKindNone) {
+        ASSERT_TRUE(
+            (*q)->SetRootPointer(hal::kKindRootPointer, FlashAddress::FromRaw(c.kind)).ok());
+      }
+      if (c.allocate_sb) {
+        ASSERT_TRUE((*q)->AllocateSuperBlock().ok());
+      }
+    }
+    const std::string domain_name = absl::StrCat("QoS domain ", domain_.value());
+    for (int method = 0; method < 3; ++method) {
+      absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+          method == 0   ? BlockDevice::Format(unit_.get(), domain_)
+          : method == 1 ? BlockDevice::Mount(unit_.get(), domain_)
+                        : BlockDevice::MountOrFormat(unit_.get(), domain_);
+      ASSERT_FALSE(d.ok()) << method;
+      EXPECT_EQ(d.status().code(), absl::StatusCode::kFailedPrecondition) << d.status();
+      EXPECT_THAT(d.status().message(), HasSubstr(c.says));
+      EXPECT_THAT(d.status().message(), HasSubstr(domain_name));
+    }
+    // Nothing was written over it.
+    absl::StatusOr<std::unique_ptr<hal::QosDomain>> q = unit_->OpenQosDomain(domain_);
+    ASSERT_TRUE(q.ok());
+    absl::StatusOr<FlashAddress> kind = (*q)->GetRootPointer(hal::kKindRootPointer);
+    ASSERT_TRUE(kind.ok());
+    EXPECT_EQ(kind->raw(), c.kind);
+  }
+}
+
+TEST_P(FtlTest, MountOrFormatFormatsOnlyAnUnconfiguredDomain) {
+  // Mount refuses an unconfigured domain; MountOrFormat formats it.
+  absl::StatusOr<std::unique_ptr<BlockDevice>> m = BlockDevice::Mount(unit_.get(), domain_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(m.status().message(), HasSubstr("unconfigured"));
+  {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+        BlockDevice::MountOrFormat(unit_.get(), domain_);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ASSERT_TRUE(WriteVersion(**d, 9, 4).ok());
+    ASSERT_TRUE((*d)->Unmount().ok());
+  }
+  // The second time it mounts: the data is still there.
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::MountOrFormat(unit_.get(), domain_);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(ReadVersion(**d, 9), 4u);
+  ASSERT_TRUE((*d)->Unmount().ok());
+  // After Unmount every operation fails with FailedPrecondition.
+  EXPECT_EQ((*d)->Flush().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(WriteVersion(**d, 9, 5).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(FtlTest, SynchronousCallsFromACallbackFailFast) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie();
+  ASSERT_NE(d, nullptr);
+  std::promise<absl::Status> inner;
+  d->FlushAsync([&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    inner.set_value(d->Flush());
+  });
+  absl::Status s = inner.get_future().get();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("BlockDevice::Flush"));
+  ASSERT_TRUE(d->Unmount().ok());
+}
+
+// Overlapping writes in flight: the last one submitted wins, whatever order the device
+// completes them in.
+TEST_P(FtlTest, OverlappingWritesInFlightLastSubmittedWins) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie();
+  ASSERT_NE(d, nullptr);
+  constexpr int kWrites = 400;
+  std::vector<std::unique_ptr<Buffer>> buffers;
+  std::map<uint64_t, uint64_t> oracle;
+  std::atomic<int> left{kWrites};
+  std::promise<void> all_done;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < kWrites; ++i) {
+    const uint64_t lba = 100 + rng() % 16;
+    const uint32_t count = 1 + static_cast<uint32_t>(rng() % 6);
+    const uint64_t version = static_cast<uint64_t>(i) + 1;
+    buffers.push_back(std::make_unique<Buffer>(count));
+    for (uint32_t b = 0; b < count; ++b) {
+      FillBlock(lba + b, version, buffers.back()->block(b));
+      oracle[lba + b] = version;
+    }
+    d->WriteAsync(Lba(lba), count, buffers.back()->span(), i % 7 == 0, [&](absl::Status s) {
+      EXPECT_TRUE(s.ok()) << s;
+      if (left.fetch_sub(1) == 1) all_done.set_value();
+    });
+  }
+  all_done.get_future().wait();
+  ExpectContents(*d, oracle);
+  ASSERT_TRUE(d->Unmount().ok());
+}
+
+// Several threads write, trim and read disjoint ranges while GC runs (a TSAN target).
+TEST_P(FtlTest, ConcurrentWritersWithGarbageCollection) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie({.overprovisioning_percent = 15});
+  ASSERT_NE(d, nullptr);
+  constexpr int kThreads = 4;
+  const uint64_t per_thread = d->block_count() / kThreads;
+  std::vector<std::map<uint64_t, uint64_t>> oracles(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + t);
+      std::map<uint64_t, uint64_t>& oracle = oracles[t];
+      const uint64_t base = per_thread * t;
+      for (uint64_t i = 0; i < per_thread * 3; ++i) {
+        const uint64_t lba = base + rng() % per_thread;
+        const int what = static_cast<int>(rng() % 20);
+        if (what == 0) {
+          ASSERT_TRUE(d->Trim(Lba(lba), 1).ok());
+          oracle[lba] = 0;
+        } else if (what < 4) {
+          EXPECT_EQ(ReadVersion(*d, lba), oracle.count(lba) ? oracle[lba] : 0) << lba;
+        } else {
+          const uint64_t v = ++oracle[lba];
+          ASSERT_TRUE(WriteVersion(*d, lba, v, what == 4).ok());
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::map<uint64_t, uint64_t> all;
+  for (const auto& o : oracles) all.insert(o.begin(), o.end());
+  ExpectContents(*d, all);
+  const Stats st = d->GetStats();
+  EXPECT_GT(st.gc_victims, 0u);
+  EXPECT_GE(st.flash_adus_written, st.host_adus_written + st.gc_copied_adus);
+  EXPECT_EQ(st.free_sbs + st.held_sbs, st.total_sbs);
+  ASSERT_TRUE(d->Unmount().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Completions, FtlTest,
