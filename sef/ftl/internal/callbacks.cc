@@ -1,7 +1,10 @@
 #include "sef/ftl/internal/callbacks.h"
 
 #include <deque>
+#include <string>
 #include <utility>
+
+#include "absl/strings/cord.h"
 
 namespace sef::ftl::internal {
 namespace {
@@ -19,6 +22,15 @@ void RunUserCallback(StatusCallback done, absl::Status status) {
 }
 
 bool InUserCallback() { return callback_depth > 0; }
+
+absl::Status OwnCopy(const absl::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  absl::Status copy(s.code(), std::string(s.message()));
+  s.ForEachPayload([&copy](absl::string_view url, const absl::Cord& payload) {
+    copy.SetPayload(url, absl::Cord(std::string(payload)));
+  });
+  return copy;
+}
 
 void Defer(absl::AnyInvocable<void() &&> work) {
   if (deferring) {

@@ -8,6 +8,12 @@
 // Defer scope further deferred work queues on the thread and runs when the outermost scope
 // unwinds, so the stack depth stays constant however long the chain.
 //
+// OwnCopy gives a status its own representation. absl::Status shares it by a reference
+// count that Debian's libabsl updates without TSAN instrumentation, so a status copied to a
+// thread that waits, while the thread that made it drops the last reference later, looks
+// like a race to TSAN (the HAL's completion threads do exactly that). A status handed to
+// several waiters, or kept to fail later requests with, is copied with OwnCopy.
+//
 // Thread-safety: thread-local state only.
 #ifndef SEF_FTL_INTERNAL_CALLBACKS_H_
 #define SEF_FTL_INTERNAL_CALLBACKS_H_
@@ -20,6 +26,8 @@ namespace sef::ftl::internal {
 
 void RunUserCallback(StatusCallback done, absl::Status status);
 bool InUserCallback();
+// A status equal to `s` (code, message, payloads) sharing no memory with it.
+absl::Status OwnCopy(const absl::Status& s);
 // Runs `work` now, or after the work already running on this thread when called from inside
 // deferred work.
 void Defer(absl::AnyInvocable<void() &&> work);

@@ -23,6 +23,7 @@
 
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
+#include "sef/ftl/internal/callbacks.h"
 #include "sef/ftl/internal/ftl.h"
 #include "sef/ftl/internal/trace.h"
 
@@ -47,7 +48,7 @@ void Ftl::CheckpointLoop() {
     const bool requested = checkpoint_requests_ > checkpoints_done_;
     if (!failed_.ok()) {
       checkpoints_done_ = checkpoint_requests_;
-      last_checkpoint_status_ = failed_;
+      last_checkpoint_status_ = OwnCopy(failed_);
       checkpoint_done_cv_.SignalAll();
       checkpoint_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(50));
       continue;
@@ -59,7 +60,7 @@ void Ftl::CheckpointLoop() {
       DeviceError(s);
       mu_.Lock();
       checkpoints_done_ = std::max(checkpoints_done_, target);
-      last_checkpoint_status_ = s;
+      last_checkpoint_status_ = OwnCopy(s);
       checkpoint_done_cv_.SignalAll();
       if (!s.ok()) checkpoint_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(100));
       continue;
@@ -78,7 +79,7 @@ absl::Status Ftl::CheckpointNow() {
   const uint64_t mine = ++checkpoint_requests_;
   checkpoint_cv_.Signal();
   while (checkpoints_done_ < mine) checkpoint_done_cv_.Wait(&mu_);
-  return last_checkpoint_status_;
+  return OwnCopy(last_checkpoint_status_);
 }
 
 absl::StatusOr<FlashAddress> Ftl::WriteCheckpointPages(const uint8_t* pages, uint32_t count,

@@ -212,6 +212,9 @@ class Ftl {
   int StreamForWriteLocked(uint64_t lba) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // ADUs that can be reserved in `stream` now without erasing an SB.
   uint32_t RoomLocked(int stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RoomLocked for a user write: 0 while the stream's open SB came out of the GC class and
+  // the user class may not allocate (that room is the collector's reserve).
+  uint32_t UserRoomLocked(int stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reserves n <= RoomLocked(stream) ADUs in the stream's open SB.
   void ReserveLocked(int stream, uint32_t n, uint32_t* slot, SuperBlockId* sb)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -257,6 +260,9 @@ class Ftl {
   // written yet are dropped and count as durable.
   void JournalSubsume(uint64_t upto);
   void JournalKick();
+  // Moves the waiters whose records are durable now into `ready`.
+  void TakeDurableWaitersLocked(std::vector<StatusCallback>* ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(jmu_);
   void JournalStartLocked(JournalPlan* plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(jmu_);
   void JournalSubmit(const JournalPlan& plan);
   void JournalWriteDone(absl::StatusOr<hal::WriteResult> r);

@@ -19,9 +19,9 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "sef/base/iovec.h"
 #include "sef/ftl/internal/callbacks.h"
 #include "sef/ftl/internal/ftl.h"
-#include "sef/ftl/internal/iov.h"
 #include "sef/ftl/internal/trace.h"
 
 namespace sef::ftl::internal {
@@ -57,7 +57,7 @@ absl::Status Ftl::CheckRequest(const char* what, uint64_t lba, uint64_t count,
                         lba + count - 1, geo_.block_count));
   }
   if (check_bytes) {
-    const uint64_t bytes = IovBytes(data);
+    const uint64_t bytes = IovecBytes(data);
     if (bytes != count * kAduBytes) {
       return absl::InvalidArgumentError(
           absl::StrFormat("%s: the iovecs hold %u bytes; %u blocks need %u", what, bytes, count,
@@ -228,7 +228,7 @@ bool Ftl::TryAdvanceLocked(UpdateOp* op, size_t* first_new, size_t* end_new, boo
   while (op->next_block < op->count) {
     const uint64_t first = op->lba + op->next_block;
     const int stream = StreamForWriteLocked(first);
-    const uint32_t room = RoomLocked(stream);
+    const uint32_t room = UserRoomLocked(stream);
     if (room == 0) {
       op->wait_stream = stream;
       allocator_cv_.Signal();
@@ -299,7 +299,8 @@ void Ftl::SubmitChunks(UpdateOp* op, size_t first, size_t end) {
     const UpdateOp::Chunk c = op->chunks[i];
     const AduMeta meta = MakeAduMeta(c.seq, kDataMetaMagic);
     for (uint32_t b = 0; b < c.n; ++b) op->meta[c.first + b] = meta;
-    IovSlice(op->data, uint64_t{c.first} * kAduBytes, uint64_t{c.n} * kAduBytes, &scratch_iov);
+    scratch_iov.clear();
+    SliceIovecs(op->data, uint64_t{c.first} * kAduBytes, uint64_t{c.n} * kAduBytes, scratch_iov);
     hal::WriteOp w;
     w.target = c.sb;
     w.start = DataAddress(op->lba + c.first);
@@ -378,7 +379,7 @@ void Ftl::RunTrim(UpdateOp* op) {
 
 void Ftl::OpFailed(UpdateOp* op, absl::Status s) {
   MutexLock lock(&op->status_mu);
-  if (op->status.ok()) op->status = std::move(s);
+  if (op->status.ok()) op->status = OwnCopy(s);
 }
 
 void Ftl::Release(UpdateOp* op) {
@@ -389,7 +390,7 @@ void Ftl::Finish(UpdateOp* op) {
   absl::Status status;
   {
     MutexLock lock(&op->status_mu);
-    status = op->status;
+    status = std::move(op->status);
   }
   // The callback runs before the range is released: a later update of these blocks cannot
   // complete (and be acknowledged) before this one is.
@@ -439,7 +440,9 @@ void Ftl::ReadAsync(Lba lba, uint32_t count, std::span<const iovec> data, Status
              map_[op->lba + i + n].load(std::memory_order_acquire) == kMapUnmapped) {
         ++n;
       }
-      IovZero(data, uint64_t{i} * kAduBytes, uint64_t{n} * kAduBytes);
+      scratch_iov.clear();
+      SliceIovecs(data, uint64_t{i} * kAduBytes, uint64_t{n} * kAduBytes, scratch_iov);
+      for (const iovec& v : scratch_iov) std::memset(v.iov_base, 0, v.iov_len);
       i += n;
       continue;
     }
@@ -469,7 +472,8 @@ void Ftl::ReadAsync(Lba lba, uint32_t count, std::span<const iovec> data, Status
       break;
     }
     op->outstanding.fetch_add(1, std::memory_order_acq_rel);
-    IovSlice(data, uint64_t{i} * kAduBytes, uint64_t{n} * kAduBytes, &scratch_iov);
+    scratch_iov.clear();
+    SliceIovecs(data, uint64_t{i} * kAduBytes, uint64_t{n} * kAduBytes, scratch_iov);
     hal::ReadOp r;
     r.address = *address;
     r.adus = AduCount(n);
@@ -486,7 +490,7 @@ void Ftl::ReadPartDone(ReadOp* op, uint32_t slot, absl::Status s) {
   pins_[slot].fetch_sub(1, std::memory_order_acq_rel);
   if (!s.ok()) {
     MutexLock lock(&op->status_mu);
-    if (op->status.ok()) op->status = std::move(s);
+    if (op->status.ok()) op->status = OwnCopy(s);
   }
   ReadRelease(op);
 }
@@ -496,7 +500,7 @@ void Ftl::ReadRelease(ReadOp* op) {
   absl::Status status;
   {
     MutexLock lock(&op->status_mu);
-    status = op->status;
+    status = std::move(op->status);
   }
   StatusCallback done = std::move(op->done);
   FreeReadOp(op);

@@ -97,6 +97,16 @@ void Ftl::JournalReset(uint32_t slot, SuperBlockId sb, uint32_t used) {
   j_appended_ = jbuf_.size();
 }
 
+void Ftl::TakeDurableWaitersLocked(std::vector<StatusCallback>* ready) {
+  auto it = std::partition(j_waiters_.begin(), j_waiters_.end(),
+                           [this](const std::pair<uint64_t, StatusCallback>& w) {
+                             jmu_.AssertHeld();
+                             return w.first > j_durable_;
+                           });
+  for (auto i = it; i != j_waiters_.end(); ++i) ready->push_back(std::move(i->second));
+  j_waiters_.erase(it, j_waiters_.end());
+}
+
 void Ftl::JournalSubsume(uint64_t upto) {
   std::vector<StatusCallback> ready;
   {
@@ -109,13 +119,7 @@ void Ftl::JournalSubsume(uint64_t upto) {
     j_written_ = upto;
     if (j_writing_) return;  // the write in flight completes the prefix
     j_durable_ = j_written_;
-    auto it = std::partition(j_waiters_.begin(), j_waiters_.end(),
-                             [this](const std::pair<uint64_t, StatusCallback>& w) {
-                               jmu_.AssertHeld();
-                               return w.first > j_durable_;
-                             });
-    for (auto i = it; i != j_waiters_.end(); ++i) ready.push_back(std::move(i->second));
-    j_waiters_.erase(it, j_waiters_.end());
+    TakeDurableWaitersLocked(&ready);
   }
   for (StatusCallback& cb : ready) std::move(cb)(absl::OkStatus());
 }
@@ -155,7 +159,7 @@ void Ftl::JournalCommitAsync(uint64_t upto, StatusCallback done) {
   {
     MutexLock lock(&jmu_);
     if (j_durable_ < upto) {
-      now = j_failed_;
+      now = OwnCopy(j_failed_);
       if (now.ok()) {
         j_waiters_.emplace_back(upto, std::move(done));
         waiting = true;
@@ -256,24 +260,18 @@ void Ftl::JournalWriteDone(absl::StatusOr<hal::WriteResult> r) {
         j_next_slot_ = -1;
         j_chain_pending_ = j_chain_written_ = false;
       }
-      auto it = std::partition(j_waiters_.begin(), j_waiters_.end(),
-                               [this](const std::pair<uint64_t, StatusCallback>& w) {
-                                 jmu_.AssertHeld();
-                                 return w.first > j_durable_;
-                               });
-      for (auto i = it; i != j_waiters_.end(); ++i) ready.push_back(std::move(i->second));
-      j_waiters_.erase(it, j_waiters_.end());
+      TakeDurableWaitersLocked(&ready);
       if (!j_waiters_.empty() || j_chain_pending_) JournalStartLocked(&plan);
     } else {
       failure = r.ok() ? absl::InternalError("journal write: the journal SB filled") : r.status();
-      j_failed_ = failure;
+      j_failed_ = OwnCopy(failure);
       for (auto& w : j_waiters_) ready.push_back(std::move(w.second));
       j_waiters_.clear();
     }
   }
   if (!failure.ok()) {
     MutexLock lock(&mu_);
-    if (failed_.ok()) failed_ = failure;
+    if (failed_.ok()) failed_ = OwnCopy(failure);
     FailWaitersLocked(failure);
   }
   if (switched_from >= 0) {
@@ -291,7 +289,7 @@ void Ftl::JournalWriteDone(absl::StatusOr<hal::WriteResult> r) {
     domain_->CloseSuperBlockAsync(old, [](absl::StatusOr<bool>) {});
     ServeWaiters();  // trims may have waited for room
   }
-  for (StatusCallback& cb : ready) std::move(cb)(failure);
+  for (StatusCallback& cb : ready) std::move(cb)(OwnCopy(failure));
   JournalSubmit(plan);
 }
 

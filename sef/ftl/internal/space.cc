@@ -109,6 +109,20 @@ uint32_t Ftl::RoomLocked(int stream) {
   return geo_.sb_capacity - slots_[st.cur].reserved;
 }
 
+uint32_t Ftl::UserRoomLocked(int stream) {
+  const uint32_t room = RoomLocked(stream);
+  // Streams are shared by user writes (new data starts in the coldest stream) and GC copies
+  // (which go colder). An SB the collector erased out of its reserve must stay the
+  // collector's while space is short: if user writes filled it, the collector could be left
+  // with a victim half copied, no room and no SB it may erase, and nothing would ever be
+  // released again (FtlPowerLossTest hung so under TSAN).
+  if (room > 0 && slots_[streams_[stream].cur].kind == SlotKind::kGc &&
+      FreeSbsLocked() <= ReserveFor(SlotKind::kUser)) {
+    return 0;
+  }
+  return room;
+}
+
 void Ftl::ReserveLocked(int stream, uint32_t n, uint32_t* slot, SuperBlockId* sb) {
   Stream& st = streams_[stream];
   Slot& s = slots_[st.cur];
@@ -324,7 +338,7 @@ void Ftl::AllocatorLoop() {
     bool ahead = false;
     if (!waiters_.empty() && !waiters_.front()->trim && !barrier_) {
       const int s = waiters_.front()->wait_stream;
-      if (RoomLocked(s) > 0 ||
+      if (UserRoomLocked(s) > 0 ||
           StreamForWriteLocked(waiters_.front()->lba + waiters_.front()->next_block) != s) {
         // Its stream has room again (or it now goes elsewhere): let it try.
         mu_.Unlock();
@@ -382,7 +396,7 @@ void Ftl::DeviceError(const absl::Status& s) {
   if (s.code() != absl::StatusCode::kUnavailable) return;
   MutexLock lock(&mu_);
   if (failed_.ok()) {
-    failed_ = s;
+    failed_ = OwnCopy(s);
     Trace("failed: %s", s.ToString());
   }
   FailWaitersLocked(s);
@@ -436,14 +450,14 @@ void Ftl::StartRound() {
               }
               if (!closed) {
                 MutexLock lock(first_error.get());
-                if (error->ok()) *error = r.status();
+                if (error->ok()) *error = OwnCopy(r.status());
               }
             }
             if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) {
               absl::Status e;
               {
                 MutexLock lock(first_error.get());
-                e = *error;
+                e = std::move(*error);
               }
               RoundDone(std::move(e));
             }
@@ -470,7 +484,7 @@ void Ftl::RoundDone(absl::Status s) {
     round_cv_.SignalAll();
     gc_cv_.Signal();
   }
-  for (StatusCallback& cb : done) std::move(cb)(s);
+  for (StatusCallback& cb : done) std::move(cb)(OwnCopy(s));
   if (again) Defer([this] { StartRound(); });
 }
 
