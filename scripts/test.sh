@@ -3,7 +3,7 @@
 #   1. scripts/setup.sh --with-qemu            Debian packages (idempotent)
 #   2. bazel test //...                         unit, golden-vector, model, HAL, bridge tests
 #   3. bazel test --config=tsan <concurrency>   the multi-threaded suites under ThreadSanitizer
-#   4. bazel test --config=asan <model, codec, zns>  those suites under AddressSanitizer
+#   4. bazel test --config=asan <model, codec, zns, ftl>  those suites under AddressSanitizer
 #   5. tools/e2e/run_all.sh                     patched QEMU + Linux guest end-to-end tests
 # With CI=true Bazel prints more progress and the end-to-end tests print their guest logs.
 # The last line counts everything: "tests: N passed, M failed".
@@ -40,8 +40,9 @@ bazel_step //...
 bazel_step --config=tsan //sef/hal/model:model_concurrency_test //sef/hal:conformance_test \
   //sef/hal:hal_test //sef/hal:power_loss_test \
   //sef/hal/kernel:transport_engine_test //sef/qemu_bridge:sef_bridge_test \
-  //sef/zns:zns_concurrency_test //sef/zns:zns_test //sef/zns:zns_power_loss_test
-bazel_step --config=asan //sef/hal/model/... //sef/hal/cmd/... //sef/zns/...
+  //sef/zns:zns_concurrency_test //sef/zns:zns_test //sef/zns:zns_power_loss_test \
+  //sef/ftl:ftl_test //sef/ftl:ftl_power_loss_test
+bazel_step --config=asan //sef/hal/model/... //sef/hal/cmd/... //sef/zns/... //sef/ftl/...
 
 if [[ $status -eq 0 ]]; then
   e2e_rc=0
