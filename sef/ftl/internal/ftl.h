@@ -66,6 +66,7 @@ struct Slot {
   uint64_t empty_epoch = 0;   // kPendingRelease: needs a flush round numbered > this
   uint64_t alloc_record = 0;  // journal append count that covers its allocation record
   bool relocate = false;      // patrol found its data at risk: collect it first
+  bool closing = false;       // a Close Super Block is in flight: not released before it ends
   uint8_t stream = 0;         // data SBs: temperature stream, 0 hottest
   uint64_t closed_clock = 0;  // host ADUs written when it closed (GC's age)
 };
@@ -242,6 +243,9 @@ class Ftl {
   void StartRound();
   void RoundDone(absl::Status s);
   absl::Status FlushRoundAndWait();
+  // A pending SB may be released: a flush round that started after it emptied has
+  // finished, and no close of it is in flight.
+  bool ReleasableLocked(uint32_t slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Releases the pending SBs whose flush round has finished (GC thread). Returns how many.
   int ReleaseEligible();
 

@@ -79,7 +79,7 @@ void Ftl::GcLoop() {
     }
     const bool eligible = std::any_of(pending_.begin(), pending_.end(), [this](uint32_t slot) {
       mu_.AssertHeld();
-      return slots_[slot].empty_epoch < rounds_done_;
+      return ReleasableLocked(slot);
     });
     if (eligible) {
       mu_.Unlock();

@@ -317,6 +317,15 @@ void Ftl::ChunkDone(UpdateOp* op, size_t index, absl::StatusOr<hal::WriteResult>
   const UpdateOp::Chunk c = op->chunks[index];
   uint32_t ok = 0;
   if (!r.ok()) {
+    if (TraceOn()) {
+      MutexLock lock(&mu_);
+      const Slot& s = slots_[c.slot];
+      Trace(
+          "write of %u ADUs into slot %u sb %u failed: %s (slot: sb %u %s kind %d reserved %u "
+          "completed %u failed %u)",
+          c.n, c.slot, c.sb.value(), r.status().ToString(), s.sb.value(), SlotStateName(s.state),
+          static_cast<int>(s.kind), s.reserved, s.completed, s.failed);
+    }
     OpFailed(op, r.status());
     DeviceError(r.status());
   } else {

@@ -280,13 +280,18 @@ void Ftl::JournalWriteDone(absl::StatusOr<hal::WriteResult> r) {
       MutexLock lock(&mu_);
       SetSlotState(static_cast<uint32_t>(switched_to), SlotState::kOpen);
       SetSlotState(static_cast<uint32_t>(switched_from), SlotState::kClosed);
-      retired_journals_.push_back(static_cast<uint32_t>(switched_from));
       old = slots_[switched_from].sb;
-      checkpoint_cv_.Signal();
       allocator_cv_.Signal();
     }
-    // Its unused pages are padded; nothing more goes there.
-    domain_->CloseSuperBlockAsync(old, [](absl::StatusOr<bool>) {});
+    // Its unused pages are padded; nothing more goes there. It retires (a checkpoint will
+    // release it) only once the close is done: released before, its id could be erased
+    // again for data and this close would close that SB under the new owner's writes.
+    domain_->CloseSuperBlockAsync(
+        old, [this, slot = static_cast<uint32_t>(switched_from)](absl::StatusOr<bool>) {
+          MutexLock lock(&mu_);
+          retired_journals_.push_back(slot);
+          checkpoint_cv_.Signal();
+        });
     ServeWaiters();  // trims may have waited for room
   }
   for (StatusCallback& cb : ready) std::move(cb)(OwnCopy(failure));

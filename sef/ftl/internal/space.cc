@@ -181,6 +181,7 @@ void Ftl::FreeSlotLocked(uint32_t slot) {
   s.reserved = s.completed = s.failed = 0;
   if (s.relocate) --relocations_wanted_;
   s.relocate = false;
+  s.closing = false;
   s.alloc_record = 0;
   s.scan_mark = 0;
   valid_[slot].store(0, std::memory_order_relaxed);
@@ -270,7 +271,10 @@ void Ftl::SlotCompletedLocked(uint32_t slot, uint32_t ok, uint32_t failed,
   if (s.reserved == geo_.sb_capacity && s.completed + s.failed == geo_.sb_capacity &&
       s.state == SlotState::kOpen) {
     // The device closed it when it filled; after a failed write it did not fill: close it.
-    if (s.failed > 0) to_close->push_back(slot);
+    if (s.failed > 0) {
+      s.closing = true;
+      to_close->push_back(slot);
+    }
     SetSlotState(slot, SlotState::kClosed);
     MaybeEmptyLocked(slot);
   }
@@ -283,7 +287,14 @@ void Ftl::CloseSlots(const std::vector<uint32_t>& slots) {
       MutexLock lock(&mu_);
       sb = slots_[slot].sb;
     }
-    domain_->CloseSuperBlockAsync(sb, [](absl::StatusOr<bool>) {});
+    Trace("close slot %u sb %u (a hole: failed writes or unused copy room)", slot, sb.value());
+    // Until the close is done the slot is not released (ReleasableLocked): released first,
+    // its id could be erased again and this close would close the new owner's SB.
+    domain_->CloseSuperBlockAsync(sb, [this, slot](absl::StatusOr<bool>) {
+      MutexLock lock(&mu_);
+      slots_[slot].closing = false;
+      gc_cv_.Signal();
+    });
   }
 }
 
@@ -494,13 +505,17 @@ absl::Status Ftl::FlushRoundAndWait() {
   });
 }
 
+bool Ftl::ReleasableLocked(uint32_t slot) const {
+  return slots_[slot].empty_epoch < rounds_done_ && !slots_[slot].closing;
+}
+
 int Ftl::ReleaseEligible() {
   std::vector<uint32_t> eligible;
   {
     MutexLock lock(&mu_);
     auto it = std::partition(pending_.begin(), pending_.end(), [this](uint32_t slot) {
       mu_.AssertHeld();
-      return slots_[slot].empty_epoch >= rounds_done_;
+      return !ReleasableLocked(slot);
     });
     eligible.assign(it, pending_.end());
     pending_.erase(it, pending_.end());
