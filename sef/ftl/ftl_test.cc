@@ -173,7 +173,8 @@ TEST_P(FtlTest, UnmountAndMountKeepsData) {
         oracle[lba] = 0;
       } else {
         const uint64_t v = ++oracle[lba];
-        ASSERT_TRUE(WriteVersion(*d, lba, v).ok());
+        const absl::Status s = WriteVersion(*d, lba, v);
+        ASSERT_TRUE(s.ok()) << "write " << i << " of LBA " << lba << ": " << s;
       }
     }
     ASSERT_TRUE(d->Unmount().ok());
