@@ -3,7 +3,7 @@
 #   1. scripts/setup.sh --with-qemu            Debian packages (idempotent)
 #   2. bazel test //...                         unit, golden-vector, model, HAL, bridge tests
 #   3. bazel test --config=tsan <concurrency>   the multi-threaded suites under ThreadSanitizer
-#   4. bazel test --config=asan <model, codec, zns>  those suites under AddressSanitizer
+#   4. bazel test --config=asan <model, codec, zns, ftl>  those suites under AddressSanitizer
 #   5. bazel test --config=tsa //...            clang 14 with -Wthread-safety (fatal for our code):
 #                                               the lock annotations checked, every test under clang
 #   6. bazel test --config=fuzz <fuzz runs>     every fuzz target for 5 s from its seed corpus
@@ -44,8 +44,9 @@ bazel_step //...
 bazel_step --config=tsan //sef/hal/model:model_concurrency_test //sef/hal:conformance_test \
   //sef/hal:hal_test //sef/hal:power_loss_test \
   //sef/hal/kernel:transport_engine_test //sef/qemu_bridge:sef_bridge_test \
-  //sef/zns:zns_concurrency_test //sef/zns:zns_test //sef/zns:zns_power_loss_test
-bazel_step --config=asan //sef/hal/model/... //sef/hal/cmd/... //sef/zns/...
+  //sef/zns:zns_concurrency_test //sef/zns:zns_test //sef/zns:zns_power_loss_test \
+  //sef/ftl:ftl_test //sef/ftl:ftl_power_loss_test
+bazel_step --config=asan //sef/hal/model/... //sef/hal/cmd/... //sef/zns/... //sef/ftl/...
 bazel_step --config=tsa //...
 # The fuzz runs are manual targets (wildcards skip them): ask for them by their tag.
 mapfile -t fuzz_runs < <(bazel query 'attr(tags, "\bfuzz\b", tests(//...))' 2>/dev/null)

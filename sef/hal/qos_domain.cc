@@ -194,7 +194,7 @@ void QosDomain::CloseSuperBlockAsync(SuperBlockId sb, Callback<bool> done) {
   SuperBlockCommandAsync(wire::SbOperation::kClose, sb, "close super block",
                          [done = Track(std::move(done))](absl::StatusOr<uint64_t> r,
                                                          const std::vector<uint8_t>&) mutable {
-                           if (!r.ok()) return std::move(done)(r.status());
+                           if (!r.ok()) return std::move(done)(std::move(r).status());
                            std::move(done)(cmd::CloseResult::FromResult(*r).closed_by_this_command);
                          });
 }
@@ -209,7 +209,7 @@ void QosDomain::FlushSuperBlockAsync(SuperBlockId sb, Callback<uint32_t> done) {
   SuperBlockCommandAsync(wire::SbOperation::kFlush, sb, "flush super block",
                          [done = Track(std::move(done))](absl::StatusOr<uint64_t> r,
                                                          const std::vector<uint8_t>& info) mutable {
-                           if (!r.ok()) return std::move(done)(r.status());
+                           if (!r.ok()) return std::move(done)(std::move(r).status());
                            wire::SbInfoLog log;
                            std::memcpy(&log, info.data(), sizeof(log));
                            std::move(done)(log.cap - log.aduptr);
@@ -226,7 +226,7 @@ void QosDomain::ReleaseSuperBlockAsync(SuperBlockId sb, StatusCallback done) {
   SuperBlockCommandAsync(wire::SbOperation::kFree, sb, "release super block",
                          [done = Track(std::move(done))](absl::StatusOr<uint64_t> r,
                                                          const std::vector<uint8_t>&) mutable {
-                           std::move(done)(r.status());
+                           std::move(done)(std::move(r).status());
                          });
 }
 
@@ -240,7 +240,7 @@ void QosDomain::CheckSuperBlockAsync(SuperBlockId sb, Callback<uint8_t> done) {
   SuperBlockCommandAsync(wire::SbOperation::kPatrol, sb, "check super block",
                          [done = Track(std::move(done))](absl::StatusOr<uint64_t> r,
                                                          const std::vector<uint8_t>&) mutable {
-                           if (!r.ok()) return std::move(done)(r.status());
+                           if (!r.ok()) return std::move(done)(std::move(r).status());
                            std::move(done)(cmd::PatrolResult::FromResult(*r).integrity_index);
                          });
 }

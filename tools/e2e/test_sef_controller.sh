@@ -4,12 +4,13 @@
 #
 # Host side: uses the project's QEMU (run_all.sh's SEF_QEMU, or tools/qemu/build_qemu.sh, which
 # links libsefbridge) and builds the guest's tools (sef_hal_probe, sef_hal_io, the HAL
-# conformance test; the guest runs the host's binaries over 9p). Checks that `-device
+# conformance test, the FTL test; the guest runs the host's binaries over 9p). Checks that `-device
 # nvme,help` lists the sef.* options and that a malformed unit name, an invalid unit config
 # or an unusable backing file makes QEMU exit 1 at start with one line naming the problem.
 #
 # Guest, boot 1 (tiny unit on a new backing file): sef_hal_probe /dev/nvme0 --json prints the
-# unit; the HAL conformance suite's device instantiation passes through io_uring uring_cmd;
+# unit; the HAL conformance suite's device instantiation passes through io_uring uring_cmd, and
+# (SEF_E2E_FTL=1) so does most of the block FTL's functional suite (FTL_TESTS);
 # /dev/ngXnY exist for the QoS domains it leaves, and the initramfs's /dev (pid 1's root, the one
 # kernel threads resolve paths in) has /dev/nvme0 and them too; then sef_hal_io replaces them (the suite
 # deletes every QoS domain and virtual device at start and leaves the VD without free super
@@ -31,6 +32,13 @@ source "$(dirname "$0")/lib.sh"
 # buffer, so the two tests once listed here (an NLW above QEMU's 512 KiB transfer limit; a
 # metadata-only read, whose metadata 6.1 drops without data) now run.
 KNOWN_GAPS=()
+# The block FTL's functional suite on the device (sef/ftl/ftl_test.cc), boot 1, io_uring: all
+# but the two long GC workloads (they run on the model) and the two tests that need a model
+# unit (fault injection; 8 open super blocks). Only with SEF_E2E_FTL=1: one of two runs under
+# TCG saw a write of UnmountAndMountKeepsData/device fail, cause not yet found (issue 11 open;
+# docs/ftl.md, "Known problems"), and a flaky step must not fail the README's test command.
+FTL_IN_GUEST="${SEF_E2E_FTL:-0}"
+FTL_TESTS='*/device:-*OverwritesCollectGarbage*:*ConcurrentWritersWithGarbageCollection*:*DeviceErrorsKeepTheirNvmeStatus*:*NewDataAtFullOccupancy*'
 VM_TIMEOUT="${SEF_E2E_VM_TIMEOUT:-300}"
 IO_ADUS=16  # written in boot 1, read back in boot 2 (below the kernel's max transfer)
 UNIT="$REPO_ROOT/testdata/units/tiny.json"
@@ -39,7 +47,8 @@ t0=$SECONDS
 echo "== host: QEMU and the guest's tools"
 QEMU="${SEF_QEMU:-$("$REPO_ROOT/tools/qemu/build_qemu.sh" 2>"$E2E_TMP/qemu.err" | tail -n1)}" \
   || { tail -n 40 "$E2E_TMP/qemu.err"; fail "build_qemu.sh"; e2e_done; }
-(cd "$REPO_ROOT" && bazel build //tools/sef_hal_probe //tools/sef_hal_io //sef/hal:conformance_test) \
+(cd "$REPO_ROOT" && bazel build //tools/sef_hal_probe //tools/sef_hal_io //sef/hal:conformance_test \
+  //sef/ftl:ftl_test) \
   >"$E2E_TMP/bazel.log" 2>&1 || { tail -n 30 "$E2E_TMP/bazel.log"; fail "bazel build"; e2e_done; }
 BIN="$(cd "$REPO_ROOT" && bazel info bazel-bin 2>/dev/null)"
 echo "  qemu   $QEMU"
@@ -100,6 +109,12 @@ for path in uring; do
   echo "conformance-\$path-status=\$?"
   echo "== generic devices after (\$path): \$(ls /dev/ng* 2>/dev/null | tr '\n' ' ')"
 done
+if [ "$FTL_IN_GUEST" = 1 ]; then
+  echo "== ftl (uring)"
+  SEF_TEST_DEVICE=/dev/nvme0 timeout -s KILL 180 "$BIN/sef/ftl/ftl_test" --gtest_filter='$FTL_TESTS' \
+    >"\$SEF_OUT/ftl-uring.txt" 2>&1
+  echo "ftl-uring-status=\$?"
+fi
 echo "== initramfs /dev (what kernel threads see): nvme0=\$([ -c /proc/1/root/dev/nvme0 ] && echo char) \$(cd /proc/1/root/dev && ls -d ng* 2>/dev/null | tr '\n' ' ')"
 echo "== data for boot 2"
 IO="$BIN/tools/sef_hal_io/sef_hal_io"
@@ -139,6 +154,13 @@ conformance_checks() { # PATH BOOT-OUTPUT
   check "conformance ($path): nothing failed or skipped" test -s "$F" -a -z "$(grep -E '^\[  (SKIPPED|FAILED) +\]' "$F" 2>/dev/null)"
 }
 conformance_checks uring "$E2E_TMP/boot1.txt"
+if [[ "$FTL_IN_GUEST" == 1 ]]; then
+  F="$O/ftl-uring.txt"
+  [[ -f "$F" ]] && grep -E '^\[ +(OK|FAILED|PASSED|SKIPPED) +\]|Failure|^[^[].*:[0-9]+: ' "$F" | sed 's/^/  | /'
+  check "ftl suite (uring) exited 0" has "$E2E_TMP/boot1.txt" '^ftl-uring-status=0$'
+  check "ftl suite (uring): device tests passed" has "$F" '^\[  PASSED  \] [1-9][0-9]* tests?\.'
+  check "ftl suite (uring): nothing failed or skipped" test -s "$F" -a -z "$(grep -E '^\[  (SKIPPED|FAILED) +\]' "$F" 2>/dev/null)"
+fi
 check "the QoS domains the suite left have /dev/ngXnY" has "$E2E_TMP/boot1.txt" '^== generic devices after \(uring\): /dev/ng0n[0-9]'
 check "initramfs /dev has /dev/nvme0 and the /dev/ngXnY made since boot (kernel threads' view)" \
   has "$E2E_TMP/boot1.txt" '^== initramfs /dev \(what kernel threads see\): nvme0=char ng0n[0-9]'

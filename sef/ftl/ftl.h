@@ -1,0 +1,169 @@
+// The block FTL: a durable block device over one SEF QoS domain, written with nameless
+// writes, garbage-collected with Nameless Copy, crash-consistent on the domain's own flash.
+//
+//   SEF_ASSIGN_OR_RETURN(std::unique_ptr<ftl::BlockDevice> disk,
+//                        ftl::BlockDevice::MountOrFormat(unit.get(), QosDomainId(1)));
+//   disk->WriteAsync(Lba(7), 1, {&iov, 1}, /*fua=*/false, [](absl::Status s) { ... });
+//   SEF_RETURN_IF_ERROR(disk->Flush());
+//   SEF_RETURN_IF_ERROR(disk->Unmount());
+//
+// THE CONTRACT (docs/ftl.md says the same at length)
+//
+// Blocks. A logical block is 4096 bytes (one ADU); blocks are numbered 0 .. block_count()-1.
+// A request names `count` >= 1 blocks starting at `lba` and an iovec array whose lengths add
+// up to exactly count * 4096 bytes (any split, any alignment).
+//
+// Semantics.
+//  - Read-after-write: a read submitted after a write or trim completed sees it. A block
+//    never written, or trimmed, reads zeros.
+//  - Overlapping writes and trims run in submission order: one that overlaps a write or trim
+//    still in flight waits for it (per-range FIFO), so the last one submitted (and completed)
+//    wins. Reads are not ordered against writes in flight (they see the old or the new data).
+//  - A completed Flush makes every write and trim that completed before it was submitted
+//    durable. A write with `fua` is durable when it completes.
+//  - After a power cut, each block reads its last durable content or the content of a later
+//    write or trim of it that completed; never older data, never another block's data.
+//
+// Completions. Every operation has an ...Async form whose callback runs exactly once, on any
+// thread: on the submitting thread before the call returns, or on a HAL completion thread,
+// or on one of the FTL's own threads. Callbacks run with no FTL lock held, may submit more
+// ...Async operations, must not block for long, and must not call a synchronous method (it
+// fails at once with FailedPrecondition naming the method, as the HAL's do). The iovec
+// array and the memory it points to must stay valid until the callback runs.
+//
+// Errors. InvalidArgument for a request out of range, with count 0, or whose iovecs do not
+// add up to count * 4096 (the message names the value); FailedPrecondition after Unmount.
+// A device error keeps the HAL's status (its code and message, and the NVMe status that
+// sef::NvmeStatusOf reads). ResourceExhausted only if the FTL cannot find space although
+// the live data fits the exported capacity, which garbage collection prevents: writes wait
+// for space instead ("back-pressure"), they do not fail.
+//
+// Lifetime and thread-safety. BlockDevice is thread-safe. It keeps a pointer to the Unit,
+// which must outlive it, and opens its own QosDomain handle (the domain's notifications go to
+// the FTL). Destroying a BlockDevice that was not unmounted waits for its operations in
+// flight and stops without a final checkpoint (the next Mount replays what was written since
+// the last one). REQUIRES: not destroyed from one of its own callbacks.
+#ifndef SEF_FTL_FTL_H_
+#define SEF_FTL_FTL_H_
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sef/hal/cmd/types.h"
+#include "sef/hal/hal.h"
+
+namespace sef::ftl {
+
+namespace internal {
+class Ftl;
+}  // namespace internal
+
+inline constexpr uint32_t kBlockSize = 4096;
+
+struct FormatOptions {
+  // Spare flash as a percentage of the exported capacity (OP = spare / exported), counted
+  // over the data area; the FTL's metadata reserve (checkpoints, journal) comes on top.
+  double overprovisioning_percent = 7.0;
+  // ADUs written (host, GC and metadata) between two checkpoints; bounds the work a recovery
+  // replays. 0: automatic (docs/ftl.md). Recorded at format, overridable at mount.
+  uint64_t checkpoint_interval_adus = 0;
+};
+
+struct MountOptions {
+  // 0: the value recorded at format.
+  uint64_t checkpoint_interval_adus = 0;
+};
+
+// A snapshot of the FTL's counters. Counters marked (persisted) survive a remount.
+struct Stats {
+  uint64_t block_count = 0;
+  // Host requests.
+  uint64_t reads = 0, writes = 0, trims = 0, flushes = 0;
+  uint64_t host_adus_read = 0;
+  uint64_t host_adus_written = 0;  // (persisted)
+  uint64_t trimmed_blocks = 0;
+  // Flash: every ADU the FTL wrote: host data, GC copies, journal and checkpoint pages.
+  uint64_t flash_adus_written = 0;  // (persisted)
+  uint64_t gc_copied_adus = 0;      // (persisted)
+  uint64_t metadata_adus_written = 0;
+  double write_amplification = 0;  // flash / host ADUs written; 0 before any host write
+  // Super blocks of the domain (quota = total), as the FTL accounts for them.
+  uint32_t total_sbs = 0, held_sbs = 0, free_sbs = 0;
+  uint32_t data_sbs = 0, open_sbs = 0, journal_sbs = 0, checkpoint_sbs = 0;
+  uint32_t pending_release_sbs = 0;
+  // Background work and events.
+  uint64_t checkpoints = 0;  // (persisted)
+  uint64_t gc_victims = 0, gc_relocations = 0, internal_flushes = 0;
+  uint64_t write_waits = 0;  // writes that waited for free space (back-pressure)
+  uint64_t capacity_warnings = 0, patrols = 0, address_updates = 0;
+  uint64_t recovered_adus = 0, recovered_trims = 0;  // replayed by the last Mount
+};
+
+using StatusCallback = absl::AnyInvocable<void(absl::Status) &&>;
+
+class BlockDevice {
+ public:
+  // Formats QoS domain `domain` of `unit` as a block FTL and mounts it. The domain must be
+  // unconfigured (root pointer 1 = 0, no super blocks, no root pointers but the label pair
+  // 6/7) or hold a block FTL domain (reformatted: its data is discarded). Errors:
+  // FailedPrecondition when it holds something else (a zoned domain, an unknown kind, or
+  // data with no kind; the message names the domain and what it holds); InvalidArgument for
+  // options out of range or a domain too small or too large for them; the HAL's errors.
+  static absl::StatusOr<std::unique_ptr<BlockDevice>> Format(hal::Unit* unit, QosDomainId domain,
+                                                             const FormatOptions& options = {});
+  // Mounts a formatted domain, recovering after a crash or power cut. Errors:
+  // FailedPrecondition when the domain is not a block FTL domain (as Format) or its format
+  // never finished; DataLoss when its checkpoint is corrupt; the HAL's errors.
+  static absl::StatusOr<std::unique_ptr<BlockDevice>> Mount(hal::Unit* unit, QosDomainId domain,
+                                                            const MountOptions& options = {});
+  // Mounts the domain, or formats it first when it is unconfigured or its format never
+  // finished. A domain holding anything else is refused as by Format.
+  static absl::StatusOr<std::unique_ptr<BlockDevice>> MountOrFormat(
+      hal::Unit* unit, QosDomainId domain, const FormatOptions& format_options = {},
+      const MountOptions& mount_options = {});
+
+  ~BlockDevice();
+  BlockDevice(const BlockDevice&) = delete;
+  BlockDevice& operator=(const BlockDevice&) = delete;
+
+  // Waits for operations in flight, writes a final checkpoint and stops. Afterwards every
+  // operation fails with FailedPrecondition. Errors: the HAL's (the domain then needs a
+  // recovery at its next mount, as after a crash).
+  absl::Status Unmount();
+
+  QosDomainId domain() const;
+  uint64_t block_count() const;
+
+  void ReadAsync(Lba lba, uint32_t count, std::span<const iovec> data, StatusCallback done);
+  void WriteAsync(Lba lba, uint32_t count, std::span<const iovec> data, bool fua,
+                  StatusCallback done);
+  // Deallocates: the blocks read zeros afterwards; durable at the next Flush.
+  void TrimAsync(Lba lba, uint64_t count, StatusCallback done);
+  void FlushAsync(StatusCallback done);
+
+  absl::Status Read(Lba lba, uint32_t count, std::span<const iovec> data);
+  absl::Status Write(Lba lba, uint32_t count, std::span<const iovec> data, bool fua = false);
+  absl::Status Trim(Lba lba, uint64_t count);
+  absl::Status Flush();
+  // Flushes and writes a checkpoint now (tools, tests and benchmarks; the FTL checkpoints by
+  // itself after checkpoint_interval_adus).
+  absl::Status Checkpoint();
+
+  Stats GetStats() const;
+
+ private:
+  explicit BlockDevice(std::unique_ptr<internal::Ftl> ftl);
+  static absl::StatusOr<std::unique_ptr<BlockDevice>> Wrap(
+      absl::StatusOr<std::unique_ptr<internal::Ftl>> ftl);
+  std::unique_ptr<internal::Ftl> ftl_;
+};
+
+}  // namespace sef::ftl
+
+#endif  // SEF_FTL_FTL_H_

@@ -1,0 +1,486 @@
+// The block FTL's functional tests on every backend: on the device model, completing inline
+// and in shuffled order on another thread (as the kernel's completion reaper may), and on a
+// real or emulated SEF unit named by SEF_TEST_DEVICE=/dev/nvmeN (skipped cleanly when that is
+// unset; SEF_TEST_FORCE_IOCTL=1 selects the kernel backend's ioctl path). On a device it is
+// destructive: it deletes every QoS domain and virtual device of the unit first. The e2e
+// test tools/e2e/test_sef_controller.sh runs the device instantiation in a guest.
+#include "sef/ftl/ftl.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <future>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sef/base/mutex.h"
+#include "sef/ftl/testing/ftl_testing.h"
+#include "sef/hal/domain_kind.h"
+#include "sef/hal/model/unit_config.h"
+#include "sef/hal/testing/test_unit.h"
+
+namespace sef::ftl {
+namespace {
+
+using testing::Buffer;
+using testing::FillBlock;
+using ::testing::HasSubstr;
+using testing::VersionOf;
+
+constexpr const char* kTinyUnit = "model:testdata/units/tiny.json";
+
+struct Backend {
+  std::string name;
+  std::string spec;  // empty: skipped
+  hal::CompletionOrder order = hal::CompletionOrder::kInline;
+};
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name << " (" << b.spec << ")"; }
+
+class FtlTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam().spec.empty()) GTEST_SKIP() << "SEF_TEST_DEVICE is not set";
+    hal::UnitOptions options;
+    options.transport.completion_order = GetParam().order;
+    const char* force_ioctl = std::getenv("SEF_TEST_FORCE_IOCTL");
+    options.transport.force_ioctl = force_ioctl != nullptr && std::string(force_ioctl) == "1";
+    absl::StatusOr<std::unique_ptr<hal::Unit>> unit = hal::Unit::Open(GetParam().spec, options);
+    ASSERT_TRUE(unit.ok()) << unit.status();
+    unit_ = *std::move(unit);
+    absl::StatusOr<QosDomainId> id = testing::SetUpDomain(*unit_);
+    ASSERT_TRUE(id.ok()) << id.status();
+    domain_ = *id;
+  }
+
+  std::unique_ptr<BlockDevice> FormatOrDie(FormatOptions options = {}) {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+        BlockDevice::Format(unit_.get(), domain_, options);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *std::move(d) : nullptr;
+  }
+
+  absl::Status WriteVersion(BlockDevice& d, uint64_t lba, uint64_t version, bool fua = false) {
+    Buffer b;
+    FillBlock(lba, version, b.block(0));
+    return d.Write(Lba(lba), 1, b.span(), fua);
+  }
+
+  uint64_t ReadVersion(BlockDevice& d, uint64_t lba) {
+    Buffer b;
+    absl::Status s = d.Read(Lba(lba), 1, b.span());
+    EXPECT_TRUE(s.ok()) << "LBA " << lba << ": " << s;
+    return VersionOf(lba, b.block(0));
+  }
+
+  void ExpectContents(BlockDevice& d, const std::map<uint64_t, uint64_t>& oracle) {
+    const uint64_t n = d.block_count();
+    Buffer b(32);
+    for (uint64_t lba = 0; lba < n; lba += 32) {
+      const uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(32, n - lba));
+      Buffer part(count);
+      ASSERT_TRUE(d.Read(Lba(lba), count, part.span()).ok());
+      for (uint32_t i = 0; i < count; ++i) {
+        auto it = oracle.find(lba + i);
+        const uint64_t want = it == oracle.end() ? 0 : it->second;
+        ASSERT_EQ(VersionOf(lba + i, part.block(i)), want) << "LBA " << lba + i;
+      }
+    }
+  }
+
+  std::unique_ptr<hal::Unit> unit_;
+  QosDomainId domain_;
+};
+
+TEST_P(FtlTest, FormatWriteReadTrim) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie();
+  ASSERT_NE(d, nullptr);
+  EXPECT_GT(d->block_count(), 1000u);
+  EXPECT_EQ(ReadVersion(*d, 5), 0u);  // never written: zeros
+  ASSERT_TRUE(WriteVersion(*d, 5, 1).ok());
+  EXPECT_EQ(ReadVersion(*d, 5), 1u);
+  ASSERT_TRUE(WriteVersion(*d, 5, 2).ok());
+  EXPECT_EQ(ReadVersion(*d, 5), 2u);
+  ASSERT_TRUE(d->Trim(Lba(5), 1).ok());
+  EXPECT_EQ(ReadVersion(*d, 5), 0u);
+  ASSERT_TRUE(d->Flush().ok());
+  ASSERT_TRUE(d->Unmount().ok());
+}
+
+TEST_P(FtlTest, MultiBlockWritesAndSplitIovecs) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie();
+  ASSERT_NE(d, nullptr);
+  // 100 blocks (more than a 32-ADU super block) from three iovecs of odd sizes.
+  Buffer b(100);
+  for (uint32_t i = 0; i < 100; ++i) FillBlock(200 + i, 7, b.block(i));
+  const iovec iovs[3] = {{b.bytes.data(), 1000},
+                         {b.bytes.data() + 1000, 300000},
+                         {b.bytes.data() + 301000, b.bytes.size() - 301000}};
+  ASSERT_TRUE(d->Write(Lba(200), 100, iovs).ok());
+  Buffer r(100);
+  const iovec riovs[2] = {{r.bytes.data(), 5}, {r.bytes.data() + 5, r.bytes.size() - 5}};
+  ASSERT_TRUE(d->Read(Lba(200), 100, riovs).ok());
+  for (uint32_t i = 0; i < 100; ++i) EXPECT_EQ(VersionOf(200 + i, r.block(i)), 7u) << i;
+}
+
+TEST_P(FtlTest, BadRequestsAreInvalidArgument) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie();
+  ASSERT_NE(d, nullptr);
+  Buffer b(2);
+  absl::Status s = d->Write(Lba(d->block_count()), 1, Buffer().span());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("beyond"));
+  s = d->Write(Lba(0), 1, b.span());  // 8192 bytes for one block
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("8192"));
+  s = d->Read(Lba(0), 0, {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  s = d->Trim(Lba(d->block_count() - 1), 2);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(FtlTest, OverwritesCollectGarbageAndKeepEveryBlock) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie({.overprovisioning_percent = 20});
+  ASSERT_NE(d, nullptr);
+  const uint64_t n = d->block_count();
+  std::map<uint64_t, uint64_t> oracle;
+  std::mt19937_64 rng(1);
+  for (uint64_t i = 0; i < n * 6; ++i) {
+    const uint64_t lba = rng() % n;
+    const uint64_t v = ++oracle[lba];
+    ASSERT_TRUE(WriteVersion(*d, lba, v).ok()) << i;
+  }
+  const Stats st = d->GetStats();
+  EXPECT_GT(st.gc_victims, 0u);
+  EXPECT_GT(st.write_amplification, 1.0);
+  ExpectContents(*d, oracle);
+  ASSERT_TRUE(d->Unmount().ok());
+}
+
+TEST_P(FtlTest, UnmountAndMountKeepsData) {
+  std::map<uint64_t, uint64_t> oracle;
+  {
+    std::unique_ptr<BlockDevice> d = FormatOrDie();
+    ASSERT_NE(d, nullptr);
+    std::mt19937_64 rng(2);
+    for (int i = 0; i < 3000; ++i) {
+      const uint64_t lba = rng() % d->block_count();
+      if (rng() % 10 == 0) {
+        ASSERT_TRUE(d->Trim(Lba(lba), 1).ok());
+        oracle[lba] = 0;
+      } else {
+        const uint64_t v = ++oracle[lba];
+        const absl::Status s = WriteVersion(*d, lba, v);
+        ASSERT_TRUE(s.ok()) << "write " << i << " of LBA " << lba << ": " << s;
+      }
+    }
+    ASSERT_TRUE(d->Unmount().ok());
+  }
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(unit_.get(), domain_);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ExpectContents(**d, oracle);
+  EXPECT_EQ((*d)->GetStats().recovered_adus, 0u);
+  ASSERT_TRUE((*d)->Unmount().ok());
+}
+
+TEST_P(FtlTest, MountAfterAnUncleanStopReplays) {
+  std::map<uint64_t, uint64_t> oracle;
+  {
+    std::unique_ptr<BlockDevice> d = FormatOrDie();
+    ASSERT_NE(d, nullptr);
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 2500; ++i) {
+      const uint64_t lba = rng() % d->block_count();
+      if (rng() % 10 == 0) {
+        ASSERT_TRUE(d->Trim(Lba(lba), 1 + rng() % 3 > d->block_count() - lba ? 1 : 1).ok());
+        oracle[lba] = 0;
+      } else {
+        const uint64_t v = ++oracle[lba];
+        ASSERT_TRUE(WriteVersion(*d, lba, v).ok());
+      }
+    }
+    ASSERT_TRUE(d->Flush().ok());
+    // Destroyed without Unmount: no final checkpoint.
+  }
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(unit_.get(), domain_);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ExpectContents(**d, oracle);
+  ASSERT_TRUE((*d)->Unmount().ok());
+}
+
+// Root pointer 1 names what a domain holds; the FTL never formats or mounts over anything
+// but its own kind or an unconfigured domain.
+TEST_P(FtlTest, RefusesZonedUnknownAndForeignDomains) {
+  struct Case {
+    uint64_t kind;
+    bool allocate_sb;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{hal::kDomainKindZoned, false, "zoned (ZNS)"}, Case{0x1234, false, "unknown kind"},
+        Case{hal::kDomainKindNone, true, "no known kind"}}) {
+    SCOPED_TRACE(c.says);
+    absl::StatusOr<QosDomainId> id = testing::SetUpDomain(*unit_);
+    ASSERT_TRUE(id.ok()) << id.status();
+    domain_ = *id;
+    {
+      absl::StatusOr<std::unique_ptr<hal::QosDomain>> q = unit_->OpenQosDomain(domain_);
+      ASSERT_TRUE(q.ok()) << q.status();
+      if (c.kind != hal::kDomainKindNone) {
+        ASSERT_TRUE(
+            (*q)->SetRootPointer(hal::kKindRootPointer, FlashAddress::FromRaw(c.kind)).ok());
+      }
+      if (c.allocate_sb) {
+        ASSERT_TRUE((*q)->AllocateSuperBlock().ok());
+      }
+    }
+    const std::string domain_name = absl::StrCat("QoS domain ", domain_.value());
+    for (int method = 0; method < 3; ++method) {
+      absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+          method == 0   ? BlockDevice::Format(unit_.get(), domain_)
+          : method == 1 ? BlockDevice::Mount(unit_.get(), domain_)
+                        : BlockDevice::MountOrFormat(unit_.get(), domain_);
+      ASSERT_FALSE(d.ok()) << method;
+      EXPECT_EQ(d.status().code(), absl::StatusCode::kFailedPrecondition) << d.status();
+      EXPECT_THAT(d.status().message(), HasSubstr(c.says));
+      EXPECT_THAT(d.status().message(), HasSubstr(domain_name));
+    }
+    // Nothing was written over it.
+    absl::StatusOr<std::unique_ptr<hal::QosDomain>> q = unit_->OpenQosDomain(domain_);
+    ASSERT_TRUE(q.ok());
+    absl::StatusOr<FlashAddress> kind = (*q)->GetRootPointer(hal::kKindRootPointer);
+    ASSERT_TRUE(kind.ok());
+    EXPECT_EQ(kind->raw(), c.kind);
+  }
+}
+
+TEST_P(FtlTest, MountOrFormatFormatsOnlyAnUnconfiguredDomain) {
+  // Mount refuses an unconfigured domain; MountOrFormat formats it.
+  absl::StatusOr<std::unique_ptr<BlockDevice>> m = BlockDevice::Mount(unit_.get(), domain_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(m.status().message(), HasSubstr("unconfigured"));
+  {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+        BlockDevice::MountOrFormat(unit_.get(), domain_);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ASSERT_TRUE(WriteVersion(**d, 9, 4).ok());
+    ASSERT_TRUE((*d)->Unmount().ok());
+  }
+  // The second time it mounts: the data is still there.
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::MountOrFormat(unit_.get(), domain_);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(ReadVersion(**d, 9), 4u);
+  ASSERT_TRUE((*d)->Unmount().ok());
+  // After Unmount every operation fails with FailedPrecondition.
+  EXPECT_EQ((*d)->Flush().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(WriteVersion(**d, 9, 5).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(FtlTest, SynchronousCallsFromACallbackFailFast) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie();
+  ASSERT_NE(d, nullptr);
+  std::promise<absl::Status> inner;
+  d->FlushAsync([&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    inner.set_value(d->Flush());
+  });
+  absl::Status s = inner.get_future().get();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("BlockDevice::Flush"));
+  ASSERT_TRUE(d->Unmount().ok());
+}
+
+// Overlapping writes in flight: the last one submitted wins, whatever order the device
+// completes them in.
+TEST_P(FtlTest, OverlappingWritesInFlightLastSubmittedWins) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie();
+  ASSERT_NE(d, nullptr);
+  constexpr int kWrites = 400;
+  std::vector<std::unique_ptr<Buffer>> buffers;
+  std::map<uint64_t, uint64_t> oracle;
+  std::atomic<int> left{kWrites};
+  std::promise<void> all_done;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < kWrites; ++i) {
+    const uint64_t lba = 100 + rng() % 16;
+    const uint32_t count = 1 + static_cast<uint32_t>(rng() % 6);
+    const uint64_t version = static_cast<uint64_t>(i) + 1;
+    buffers.push_back(std::make_unique<Buffer>(count));
+    for (uint32_t b = 0; b < count; ++b) {
+      FillBlock(lba + b, version, buffers.back()->block(b));
+      oracle[lba + b] = version;
+    }
+    d->WriteAsync(Lba(lba), count, buffers.back()->span(), i % 7 == 0, [&](absl::Status s) {
+      EXPECT_TRUE(s.ok()) << s;
+      if (left.fetch_sub(1) == 1) all_done.set_value();
+    });
+  }
+  all_done.get_future().wait();
+  ExpectContents(*d, oracle);
+  ASSERT_TRUE(d->Unmount().ok());
+}
+
+// Several threads write, trim and read disjoint ranges while GC runs (a TSAN target).
+TEST_P(FtlTest, ConcurrentWritersWithGarbageCollection) {
+  std::unique_ptr<BlockDevice> d = FormatOrDie({.overprovisioning_percent = 15});
+  ASSERT_NE(d, nullptr);
+  constexpr int kThreads = 4;
+  const uint64_t per_thread = d->block_count() / kThreads;
+  std::vector<std::map<uint64_t, uint64_t>> oracles(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + t);
+      std::map<uint64_t, uint64_t>& oracle = oracles[t];
+      const uint64_t base = per_thread * t;
+      for (uint64_t i = 0; i < per_thread * 3; ++i) {
+        const uint64_t lba = base + rng() % per_thread;
+        const int what = static_cast<int>(rng() % 20);
+        if (what == 0) {
+          ASSERT_TRUE(d->Trim(Lba(lba), 1).ok());
+          oracle[lba] = 0;
+        } else if (what < 4) {
+          EXPECT_EQ(ReadVersion(*d, lba), oracle.count(lba) ? oracle[lba] : 0) << lba;
+        } else {
+          const uint64_t v = ++oracle[lba];
+          ASSERT_TRUE(WriteVersion(*d, lba, v, what == 4).ok());
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::map<uint64_t, uint64_t> all;
+  for (const auto& o : oracles) all.insert(o.begin(), o.end());
+  ExpectContents(*d, all);
+  const Stats st = d->GetStats();
+  EXPECT_GT(st.gc_victims, 0u);
+  EXPECT_GE(st.flash_adus_written, st.host_adus_written + st.gc_copied_adus);
+  EXPECT_EQ(st.free_sbs + st.held_sbs, st.total_sbs);
+  ASSERT_TRUE(d->Unmount().ok());
+}
+
+// A device error reaches the caller with its cause: the HAL's code and the NVMe status that
+// NvmeStatusOf reads (each waiter gets its own copy of the status: sef/ftl/internal/
+// callbacks.h, OwnCopy; TSAN found a status shared with the HAL's completion thread).
+TEST_P(FtlTest, DeviceErrorsKeepTheirNvmeStatus) {
+  if (GetParam().spec != kTinyUnit) GTEST_SKIP() << "faults are injected on the model only";
+  hal::testing::TestUnitOptions options;
+  options.transport.completion_order = GetParam().order;
+  absl::StatusOr<std::unique_ptr<hal::testing::TestUnit>> t =
+      hal::testing::TestUnit::Open(std::move(options));
+  ASSERT_TRUE(t.ok()) << t.status();
+  absl::StatusOr<QosDomainId> id = (*t)->Provision({.dies_per_super_block = 1});
+  ASSERT_TRUE(id.ok()) << id.status();
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Format(&(*t)->unit(), *id);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE(WriteVersion(**d, 3, 1).ok());
+  for (const auto& [opcode, nvme] :
+       {std::pair{wire::IoOpcode::kRead, NvmeStatus(2, 0x81, true)},
+        std::pair{wire::IoOpcode::kNamelessWrite, NvmeStatus(2, 0x80, true)}}) {
+    (*t)->SetFaultRule([opcode, nvme](const Command& c) -> std::optional<hal::TransportResult> {
+      if (c.opcode() != static_cast<uint8_t>(opcode)) return std::nullopt;
+      return hal::TransportResult{absl::OkStatus(), nvme, 0};
+    });
+    Buffer b;
+    FillBlock(3, 2, b.block(0));
+    absl::Status s = opcode == wire::IoOpcode::kRead ? (*d)->Read(Lba(3), 1, b.span())
+                                                     : (*d)->Write(Lba(3), 1, b.span());
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(NvmeStatusOf(s), nvme) << s;
+    (*t)->SetFaultRule(nullptr);
+  }
+  d->reset();
+}
+
+// New data (never written, or trimmed) starts in the coldest stream, where GC copies go too.
+// At full occupancy user writes must not take the room of an SB the collector erased out of
+// its reserve: they did, the collector was left with a victim half copied and no SB it could
+// erase, and every writer waited forever (found by FtlPowerLossTest under TSAN).
+TEST_P(FtlTest, NewDataAtFullOccupancyLeavesTheCollectorItsReserve) {
+  if (GetParam().spec != kTinyUnit) GTEST_SKIP() << "a model unit with 8 open SBs";
+  hal::testing::TestUnitOptions options;
+  options.transport.completion_order = GetParam().order;
+  options.edit_config = [](model::UnitConfig& c) { c.max_open_super_blocks = 8; };
+  absl::StatusOr<std::unique_ptr<hal::testing::TestUnit>> t =
+      hal::testing::TestUnit::Open(std::move(options));
+  ASSERT_TRUE(t.ok()) << t.status();
+  absl::StatusOr<QosDomainId> id =
+      (*t)->Provision({.dies_per_super_block = 1, .max_open_super_blocks = 8});
+  ASSERT_TRUE(id.ok()) << id.status();
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+      BlockDevice::Format(&(*t)->unit(), *id, {.overprovisioning_percent = 7});
+  ASSERT_TRUE(d.ok()) << d.status();
+  const uint64_t n = (*d)->block_count();
+  std::vector<uint64_t> oracle(n, 0);
+  constexpr int kDepth = 16;
+  Mutex mu;
+  CondVar cv;
+  int in_flight = 0;
+  std::vector<std::unique_ptr<Buffer>> buffers(kDepth);
+  std::vector<int> free_buffers;
+  for (int i = 0; i < kDepth; ++i) {
+    buffers[i] = std::make_unique<Buffer>(8);
+    free_buffers.push_back(i);
+  }
+  std::mt19937_64 rng(11);
+  uint64_t version = 0;
+  auto submit = [&](uint64_t lba, uint32_t count, bool trim) {
+    int b = 0;
+    {
+      MutexLock lock(&mu);
+      while (free_buffers.empty()) cv.Wait(&mu);
+      b = free_buffers.back();
+      free_buffers.pop_back();
+      ++in_flight;
+    }
+    auto done = [&, b](absl::Status s) {
+      EXPECT_TRUE(s.ok()) << s;
+      MutexLock lock(&mu);
+      free_buffers.push_back(b);
+      --in_flight;
+      cv.SignalAll();
+    };
+    if (trim) {
+      for (uint32_t i = 0; i < count; ++i) oracle[lba + i] = 0;
+      return (*d)->TrimAsync(Lba(lba), count, std::move(done));
+    }
+    ++version;
+    for (uint32_t i = 0; i < count; ++i) {
+      FillBlock(lba + i, version, buffers[b]->block(i));
+      oracle[lba + i] = version;
+    }
+    const iovec iov{buffers[b]->bytes.data(), size_t{count} * kBlockSize};
+    buffers[b]->iov = iov;
+    (*d)->WriteAsync(Lba(lba), count, buffers[b]->span(), false, std::move(done));
+  };
+  for (uint64_t lba = 0; lba < n; lba += 8) submit(lba, std::min<uint64_t>(8, n - lba), false);
+  for (uint64_t i = 0; i < 4 * n; ++i) {
+    const uint32_t count = 1 + static_cast<uint32_t>(rng() % 8);
+    submit(rng() % (n - count + 1), count, rng() % 2 == 0);
+  }
+  {
+    MutexLock lock(&mu);
+    while (in_flight > 0) cv.Wait(&mu);
+  }
+  std::map<uint64_t, uint64_t> expect;
+  for (uint64_t lba = 0; lba < n; ++lba) expect[lba] = oracle[lba];
+  ExpectContents(**d, expect);
+  EXPECT_GT((*d)->GetStats().gc_victims, 0u);
+  ASSERT_TRUE((*d)->Unmount().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, FtlTest,
+    ::testing::Values(Backend{"Inline", kTinyUnit},
+                      Backend{"Shuffled", kTinyUnit, hal::CompletionOrder::kShuffled},
+                      Backend{"device", std::getenv("SEF_TEST_DEVICE") != nullptr
+                                            ? std::getenv("SEF_TEST_DEVICE")
+                                            : ""}),
+    [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace sef::ftl

@@ -1,0 +1,335 @@
+// Format, mount, unmount; the FTL's threads; statistics.
+//
+// What a domain holds is read from its root pointers (sef/hal/domain_kind.h): root pointer 1
+// is the kind, root pointer 0 the FTL's checkpoint. Format writes the kind first, then
+// invalidates an older checkpoint, releases every SB, starts a journal, writes the first
+// checkpoint and only then sets root pointer 0: a crash anywhere before leaves "a block FTL
+// domain whose format did not finish", which MountOrFormat formats again and Mount refuses
+// with a clear message; never a domain that looks foreign.
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_format.h"
+#include "sef/base/status_macros.h"
+#include "sef/ftl/internal/ftl.h"
+#include "sef/hal/domain_kind.h"
+
+namespace sef::ftl::internal {
+namespace {
+
+enum class Holding {
+  kUnconfigured,       // kind 0, no SBs, no root pointers but the label
+  kFtl,                // kind block FTL with a checkpoint
+  kInterruptedFormat,  // kind block FTL, no checkpoint yet
+  kOther,              // another kind (ZNS, unknown): never touched
+  kForeign,            // kind 0 but data or root pointers: never touched
+};
+
+struct DomainContents {
+  Holding holding = Holding::kUnconfigured;
+  uint64_t kind = 0;
+  FlashAddress checkpoint;
+  size_t super_blocks = 0;
+  int root_pointer = -1;  // a root pointer that makes the domain foreign
+};
+
+absl::StatusOr<DomainContents> Inspect(hal::QosDomain& d) {
+  DomainContents c;
+  SEF_ASSIGN_OR_RETURN(FlashAddress kind, d.GetRootPointer(hal::kKindRootPointer));
+  SEF_ASSIGN_OR_RETURN(c.checkpoint, d.GetRootPointer(hal::RootPointerIndex(0)));
+  SEF_ASSIGN_OR_RETURN(std::vector<hal::SuperBlockEntry> sbs, d.ListSuperBlocks());
+  c.kind = kind.raw();
+  c.super_blocks = sbs.size();
+  if (c.kind == hal::kDomainKindBlockFtl) {
+    c.holding = c.checkpoint == FlashAddress::Null() ? Holding::kInterruptedFormat : Holding::kFtl;
+    return c;
+  }
+  if (c.kind != hal::kDomainKindNone) {
+    c.holding = Holding::kOther;
+    return c;
+  }
+  // Root pointers 6 and 7 are a label (the SDK's sef-cli convention): labelling a domain
+  // does not make it hold data.
+  for (uint8_t i = 0; i < wire::kNumRootPointers; ++i) {
+    if (i == hal::kKindRootPointer.value() || i == hal::kLabelRootPointers[0].value() ||
+        i == hal::kLabelRootPointers[1].value()) {
+      continue;
+    }
+    SEF_ASSIGN_OR_RETURN(FlashAddress rp, d.GetRootPointer(hal::RootPointerIndex(i)));
+    if (rp != FlashAddress::Null()) c.root_pointer = i;
+  }
+  c.holding =
+      (c.super_blocks == 0 && c.root_pointer < 0) ? Holding::kUnconfigured : Holding::kForeign;
+  return c;
+}
+
+absl::Status Refuse(QosDomainId id, const DomainContents& c) {
+  if (c.holding == Holding::kOther) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("QoS domain %u holds %s; the block FTL does not format or mount over it",
+                        id.value(), hal::DescribeDomainKind(c.kind)));
+  }
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "QoS domain %u holds data of no known kind (root pointer 1 is 0, but it holds %u super "
+      "blocks%s); the block FTL does not format or mount over it",
+      id.value(), c.super_blocks,
+      c.root_pointer >= 0 ? absl::StrFormat(" and root pointer %d is set", c.root_pointer)
+                          : std::string()));
+}
+
+}  // namespace
+
+Ftl::Ftl(hal::Unit* unit, QosDomainId id) : unit_(unit), domain_id_(id) {}
+
+Ftl::~Ftl() {
+  bool mounted = false;
+  {
+    MutexLock lock(&mu_);
+    mounted = mounted_;
+    mounted_ = false;
+  }
+  if (mounted) {
+    accepting_.store(false, std::memory_order_seq_cst);
+    WaitIdle();
+    StopThreads();
+  }
+  domain_.reset();  // waits for the FTL's own operations still in flight
+}
+
+absl::Status Ftl::OpenDomain() {
+  if (unit_ == nullptr) return absl::InvalidArgumentError("the unit is null");
+  SEF_ASSIGN_OR_RETURN(hal::QosDomainInfo info, unit_->GetQosDomainInfo(domain_id_));
+  SEF_ASSIGN_OR_RETURN(hal::VirtualDeviceInfo vd, unit_->GetVirtualDeviceInfo(info.vd));
+  hal::QosDomainOptions options;
+  options.on_notification = [this](const hal::Notification& n) { OnNotification(n); };
+  SEF_ASSIGN_OR_RETURN(domain_, unit_->OpenQosDomain(domain_id_, std::move(options)));
+  geo_.sb_capacity = vd.super_block_adus;
+  const uint64_t quota = info.quota_adus != 0 ? info.quota_adus : info.capacity_adus;
+  geo_.quota_sbs =
+      vd.super_block_adus == 0
+          ? 0
+          : static_cast<uint32_t>(std::min<uint64_t>(quota / vd.super_block_adus, 0x7FFFFFFF));
+  geo_.max_open = info.max_open_super_blocks;
+  // Each stream keeps an open SB and sometimes its successor; the journal and a checkpoint
+  // need one each.
+  num_streams_ = std::clamp<int>((static_cast<int>(geo_.max_open) - 2) / 2, 2, kMaxStreams);
+  return absl::OkStatus();
+}
+
+void Ftl::AllocateArrays() {
+  map_.reset(new std::atomic<uint32_t>[geo_.block_count]());
+  valid_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
+  pins_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
+  slot_sb_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
+  MutexLock lock(&mu_);
+  slots_.assign(geo_.slot_count, Slot{});
+  free_slots_.clear();
+  for (uint32_t i = geo_.slot_count; i-- > 0;) free_slots_.push_back(i);
+}
+
+absl::Status Ftl::StartJournal() {
+  SEF_ASSIGN_OR_RETURN(uint32_t slot, AllocateSlot(SlotKind::kJournal));
+  SuperBlockId sb;
+  {
+    MutexLock lock(&mu_);
+    sb = slots_[slot].sb;
+    SetSlotState(slot, SlotState::kOpen);
+  }
+  JournalReset(slot, sb, 0);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Format(hal::Unit* unit, QosDomainId domain,
+                                                 const FormatOptions& options) {
+  std::unique_ptr<Ftl> ftl(new Ftl(unit, domain));
+  SEF_RETURN_IF_ERROR(ftl->OpenDomain());
+  SEF_ASSIGN_OR_RETURN(DomainContents c, Inspect(*ftl->domain_));
+  if (c.holding == Holding::kOther || c.holding == Holding::kForeign) return Refuse(domain, c);
+  SEF_ASSIGN_OR_RETURN(
+      Geometry g,
+      ComputeGeometry(uint64_t{ftl->geo_.quota_sbs} * ftl->geo_.sb_capacity, ftl->geo_.sb_capacity,
+                      ftl->geo_.max_open, options.overprovisioning_percent,
+                      options.checkpoint_interval_adus));
+  hal::QosDomain& d = *ftl->domain_;
+  // The kind first: from here on a crash leaves an FTL domain whose format did not finish.
+  if (c.kind != hal::kDomainKindBlockFtl) {
+    SEF_RETURN_IF_ERROR(
+        d.SetRootPointer(hal::kKindRootPointer, FlashAddress::FromRaw(hal::kDomainKindBlockFtl)));
+  }
+  if (c.checkpoint != FlashAddress::Null()) {
+    SEF_RETURN_IF_ERROR(d.SetRootPointer(hal::RootPointerIndex(0), FlashAddress::Null()));
+  }
+  SEF_ASSIGN_OR_RETURN(std::vector<hal::SuperBlockEntry> sbs, d.ListSuperBlocks());
+  for (const hal::SuperBlockEntry& e : sbs) SEF_RETURN_IF_ERROR(d.ReleaseSuperBlock(e.id));
+  ftl->geo_ = g;
+  ftl->format_interval_ = g.checkpoint_interval_adus;
+  ftl->AllocateArrays();
+  SEF_RETURN_IF_ERROR(ftl->StartJournal());
+  SEF_RETURN_IF_ERROR(ftl->WriteCheckpoint());  // sets root pointer 0: the format is done
+  ftl->StartThreads();
+  return ftl;
+}
+
+absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Mount(hal::Unit* unit, QosDomainId domain,
+                                                const MountOptions& options) {
+  std::unique_ptr<Ftl> ftl(new Ftl(unit, domain));
+  SEF_RETURN_IF_ERROR(ftl->OpenDomain());
+  SEF_ASSIGN_OR_RETURN(DomainContents c, Inspect(*ftl->domain_));
+  switch (c.holding) {
+    case Holding::kFtl:
+      break;
+    case Holding::kUnconfigured:
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "QoS domain %u is unconfigured: format it first (or use MountOrFormat)", domain.value()));
+    case Holding::kInterruptedFormat:
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "QoS domain %u holds a block FTL domain whose format did not finish; format it again",
+          domain.value()));
+    case Holding::kOther:
+    case Holding::kForeign:
+      return Refuse(domain, c);
+  }
+  SEF_RETURN_IF_ERROR(ftl->Recover(c.checkpoint, options));
+  if (!ftl->journal_continues_) {
+    // The journal cannot go on where it stopped: a new one, anchored by a checkpoint.
+    SEF_RETURN_IF_ERROR(ftl->StartJournal());
+    SEF_RETURN_IF_ERROR(ftl->WriteCheckpoint());
+  }
+  ftl->StartThreads();
+  return ftl;
+}
+
+absl::StatusOr<std::unique_ptr<Ftl>> Ftl::MountOrFormat(hal::Unit* unit, QosDomainId domain,
+                                                        const FormatOptions& format_options,
+                                                        const MountOptions& mount_options) {
+  if (unit == nullptr) return absl::InvalidArgumentError("the unit is null");
+  DomainContents c;
+  {
+    SEF_ASSIGN_OR_RETURN(std::unique_ptr<hal::QosDomain> d, unit->OpenQosDomain(domain));
+    SEF_ASSIGN_OR_RETURN(c, Inspect(*d));
+  }
+  switch (c.holding) {
+    case Holding::kFtl:
+      return Mount(unit, domain, mount_options);
+    case Holding::kUnconfigured:
+    case Holding::kInterruptedFormat:
+      return Format(unit, domain, format_options);
+    case Holding::kOther:
+    case Holding::kForeign:
+      break;
+  }
+  return Refuse(domain, c);
+}
+
+absl::Status Ftl::Unmount() {
+  SEF_RETURN_IF_ERROR(CheckSynchronousCallAllowed("BlockDevice::Unmount"));
+  {
+    MutexLock lock(&mu_);
+    if (!mounted_) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("unmount: QoS domain %u is not mounted", domain_id_.value()));
+    }
+    mounted_ = false;
+  }
+  accepting_.store(false, std::memory_order_seq_cst);
+  WaitIdle();
+  StopThreads();
+  absl::Status s = WriteCheckpoint();
+  domain_.reset();
+  return s;
+}
+
+void Ftl::StartThreads() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = false;
+    mounted_ = true;
+  }
+  accepting_.store(true, std::memory_order_seq_cst);
+  allocator_ = std::thread([this] { AllocatorLoop(); });
+  gc_ = std::thread([this] { GcLoop(); });
+  checkpointer_ = std::thread([this] { CheckpointLoop(); });
+}
+
+void Ftl::StopThreads() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    allocator_cv_.SignalAll();
+    gc_cv_.SignalAll();
+    checkpoint_cv_.SignalAll();
+    checkpoint_done_cv_.SignalAll();
+  }
+  if (allocator_.joinable()) allocator_.join();
+  if (gc_.joinable()) gc_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  MutexLock lock(&mu_);
+  stopping_ = false;  // Unmount's final checkpoint runs on this thread
+}
+
+bool Ftl::BeginOp() {
+  active_ops_.fetch_add(1, std::memory_order_seq_cst);
+  if (accepting_.load(std::memory_order_seq_cst)) return true;
+  EndOp();
+  return false;
+}
+
+void Ftl::EndOp() {
+  if (active_ops_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    MutexLock lock(&idle_mu_);
+    idle_cv_.SignalAll();
+  }
+}
+
+void Ftl::WaitIdle() {
+  MutexLock lock(&idle_mu_);
+  while (active_ops_.load(std::memory_order_acquire) != 0) {
+    idle_cv_.WaitWithTimeout(&idle_mu_, std::chrono::milliseconds(1));
+  }
+}
+
+Stats Ftl::GetStats() const {
+  Stats st;
+  st.block_count = geo_.block_count;
+  st.reads = counters_.reads.load(std::memory_order_relaxed);
+  st.writes = counters_.writes.load(std::memory_order_relaxed);
+  st.trims = counters_.trims.load(std::memory_order_relaxed);
+  st.flushes = counters_.flushes.load(std::memory_order_relaxed);
+  st.host_adus_read = counters_.host_adus_read.load(std::memory_order_relaxed);
+  st.host_adus_written = counters_.host_adus_written.load(std::memory_order_relaxed);
+  st.trimmed_blocks = counters_.trimmed_blocks.load(std::memory_order_relaxed);
+  st.flash_adus_written = counters_.flash_adus_written.load(std::memory_order_relaxed);
+  st.gc_copied_adus = counters_.gc_copied_adus.load(std::memory_order_relaxed);
+  st.metadata_adus_written = counters_.metadata_adus_written.load(std::memory_order_relaxed);
+  st.write_amplification =
+      st.host_adus_written == 0
+          ? 0
+          : static_cast<double>(st.flash_adus_written) / static_cast<double>(st.host_adus_written);
+  st.checkpoints = counters_.checkpoints.load(std::memory_order_relaxed);
+  st.gc_victims = counters_.gc_victims.load(std::memory_order_relaxed);
+  st.gc_relocations = counters_.gc_relocations.load(std::memory_order_relaxed);
+  st.internal_flushes = counters_.internal_flushes.load(std::memory_order_relaxed);
+  st.write_waits = counters_.write_waits.load(std::memory_order_relaxed);
+  st.capacity_warnings = counters_.capacity_warnings.load(std::memory_order_relaxed);
+  st.patrols = counters_.patrols.load(std::memory_order_relaxed);
+  st.address_updates = counters_.address_updates.load(std::memory_order_relaxed);
+  st.recovered_adus = counters_.recovered_adus.load(std::memory_order_relaxed);
+  st.recovered_trims = counters_.recovered_trims.load(std::memory_order_relaxed);
+  MutexLock lock(&mu_);
+  st.total_sbs = geo_.quota_sbs;
+  st.held_sbs = held_sbs_;
+  st.free_sbs = FreeSbsLocked();
+  st.open_sbs = open_sbs_;
+  st.journal_sbs = journal_sbs_;
+  st.checkpoint_sbs = static_cast<uint32_t>(checkpoint_sbs_.size());
+  st.pending_release_sbs = static_cast<uint32_t>(pending_.size());
+  for (const Slot& s : slots_) {
+    if ((s.kind == SlotKind::kUser || s.kind == SlotKind::kGc) && s.state != SlotState::kFree &&
+        s.state != SlotState::kQuarantined) {
+      ++st.data_sbs;
+    }
+  }
+  return st;
+}
+
+}  // namespace sef::ftl::internal
