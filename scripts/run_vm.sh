@@ -59,11 +59,10 @@ scripts/setup.sh --with-qemu
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/sef-main-vm.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 RUNNER_ARGS=()
-if [[ $STOCK -eq 1 ]]; then
-  [[ -n "$DISKS" ]] || DISKS="$TMP/disks"
-  devs="$(tools/vm/stock_devices.sh "$DISKS")"
-  mapfile -t DEVS <<<"$devs"
-  cat >"$TMP/report.sh" <<'EOF'
+# write_block_report [N]: the guest script's start: lsblk, lsblk -z and blkzone report of
+# /dev/nvme0n1 (its first N lines).
+write_block_report() {
+  cat >"$TMP/report.sh" <<EOF
 #!/bin/bash
 echo "== lsblk"
 lsblk
@@ -71,9 +70,15 @@ echo
 echo "== lsblk -z"
 lsblk -z
 echo
-echo "== blkzone report /dev/nvme0n1"
-blkzone report /dev/nvme0n1
+echo "== blkzone report /dev/nvme0n1${1:+ | head -$1}"
+blkzone report /dev/nvme0n1${1:+ | head -$1}
 EOF
+}
+if [[ $STOCK -eq 1 ]]; then
+  [[ -n "$DISKS" ]] || DISKS="$TMP/disks"
+  devs="$(tools/vm/stock_devices.sh "$DISKS")"
+  mapfile -t DEVS <<<"$devs"
+  write_block_report
 elif [[ $CONTROLLER -eq 0 ]]; then
   echo "[main] building QEMU and the bridge it links (cached after the first run)..." >&2
   QEMU="$(tools/qemu/build_qemu.sh | tail -n1)"
@@ -82,16 +87,8 @@ elif [[ $CONTROLLER -eq 0 ]]; then
   : >"$TMP/nvme3.raw" # the seed's backing file: required by nvme-ns, unused
   DEVS=(-drive "if=none,id=nvme1,file=$TMP/nvme3.raw,format=raw" -device nvme,serial=654321
         -device nvme-ns,drive=nvme1,nsid=1,sef=true,zoned=true,sef_qos_domain=3)
-  cat >"$TMP/report.sh" <<'EOF'
-#!/bin/bash
-echo "== lsblk"
-lsblk
-echo
-echo "== lsblk -z"
-lsblk -z
-echo
-echo "== blkzone report /dev/nvme0n1 | head -4"
-blkzone report /dev/nvme0n1 | head -4
+  write_block_report 4
+  cat >>"$TMP/report.sh" <<'EOF'
 echo
 echo mq-deadline >/sys/block/nvme0n1/queue/scheduler
 echo "== fio: the seed's zbd randrw job on /dev/nvme0n1, 32M instead of 8G"
