@@ -16,10 +16,8 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -35,6 +33,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sef/base/mutex.h"
 #include "sef/base/status_macros.h"
 #include "sef/hal/cmd/codec.h"
 #include "sef/hal/cmd/requests.h"
@@ -265,7 +264,7 @@ class KernelTransport final : public Transport {
   const int instance_;
   const bool fixed_namespaces_;  // tests: never rescan /dev
 
-  std::mutex ns_mu_;
+  Mutex ns_mu_;
   NsMap devices_ ABSL_GUARDED_BY(ns_mu_);
   std::string scan_problems_ ABSL_GUARDED_BY(ns_mu_);
 
@@ -281,12 +280,12 @@ class KernelTransport final : public Transport {
   std::atomic<bool> uring_confirmed_{false};
 
   // Held around get_sqe + prepare + io_uring_submit. Order: submit_mu_ before pending_mu_.
-  std::mutex submit_mu_;
+  Mutex submit_mu_;
   uint64_t next_user_data_ ABSL_GUARDED_BY(submit_mu_) = 1;
   bool ring_broken_ ABSL_GUARDED_BY(submit_mu_) = false;
 
-  std::mutex pending_mu_;
-  std::condition_variable pending_cv_;  // an entry left pending_ or stashed_
+  Mutex pending_mu_;
+  CondVar pending_cv_;  // an entry left pending_ or stashed_
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(pending_mu_);
   // First halves of pairs that failed with -EOPNOTSUPP, waiting for their second half to be
   // re-run together through the ioctl path.
@@ -295,7 +294,7 @@ class KernelTransport final : public Transport {
 
   std::unique_ptr<kernel::WorkerPool> pool_ = std::make_unique<kernel::WorkerPool>();
 
-  std::mutex events_mu_;
+  Mutex events_mu_;
   std::unique_ptr<kernel::UeventWatcher> watcher_ ABSL_GUARDED_BY(events_mu_);
 };
 
@@ -392,21 +391,19 @@ absl::Status KernelTransport::SetUpRing() {
 
 KernelTransport::~KernelTransport() {
   {
-    std::lock_guard lock(events_mu_);
+    MutexLock lock(&events_mu_);
     watcher_.reset();
   }
   if (ring_ready_) {
     {
-      std::unique_lock lock(pending_mu_);
-      pending_cv_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return pending_.empty() && stashed_.empty();
-      });
+      MutexLock lock(&pending_mu_);
+      while (!pending_.empty() || !stashed_.empty()) pending_cv_.Wait(&pending_mu_);
     }
     stop_reaper_ = true;
     {
       // Wake the reaper with a NOP (user_data 0 is never a command's) rather than waiting
       // out its poll timeout; a broken ring is left alone, the timeout covers it.
-      std::lock_guard lock(submit_mu_);
+      MutexLock lock(&submit_mu_);
       if (!ring_broken_) {
         if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) {
           io_uring_prep_nop(sqe);
@@ -430,12 +427,12 @@ absl::Status KernelTransport::RescanLocked() {
 }
 
 absl::Status KernelTransport::NamespacesChanged() {
-  std::lock_guard lock(ns_mu_);
+  MutexLock lock(&ns_mu_);
   return RescanLocked();
 }
 
 absl::StatusOr<NsDevicePtr> KernelTransport::Device(uint32_t nsid) {
-  std::lock_guard lock(ns_mu_);
+  MutexLock lock(&ns_mu_);
   auto it = devices_.find(nsid);
   if (it != devices_.end()) return it->second;
   // Another process (or a caller that did not call NamespacesChanged) may have created the
@@ -523,7 +520,7 @@ void KernelTransport::UringSubmit(std::span<Work> works) {
   const size_t n = works.size();
   std::vector<std::pair<TransportCallback, TransportResult>> failed;
   {
-    std::lock_guard submit_lock(submit_mu_);
+    MutexLock submit_lock(&submit_mu_);
     if (ring_broken_) {
       // Checked under the lock: a thread that saw use_ioctl_ == false just before the ring
       // broke must not touch the SQ, where SQEs given up for lost still sit.
@@ -536,12 +533,10 @@ void KernelTransport::UringSubmit(std::span<Work> works) {
     }
     uint64_t ids[2] = {0, 0};
     {
-      std::unique_lock lock(pending_mu_);
+      MutexLock lock(&pending_mu_);
       // The completion thread must never wait here: only it makes room.
       if (std::this_thread::get_id() != reaper_id_) {
-        pending_cv_.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return pending_.size() + n <= kMaxInFlight;
-        });
+        while (pending_.size() + n > kMaxInFlight) pending_cv_.Wait(&pending_mu_);
       }
       for (size_t i = 0; i < n; ++i) ids[i] = next_user_data_++;
       for (size_t i = 0; i < n; ++i) {
@@ -589,12 +584,12 @@ void KernelTransport::UringSubmit(std::span<Work> works) {
       use_ioctl_ = true;
       const unsigned lost = std::min<unsigned>(io_uring_sq_ready(&ring_), n);
       const absl::Status status = ErrnoStatus(error, "io_uring_enter for", path_);
-      std::lock_guard lock(pending_mu_);
+      MutexLock lock(&pending_mu_);
       for (size_t i = n - lost; i < n; ++i) {
         auto node = pending_.extract(ids[i]);
         failed.emplace_back(std::move(node.mapped().work.done), TransportResult{.os = status});
       }
-      pending_cv_.notify_all();
+      pending_cv_.SignalAll();
     }
   }
   for (auto& [done, result] : failed) std::move(done)(std::move(result));
@@ -626,7 +621,7 @@ void KernelTransport::Complete(std::span<const Cqe> cqes) {
   std::vector<Work> reissue;                         // single commands, by ioctl
   std::vector<std::pair<Work, Work>> reissue_pairs;  // pairs, by ioctl
   {
-    std::lock_guard lock(pending_mu_);
+    MutexLock lock(&pending_mu_);
     for (const Cqe& cqe : cqes) {
       auto node = pending_.extract(cqe.user_data);
       if (node.empty()) continue;  // not ours (cannot happen: every SQE is registered first)
@@ -667,7 +662,7 @@ void KernelTransport::Complete(std::span<const Cqe> cqes) {
       }
       ready.emplace_back(std::move(p.work.done), std::move(result));
     }
-    pending_cv_.notify_all();
+    pending_cv_.SignalAll();
   }
   for (Work& w : reissue) IoctlSubmit(std::move(w));
   for (auto& [first, second] : reissue_pairs) IoctlPair(std::move(first), std::move(second));
@@ -685,8 +680,8 @@ void KernelTransport::IoctlPair(Work first, Work second) {
   // The second command is issued only once the first one's thread is inside its ioctl; both
   // threads run on the caller's CPU so that the two commands use the same hardware queue.
   struct Gate {
-    std::mutex mu;
-    std::condition_variable cv;
+    Mutex mu;
+    CondVar cv;
     pid_t first_tid ABSL_GUARDED_BY(mu) = 0;
     std::atomic<bool> first_returned{false};
     int cpu = -1;
@@ -698,10 +693,10 @@ void KernelTransport::IoctlPair(Work first, Work second) {
     {
       CpuPin pin(gate->cpu);
       {
-        std::lock_guard lock(gate->mu);
+        MutexLock lock(&gate->mu);
         gate->first_tid = gettid();
       }
-      gate->cv.notify_all();
+      gate->cv.SignalAll();
       r = IoPassthru(w.device->fd.get(), w.command, w.device->path);
       gate->first_returned = true;
     }
@@ -713,8 +708,8 @@ void KernelTransport::IoctlPair(Work first, Work second) {
       CpuPin pin(gate->cpu);
       pid_t tid;
       {
-        std::unique_lock lock(gate->mu);
-        gate->cv.wait(lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return gate->first_tid != 0; });
+        MutexLock lock(&gate->mu);
+        while (gate->first_tid == 0) gate->cv.Wait(&gate->mu);
         tid = gate->first_tid;
       }
       WaitUntilInIoctl(tid, gate->first_returned, std::chrono::milliseconds(50));
@@ -726,7 +721,7 @@ void KernelTransport::IoctlPair(Work first, Work second) {
 
 absl::Status KernelTransport::WatchEvents(
     absl::AnyInvocable<void(const TransportEvent&)> on_event) {
-  std::lock_guard lock(events_mu_);
+  MutexLock lock(&events_mu_);
   if (watcher_ != nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat(path_, ": WatchEvents was already called (at most one watcher)"));

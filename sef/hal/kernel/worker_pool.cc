@@ -7,14 +7,14 @@ namespace sef::hal::kernel {
 WorkerPool::~WorkerPool() {
   std::vector<std::thread> threads;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   // A task may still call Run and add a thread while we join, so join until none is left.
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       if (threads_.empty()) break;
       threads.swap(threads_);
     }
@@ -25,7 +25,7 @@ WorkerPool::~WorkerPool() {
 
 void WorkerPool::Run(absl::AnyInvocable<void() &&> task) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     queue_.push_back(std::move(task));
     // Invariant: every queued task has a thread that will take it without running another
     // task first.
@@ -34,18 +34,18 @@ void WorkerPool::Run(absl::AnyInvocable<void() &&> task) {
       threads_.emplace_back([this] { Loop(); });
     }
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 size_t WorkerPool::threads() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return threads_.size();
 }
 
 void WorkerPool::Loop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
-    cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+    while (queue_.empty() && !stopping_) cv_.Wait(&mu_);
     if (queue_.empty()) {  // stopping, nothing left to run
       --available_;
       return;
@@ -53,9 +53,9 @@ void WorkerPool::Loop() {
     absl::AnyInvocable<void()&&> task = std::move(queue_.front());
     queue_.pop_front();
     --available_;
-    lock.unlock();
+    mu_.Unlock();
     std::move(task)();
-    lock.lock();
+    mu_.Lock();
     ++available_;
   }
 }

@@ -8,15 +8,14 @@
 #ifndef SEF_HAL_KERNEL_WORKER_POOL_H_
 #define SEF_HAL_KERNEL_WORKER_POOL_H_
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "sef/base/mutex.h"
 
 namespace sef::hal::kernel {
 
@@ -38,8 +37,8 @@ class WorkerPool {
  private:
   void Loop();
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable Mutex mu_;
+  CondVar cv_;
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
   // Threads that are waiting for a task or starting up: each will take one queued task.
   size_t available_ ABSL_GUARDED_BY(mu_) = 0;

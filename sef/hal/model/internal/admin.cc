@@ -52,41 +52,72 @@ Outcome Model::ExecuteAdmin(const Command& c, Completions& out) {
   const cmd::AdminRequest& r = *decoded;
   return std::visit(
       Overloaded{
-          [&](const cmd::IdentifyControllerRequest&) { return Identify(r); },
-          [&](const cmd::IdentifySefControllerRequest&) { return Identify(r); },
-          [&](const cmd::IdentifySefNamespaceRequest&) { return Identify(r); },
-          [&](const cmd::IdentifyVirtualDeviceListRequest&) { return Identify(r); },
-          [&](const cmd::IdentifyCommandSetVectorRequest&) { return Identify(r); },
-          [&](const cmd::VdInfoLogRequest&) { return GetLog(r, out); },
-          [&](const cmd::QosDomainListLogRequest&) { return GetLog(r, out); },
-          [&](const cmd::SuperBlockListLogRequest&) { return GetLog(r, out); },
-          [&](const cmd::SuperBlockInfoLogRequest&) { return GetLog(r, out); },
-          [&](const cmd::UserAddressListLogRequest&) { return GetLog(r, out); },
-          [&](const cmd::AddressChangeOrderLogRequest&) { return GetLog(r, out); },
-          [&](const cmd::ReadFifoLogRequest&) { return GetLog(r, out); },
-          [&](const cmd::GetReadFifoListRequest& v) -> Outcome {
-            return ReadFifoList(v.vd, v.buffer);
-          },
-          [&](const cmd::SetDiesPerSuperBlockRequest&) { return SetVdFeature(r); },
-          [&](const cmd::SetReadFifoRequest&) { return SetVdFeature(r); },
-          [&](const cmd::DetachReadFifoRequest&) { return SetVdFeature(r); },
-          [&](const cmd::SetPslcSuperBlocksRequest&) { return SetVdFeature(r); },
-          [&](const cmd::SetVdAenControlRequest&) { return SetVdFeature(r); },
-          [&](const cmd::SetSuspendConfigRequest&) { return SetVdFeature(r); },
-          [&](const cmd::ResetSchedulerRequest&) { return SetVdFeature(r); },
-          [&](const cmd::SetRootPointerRequest&) { return SetDomainFeature(r); },
-          [&](const cmd::GetRootPointerRequest&) { return SetDomainFeature(r); },
-          [&](const cmd::SetQosDomainCapacityRequest&) { return SetDomainFeature(r); },
-          [&](const cmd::SetWeightsRequest&) { return SetDomainFeature(r); },
-          [&](const cmd::SetReadDeadlineRequest&) { return SetDomainFeature(r); },
-          [&](const cmd::SetMaxOpenSuperBlocksRequest&) { return SetDomainFeature(r); },
-          [&](const cmd::SetDefaultReadFifoRequest&) { return SetDomainFeature(r); },
-          [&](const cmd::SetCapacityConfigRequest&) { return CapacityAdmin(r); },
-          [&](const cmd::GetCapacityConfigRequest&) { return CapacityAdmin(r); },
-          [&](const cmd::SelectCapacityConfigRequest&) { return CapacityAdmin(r); },
-          [&](const cmd::CreateQosDomainRequest&) { return DomainAdmin(r, out); },
-          [&](const cmd::DeleteQosDomainRequest&) { return DomainAdmin(r, out); },
-          [&](const cmd::AttachQosDomainRequest&) { return DomainAdmin(r, out); },
+          [&](const cmd::IdentifyControllerRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return Identify(r); },
+          [&](const cmd::IdentifySefControllerRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return Identify(r); },
+          [&](const cmd::IdentifySefNamespaceRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return Identify(r); },
+          [&](const cmd::IdentifyVirtualDeviceListRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return Identify(r); },
+          [&](const cmd::IdentifyCommandSetVectorRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return Identify(r); },
+          [&](const cmd::VdInfoLogRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return GetLog(r, out); },
+          [&](const cmd::QosDomainListLogRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return GetLog(r, out); },
+          [&](const cmd::SuperBlockListLogRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return GetLog(r, out); },
+          [&](const cmd::SuperBlockInfoLogRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return GetLog(r, out); },
+          [&](const cmd::UserAddressListLogRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return GetLog(r, out); },
+          [&](const cmd::AddressChangeOrderLogRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return GetLog(r, out); },
+          [&](const cmd::ReadFifoLogRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return GetLog(r, out); },
+          [&](const cmd::GetReadFifoListRequest& v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+              topology_mu_) -> Outcome { return ReadFifoList(v.vd, v.buffer); },
+          [&](const cmd::SetDiesPerSuperBlockRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetVdFeature(r); },
+          [&](const cmd::SetReadFifoRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetVdFeature(r); },
+          [&](const cmd::DetachReadFifoRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetVdFeature(r); },
+          [&](const cmd::SetPslcSuperBlocksRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetVdFeature(r); },
+          [&](const cmd::SetVdAenControlRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetVdFeature(r); },
+          [&](const cmd::SetSuspendConfigRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetVdFeature(r); },
+          [&](const cmd::ResetSchedulerRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetVdFeature(r); },
+          [&](const cmd::SetRootPointerRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetDomainFeature(r); },
+          [&](const cmd::GetRootPointerRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetDomainFeature(r); },
+          [&](const cmd::SetQosDomainCapacityRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetDomainFeature(r); },
+          [&](const cmd::SetWeightsRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetDomainFeature(r); },
+          [&](const cmd::SetReadDeadlineRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetDomainFeature(r); },
+          [&](const cmd::SetMaxOpenSuperBlocksRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetDomainFeature(r); },
+          [&](const cmd::SetDefaultReadFifoRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return SetDomainFeature(r); },
+          [&](const cmd::SetCapacityConfigRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return CapacityAdmin(r); },
+          [&](const cmd::GetCapacityConfigRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return CapacityAdmin(r); },
+          [&](const cmd::SelectCapacityConfigRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return CapacityAdmin(r); },
+          [&](const cmd::CreateQosDomainRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return DomainAdmin(r, out); },
+          [&](const cmd::DeleteQosDomainRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return DomainAdmin(r, out); },
+          [&](const cmd::AttachQosDomainRequest&)
+              ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) { return DomainAdmin(r, out); },
       },
       r);
 }
@@ -153,7 +184,7 @@ Outcome Model::Identify(const cmd::AdminRequest& r) {
     if (d == nullptr) return InvalidNamespace();
     const uint64_t per_pp = config.adus_per_plane_page();
     wire::IdentifySefNamespace ns{};
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     ns.nsze = ns.ncap = d->rec.capacity * per_pp;
     ns.nuse = d->used_plane_pages * per_pp;
     ns.lbaf[0] = {.ms = wire::kAduMetaBytes, .lbads = 12, .rp = 0};
@@ -223,7 +254,7 @@ Outcome Model::SetVdFeature(const cmd::AdminRequest& r) {
     if (!empty) return SequenceError();  // SBs are sized when a domain may hold them
     vd->dies_per_sb = v->dies;
     vd->sbs = std::vector<SuperBlock>(vd->groups() * options_.config.blocks_per_die);
-    std::lock_guard lock(vd->mu);
+    MutexLock lock(&vd->mu);
     vd->free_list.clear();
     for (uint32_t sb = 0; sb < vd->sbs.size(); ++sb) {
       vd->sbs[sb].rec.vd = vd->id.value();
@@ -251,7 +282,7 @@ Outcome Model::SetVdFeature(const cmd::AdminRequest& r) {
     fifos_[fifo - 1] = {};
   } else if (const auto* v = std::get_if<cmd::SetPslcSuperBlocksRequest>(&r)) {
     if (!options_.config.pslc || v->count > vd->sbs.size()) return InvalidField();
-    std::lock_guard lock(vd->mu);
+    MutexLock lock(&vd->mu);
     if (v->count < vd->pslc_in_use) return SequenceError();
     vd->pslc_super_blocks = v->count;
   } else if (const auto* v = std::get_if<cmd::SetVdAenControlRequest>(&r)) {
@@ -280,7 +311,7 @@ Outcome Model::SetDomainFeature(const cmd::AdminRequest& r) {
   if (const auto* v = std::get_if<cmd::GetRootPointerRequest>(&r)) {
     return Outcome::Ok(d->rec.root_pointers[v->index]);
   }
-  std::lock_guard lock(d->mu);
+  MutexLock lock(&d->mu);
   DomainRecord& rec = d->rec;
   if (const auto* v = std::get_if<cmd::SetRootPointerRequest>(&r)) {
     rec.root_pointers[v->index] = v->value.raw();
@@ -396,7 +427,7 @@ absl::Status Model::BuildVds(const cmd::CapacityConfig& config) {
     vd->format = options_.config.address;
     vd->sbs = std::vector<SuperBlock>(vd->groups() * options_.config.blocks_per_die);
     {
-      std::lock_guard lock(vd->mu);
+      MutexLock lock(&vd->mu);
       for (uint32_t sb = 0; sb < vd->sbs.size(); ++sb) {
         vd->sbs[sb].rec.vd = vd->id.value();
         vd->sbs[sb].rec.sb_id = sb;
@@ -492,7 +523,7 @@ Outcome Model::DomainAdmin(const cmd::AdminRequest& r, Completions& out) {
 }
 
 void Model::DeleteDomainState(Domain& d, Completions& out) {
-  std::lock_guard lock(d.mu);
+  MutexLock lock(&d.mu);
   AbortPending(d, Fail(StatusCodeType::kGeneric, sc::kAbortRequested).status, out);
   for (uint32_t id = 0; id < d.vd->sbs.size(); ++id) {
     if (d.vd->sbs[id].owner.load(std::memory_order_acquire) == d.id.value()) {
@@ -510,7 +541,7 @@ void Model::PersistUnit() {
   std::vector<uint16_t> owner(config.dies(), 0);
   size_t i = 0;
   for (const auto& [id, vd] : vds_) {
-    std::lock_guard lock(vd->mu);
+    MutexLock lock(&vd->mu);
     h.erase_serial = std::max(h.erase_serial, vd->erase_serial);
     settings[i++] = {id,
                      vd->dies_per_sb,

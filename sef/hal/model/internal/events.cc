@@ -49,19 +49,19 @@ void Model::FillSbInfo(const Vd& vd, uint32_t id, uint8_t transition, wire::SbIn
 }
 
 uint64_t Model::AddEventObserver(EventObserver observer) {
-  std::lock_guard lock(observers_mu_);
+  MutexLock lock(&observers_mu_);
   const uint64_t handle = next_observer_++;
   observers_.emplace(handle, std::move(observer));
   return handle;
 }
 
 void Model::RemoveEventObserver(uint64_t handle) {
-  std::lock_guard lock(observers_mu_);  // waits for a running observer
+  MutexLock lock(&observers_mu_);  // waits for a running observer
   observers_.erase(handle);
 }
 
 void Model::Notify(const ControllerEvent& e) {
-  std::lock_guard lock(observers_mu_);
+  MutexLock lock(&observers_mu_);
   for (auto& [handle, observer] : observers_) observer(e);
 }
 
@@ -69,7 +69,7 @@ void Model::RaiseSbEvent(const Vd& vd, uint32_t sb, uint8_t transition) {
   wire::SbInfoLog info;
   FillSbInfo(vd, sb, transition, info);
   {
-    std::lock_guard lock(events_mu_);
+    MutexLock lock(&events_mu_);
     if (sb_events_.size() >= kMaxQueuedEvents) sb_events_.pop_front();
     sb_events_.push_back(info);
   }
@@ -79,7 +79,7 @@ void Model::RaiseSbEvent(const Vd& vd, uint32_t sb, uint8_t transition) {
 void Model::UpdateCriticalWarning(Vd& vd) {
   uint8_t raised = 0, mask = 0, now = 0;
   {
-    std::lock_guard lock(vd.mu);
+    MutexLock lock(&vd.mu);
     if (vd.free_list.empty()) now |= wire::kCritOutOfSuperBlocks;
     if (vd.pslc_super_blocks != 0 && vd.pslc_in_use >= vd.pslc_super_blocks) {
       now |= wire::kCritOutOfPslcSuperBlocks;
@@ -90,7 +90,7 @@ void Model::UpdateCriticalWarning(Vd& vd) {
   }
   if ((raised & mask) == 0) return;
   {
-    std::lock_guard lock(events_mu_);
+    MutexLock lock(&events_mu_);
     if (std::find(vd_events_.begin(), vd_events_.end(), vd.id.value()) == vd_events_.end()) {
       vd_events_.push_back(vd.id.value());
     }
@@ -99,7 +99,7 @@ void Model::UpdateCriticalWarning(Vd& vd) {
 }
 
 void Model::ParkAer(CompletionCallback done, Completions& out) {
-  std::lock_guard lock(events_mu_);
+  MutexLock lock(&events_mu_);
   if (aers_.size() >= kMaxOutstandingAers) {
     out.emplace_back(std::move(done),
                      Completion{0, NvmeStatus(1, wire::sc::kAsyncEventLimitExceeded, true)});
@@ -109,8 +109,9 @@ void Model::ParkAer(CompletionCallback done, Completions& out) {
 }
 
 void Model::DeliverEvents(Completions& out) {
-  std::lock_guard lock(events_mu_);
-  const auto deliver = [&](bool& outstanding, bool pending, wire::LogId lid) {
+  MutexLock lock(&events_mu_);
+  const auto deliver = [&](bool& outstanding, bool pending,
+                           wire::LogId lid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(events_mu_) {
     if (outstanding || !pending || aers_.empty()) return;
     outstanding = true;
     out.emplace_back(std::move(aers_.front()),
@@ -123,7 +124,7 @@ void Model::DeliverEvents(Completions& out) {
 
 void Model::ReArmEvents(bool sb_log, Completions& out) {
   {
-    std::lock_guard lock(events_mu_);
+    MutexLock lock(&events_mu_);
     (sb_log ? sb_event_outstanding_ : vd_event_outstanding_) = false;
   }
   DeliverEvents(out);
@@ -132,7 +133,7 @@ void Model::ReArmEvents(bool sb_log, Completions& out) {
 std::optional<VirtualDeviceId> Model::PendingVdEvent(bool retain, Completions& out) {
   std::optional<VirtualDeviceId> vd;
   {
-    std::lock_guard lock(events_mu_);
+    MutexLock lock(&events_mu_);
     if (vd_events_.empty()) return std::nullopt;
     vd = VirtualDeviceId(vd_events_.front());
     if (retain) return vd;
@@ -146,7 +147,7 @@ std::optional<VirtualDeviceId> Model::PendingVdEvent(bool retain, Completions& o
 std::optional<wire::SbInfoLog> Model::PendingSbEvent(bool retain, Completions& out) {
   std::optional<wire::SbInfoLog> info;
   {
-    std::lock_guard lock(events_mu_);
+    MutexLock lock(&events_mu_);
     if (sb_events_.empty()) return std::nullopt;
     info = sb_events_.front();
     if (retain) return info;

@@ -68,7 +68,7 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
   if (c.opcode() == wire::kNvmFlushOpcode && c.nsid() == wire::kNsidBroadcast) {
     for (auto& each : domains_) {  // every attached domain (VWC bits 2:1 = 11b)
       if (each == nullptr || !each->rec.attached) continue;
-      std::lock_guard lock(each->mu);
+      MutexLock lock(&each->mu);
       NvmFlush(*each);
     }
     return Outcome::Ok();
@@ -76,7 +76,7 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
   Domain* d = FindDomain(c.nsid());
   if (d == nullptr || !d->rec.attached) return InvalidNamespace();
   if (c.opcode() == wire::kNvmFlushOpcode) {
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     return NvmFlush(*d);
   }
   absl::StatusOr<cmd::IoRequest> decoded = cmd::DecodeIo(c, d->format);
@@ -87,11 +87,11 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
   }
   cmd::IoRequest& r = *decoded;
   if (const auto* v = std::get_if<cmd::SuperBlockManagementRequest>(&r)) {
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     return SuperBlockManagement(*d, *v);
   }
   if (const auto* v = std::get_if<cmd::ReadRequest>(&r)) {
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     return Read(*d, *v);
   }
   // The first command of a pair waits for its second.
@@ -99,7 +99,7 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
   if (far || std::holds_alternative<cmd::NamelessCopyRequest>(r)) {
     const uint32_t id = far ? std::get<cmd::FlashAddressRequest>(r).nlwid
                             : std::get<cmd::NamelessCopyRequest>(r).nlcid;
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     auto& pending = far ? d->pending_far : d->pending_nlc;
     if (pending.count(id) != 0) return Fail(StatusCodeType::kGeneric, sc::kCommandIdConflict);
     pending.emplace(id, PendingCommand{clock_->NowNanos(), std::move(done), std::move(r)});
@@ -107,7 +107,7 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
     return Outcome::Ok();
   }
   if (const auto* nlw = std::get_if<cmd::NamelessWriteRequest>(&r)) {
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     auto it = d->pending_far.find(nlw->nlwid);
     if (it == d->pending_far.end()) return SequenceError();  // no FAR with this NLWID
     PendingCommand first = std::move(it->second);
@@ -121,7 +121,7 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
   const auto& gcr = std::get<cmd::GetCopyResultRequest>(r);
   PendingCommand first;
   {
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     auto it = d->pending_nlc.find(gcr.nlcid);
     if (it == d->pending_nlc.end()) return SequenceError();  // no NLC with this NLCID
     first = std::move(it->second);
@@ -135,12 +135,12 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
   } else {
     ids.insert(std::get<cmd::CopyBitmap>(nlc.source).start.domain().value());
   }
-  std::vector<std::unique_lock<std::mutex>> locks;
+  std::vector<Mutex*> locked;
   for (uint16_t id : ids) {
-    if (Domain* s = FindDomain(id)) locks.emplace_back(s->mu);
+    if (Domain* s = FindDomain(id)) locked.push_back(&s->mu);
   }
   Outcome nlc_outcome;
-  const Outcome o = Copy(*d, nlc, gcr, nlc_outcome);
+  const Outcome o = CopyLocked(locked, *d, nlc, gcr, nlc_outcome);
   out.emplace_back(std::move(first.done), Completion{nlc_outcome.result, nlc_outcome.status});
   return o;
 }
@@ -163,7 +163,7 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   uint32_t id = 0;
   uint32_t serial = 0;
   {
-    std::lock_guard lock(vd.mu);
+    MutexLock lock(&vd.mu);
     if (pslc && vd.pslc_in_use >= vd.pslc_super_blocks) return CapacityExceeded();
     if (wanted.has_value()) {
       if (*wanted >= vd.sbs.size()) return InvalidField();
@@ -412,6 +412,15 @@ Outcome Model::Read(Domain& d, const cmd::ReadRequest& r) {
 }
 
 // ---- nameless copy ----------------------------------------------------------------------------
+
+Outcome Model::CopyLocked(const std::vector<Mutex*>& locks, Domain& dest,
+                          const cmd::NamelessCopyRequest& nlc,
+                          const cmd::GetCopyResultRequest& gcr, Outcome& nlc_outcome) {
+  for (Mutex* mu : locks) mu->Lock();
+  const Outcome o = Copy(dest, nlc, gcr, nlc_outcome);
+  for (auto it = locks.rbegin(); it != locks.rend(); ++it) (*it)->Unlock();
+  return o;
+}
 
 Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
                     const cmd::GetCopyResultRequest& gcr, Outcome& nlc_outcome) {

@@ -60,12 +60,12 @@ Outcome Model::VdInfoLog(const cmd::VdInfoLogRequest& v, Completions& out) {
     ++domains;
     allocated += d->rec.capacity;
     pslc_allocated += d->rec.pslc_capacity;
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     used += d->used_plane_pages;
     pslc_used += d->used_pslc_plane_pages;
   }
   {
-    std::lock_guard lock(vd->mu);
+    MutexLock lock(&vd->mu);
     h.crit_warn = vd->critical_warning;
     h.cesn = vd->erase_serial;
     h.sbsta.nfrsb = static_cast<uint32_t>(vd->free_list.size());

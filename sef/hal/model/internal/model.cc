@@ -47,7 +47,7 @@ Model::Model(ControllerOptions options)
 
 Model::~Model() {
   AbortOutstanding();
-  std::unique_lock topology(topology_mu_);
+  WriterMutexLock topology(&topology_mu_);
   if (media_ == nullptr || !powered_.load(std::memory_order_relaxed)) return;
   // A clean close: everything written reaches the media, then the unit is marked not in use,
   // so the next opener keeps every ADU. (Off, the cut already applied the loss rule and the
@@ -60,9 +60,9 @@ Model::~Model() {
 void Model::AbortOutstanding() {
   Completions out;
   {
-    std::unique_lock topology(topology_mu_);
+    WriterMutexLock topology(&topology_mu_);
     AbortParked(Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested).status, out);
-    std::lock_guard events(events_mu_);
+    MutexLock events(&events_mu_);
     // Events already reported are re-armed: the host lost their AERs with the reset.
     sb_event_outstanding_ = vd_event_outstanding_ = false;
   }
@@ -72,10 +72,10 @@ void Model::AbortOutstanding() {
 void Model::AbortParked(NvmeStatus status, Completions& out) {
   for (auto& d : domains_) {
     if (d == nullptr) continue;
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     AbortPending(*d, status, out);
   }
-  std::lock_guard events(events_mu_);
+  MutexLock events(&events_mu_);
   for (auto& aer : aers_) out.emplace_back(std::move(aer), Completion{0, status});
   aers_.clear();
 }
@@ -85,7 +85,7 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Create(ControllerOptions options) 
   std::unique_ptr<Model> m(new Model(std::move(options)));
   SEF_ASSIGN_OR_RETURN(m->media_, Media::Open(m->options_.config, m->options_.backing_file));
   {
-    std::unique_lock topology(m->topology_mu_);
+    WriterMutexLock topology(&m->topology_mu_);
     SEF_RETURN_IF_ERROR(m->PowerUp());  // a failure leaves it off: no clean close marked
     m->powered_.store(true, std::memory_order_release);
   }
@@ -241,7 +241,7 @@ absl::Status Model::Recover(uint64_t loss_seed) {
         }
       }
       Domain& d = *domains_[rec->domain - 1];
-      std::lock_guard d_lock(d.mu);
+      MutexLock d_lock(&d.mu);
       ++d.owned;
       (pslc ? d.used_pslc_plane_pages : d.used_plane_pages) += PlanePages(sb.capacity);
       if (pslc) ++pslc_in_use;
@@ -250,7 +250,7 @@ absl::Status Model::Recover(uint64_t loss_seed) {
         d.open_by_placement[{rec->placement_id, pslc}] = id;
       }
     }
-    std::lock_guard vd_lock(vd->mu);
+    MutexLock vd_lock(&vd->mu);
     vd->free_list = std::move(free_list);
     vd->pslc_in_use = pslc_in_use;
     vd->erase_serial = erase_serial;
@@ -274,18 +274,18 @@ void Model::Submit(const Command& c, CompletionCallback done) {
     bool parked = false;  // `done` was taken (parked, or completed through `out`)
     Outcome o;
     if (aer) {
-      std::shared_lock topology(topology_mu_);
+      ReaderMutexLock topology(&topology_mu_);
       gate = Admit();
       if (gate == Gate::kRun) {
         ParkAer(std::move(done), out);
         parked = true;
       }
     } else if (c.queue == QueueType::kAdmin) {
-      std::unique_lock topology(topology_mu_);
+      WriterMutexLock topology(&topology_mu_);
       gate = Admit();
       if (gate == Gate::kRun) o = ExecuteAdmin(c, out);
     } else {
-      std::shared_lock topology(topology_mu_);
+      ReaderMutexLock topology(&topology_mu_);
       gate = Admit();
       if (gate == Gate::kRun) o = ExecuteIo(c, done, out, parked);
     }
@@ -348,7 +348,7 @@ Outcome Model::SetSbState(Domain& d, uint32_t id, SbState to, uint8_t transition
     PersistSb(vd, id);
     sb.owner.store(0, std::memory_order_release);
     {
-      std::lock_guard lock(vd.mu);
+      MutexLock lock(&vd.mu);
       if (pslc) --vd.pslc_in_use;
       vd.free_list.push_back(id);
     }
@@ -375,13 +375,13 @@ void Model::MaybeTick() {
 void Model::Tick() {
   Completions out;
   {
-    std::shared_lock topology(topology_mu_);
+    ReaderMutexLock topology(&topology_mu_);
     if (!powered_.load(std::memory_order_acquire)) return;
     const int64_t now_s = clock_->NowSeconds();
     const UnitConfig& config = options_.config;
     for (auto& d : domains_) {
       if (d == nullptr) continue;
-      std::lock_guard lock(d->mu);
+      MutexLock lock(&d->mu);
       Vd& vd = *d->vd;
       for (uint32_t id = 0; id < vd.sbs.size(); ++id) {
         SuperBlock& sb = vd.sbs[id];
@@ -414,7 +414,7 @@ void Model::ExpireUnpaired(Completions& out) {
   const int64_t limit = clock_->NowNanos() - options_.unpaired_timeout_ms * 1'000'000;
   for (auto& d : domains_) {
     if (d == nullptr) continue;
-    std::lock_guard lock(d->mu);
+    MutexLock lock(&d->mu);
     AbortPending(*d, Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested).status, out,
                  limit);
   }

@@ -20,15 +20,14 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
-#include <shared_mutex>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "sef/base/mutex.h"
 #include "sef/hal/cmd/codec.h"
 #include "sef/hal/cmd/results.h"
 #include "sef/hal/model/controller.h"
@@ -88,7 +87,7 @@ struct Vd {
   AddressFormat format;
   std::vector<SuperBlock> sbs;  // index = SB id; fields guarded by the owner domain's mu
 
-  std::mutex mu;
+  Mutex mu;
   std::deque<uint32_t> free_list ABSL_GUARDED_BY(mu);
   uint32_t pslc_in_use ABSL_GUARDED_BY(mu) = 0;
   uint32_t erase_serial ABSL_GUARDED_BY(mu) = 0;  // current erase serial number
@@ -109,7 +108,7 @@ struct Domain {
   DomainRecord rec{};
   cmd::DomainFormat format;
 
-  std::mutex mu;
+  Mutex mu;
   std::map<std::pair<uint16_t, bool>, uint32_t> open_by_placement ABSL_GUARDED_BY(mu);
   std::set<uint32_t> open_sbs ABSL_GUARDED_BY(mu);  // open by erase or by placement
   uint64_t used_plane_pages ABSL_GUARDED_BY(mu) = 0;
@@ -191,34 +190,54 @@ class Model final : public Controller {
   void Commit(Vd& vd, uint32_t sb, uint32_t from);
 
   // ---- admin (admin.cc) ----
-  Outcome ExecuteAdmin(const Command& c, Completions& out);
-  Outcome Identify(const cmd::AdminRequest& r);
+  Outcome ExecuteAdmin(const Command& c, Completions& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome Identify(const cmd::AdminRequest& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
   // ---- logs (logs.cc) ----
-  Outcome GetLog(const cmd::AdminRequest& r, Completions& out);
-  Outcome VdInfoLog(const cmd::VdInfoLogRequest& v, Completions& out);
-  Outcome QosDomainListLog(const cmd::QosDomainListLogRequest& v);
-  Outcome SuperBlockListLog(const cmd::SuperBlockListLogRequest& v);
-  Outcome SuperBlockInfoLog(const cmd::SuperBlockInfoLogRequest& v, Completions& out);
-  Outcome UserAddressListLog(const cmd::UserAddressListLogRequest& v);
-  Outcome SetVdFeature(const cmd::AdminRequest& r);
-  Outcome ReadFifoList(VirtualDeviceId vd, const cmd::MutableBytes& buffer);
-  Outcome SetDomainFeature(const cmd::AdminRequest& r);
-  Outcome CapacityAdmin(const cmd::AdminRequest& r);
-  Outcome DomainAdmin(const cmd::AdminRequest& r, Completions& out);
-  void PersistUnit();
+  Outcome GetLog(const cmd::AdminRequest& r, Completions& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome VdInfoLog(const cmd::VdInfoLogRequest& v, Completions& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome QosDomainListLog(const cmd::QosDomainListLogRequest& v)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome SuperBlockListLog(const cmd::SuperBlockListLogRequest& v)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome SuperBlockInfoLog(const cmd::SuperBlockInfoLogRequest& v, Completions& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome UserAddressListLog(const cmd::UserAddressListLogRequest& v)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome SetVdFeature(const cmd::AdminRequest& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome ReadFifoList(VirtualDeviceId vd, const cmd::MutableBytes& buffer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome SetDomainFeature(const cmd::AdminRequest& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome CapacityAdmin(const cmd::AdminRequest& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  Outcome DomainAdmin(const cmd::AdminRequest& r, Completions& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  void PersistUnit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
   void PersistDomain(const Domain& d);
-  absl::Status BuildVds(const cmd::CapacityConfig& config);
-  void DeleteDomainState(Domain& d, Completions& out);
+  absl::Status BuildVds(const cmd::CapacityConfig& config)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
+  void DeleteDomainState(Domain& d, Completions& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_);
 
   // ---- I/O (io.cc) ----
-  Outcome ExecuteIo(const Command& c, CompletionCallback& done, Completions& out, bool& parked);
-  Outcome SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRequest& r);
-  Outcome NvmFlush(Domain& d);
+  Outcome ExecuteIo(const Command& c, CompletionCallback& done, Completions& out, bool& parked)
+      ABSL_SHARED_LOCKS_REQUIRED(topology_mu_);
+  Outcome SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRequest& r)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
+  Outcome NvmFlush(Domain& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
   Outcome Write(Domain& d, const cmd::FlashAddressRequest& far,
-                const cmd::NamelessWriteRequest& nlw, Outcome& far_outcome);
-  Outcome Read(Domain& d, const cmd::ReadRequest& r);
+                const cmd::NamelessWriteRequest& nlw, Outcome& far_outcome)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
+  Outcome Read(Domain& d, const cmd::ReadRequest& r) ABSL_SHARED_LOCKS_REQUIRED(topology_mu_);
   Outcome Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
-               const cmd::GetCopyResultRequest& gcr, Outcome& nlc_outcome);
+               const cmd::GetCopyResultRequest& gcr, Outcome& nlc_outcome)
+      ABSL_SHARED_LOCKS_REQUIRED(topology_mu_) ABSL_EXCLUSIVE_LOCKS_REQUIRED(dest.mu);
+  // Copy with every domain it reads locked. REQUIRES: `locks` (dest.mu among them) in domain-id
+  // order, none held. The analysis cannot follow a set of locks chosen at run time.
+  Outcome CopyLocked(const std::vector<Mutex*>& locks, Domain& dest,
+                     const cmd::NamelessCopyRequest& nlc, const cmd::GetCopyResultRequest& gcr,
+                     Outcome& nlc_outcome)
+      ABSL_SHARED_LOCKS_REQUIRED(topology_mu_) ABSL_NO_THREAD_SAFETY_ANALYSIS;
   // Allocates a free SB of d's VD to d. Errors are the NVMe statuses the spec names.
   std::optional<Outcome> Allocate(Domain& d, bool pslc, std::optional<uint32_t> sb, SbState state,
                                   uint16_t placement, uint32_t& out_sb)
@@ -248,7 +267,7 @@ class Model final : public Controller {
 
   // ---- time ----
   void MaybeTick();
-  void ExpireUnpaired(Completions& out);
+  void ExpireUnpaired(Completions& out) ABSL_SHARED_LOCKS_REQUIRED(topology_mu_);
   // Completes d's waiting FAR/NLC commands that have waited since `since_or_before` (all of
   // them by default) with `status`.
   void AbortPending(Domain& d, NvmeStatus status, Completions& out,
@@ -270,7 +289,7 @@ class Model final : public Controller {
   // compare-and-swap under topology_mu_ (shared): exactly that many commands run.
   std::atomic<int64_t> cut_after_{-1};
 
-  std::shared_mutex topology_mu_;
+  SharedMutex topology_mu_;
   uint16_t selected_config_ ABSL_GUARDED_BY(topology_mu_) = 0;
   CapacityConfigs defined_configs_ ABSL_GUARDED_BY(topology_mu_);
   std::map<uint16_t, std::unique_ptr<Vd>> vds_ ABSL_GUARDED_BY(topology_mu_);
@@ -279,12 +298,12 @@ class Model final : public Controller {
   uint64_t cut_seed_ ABSL_GUARDED_BY(topology_mu_) = 0;  // of the armed trigger
 
   // Innermost: taken while observers run, under any of the locks above.
-  std::mutex observers_mu_;
+  Mutex observers_mu_;
   std::map<uint64_t, EventObserver> observers_ ABSL_GUARDED_BY(observers_mu_);
   uint64_t next_observer_ ABSL_GUARDED_BY(observers_mu_) = 1;
   void Notify(const ControllerEvent& e);
 
-  std::mutex events_mu_;
+  Mutex events_mu_;
   std::deque<CompletionCallback> aers_ ABSL_GUARDED_BY(events_mu_);
   std::deque<wire::SbInfoLog> sb_events_ ABSL_GUARDED_BY(events_mu_);
   std::deque<uint16_t> vd_events_ ABSL_GUARDED_BY(events_mu_);

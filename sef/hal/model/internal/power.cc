@@ -62,7 +62,7 @@ void Model::ForgetState() {
   domains_.clear();  // before the VDs they point to
   vds_.clear();
   fifos_.clear();
-  std::lock_guard events(events_mu_);
+  MutexLock events(&events_mu_);
   aers_.clear();
   sb_events_.clear();
   vd_events_.clear();
@@ -70,7 +70,7 @@ void Model::ForgetState() {
 }
 
 absl::Status Model::PowerOn() {
-  std::unique_lock topology(topology_mu_);
+  WriterMutexLock topology(&topology_mu_);
   if (powered_.load(std::memory_order_relaxed)) {
     return absl::FailedPreconditionError(
         absl::StrFormat("unit '%s' is already powered on", options_.config.name));
@@ -85,14 +85,14 @@ absl::Status Model::PowerOn() {
 void Model::PowerCut(uint64_t seed) {
   Completions out;
   {
-    std::unique_lock topology(topology_mu_);
+    WriterMutexLock topology(&topology_mu_);
     Cut(seed, out);
   }
   for (auto& [done, completion] : out) std::move(done)(completion);
 }
 
 void Model::CutPowerAfter(uint64_t commands, uint64_t seed) {
-  std::unique_lock topology(topology_mu_);
+  WriterMutexLock topology(&topology_mu_);
   cut_seed_ = seed;
   cut_after_.store(
       static_cast<int64_t>(std::min<uint64_t>(commands, std::numeric_limits<int64_t>::max())),
@@ -152,7 +152,7 @@ Model::Gate Model::Admit() {
 }
 
 void Model::TriggeredCut(Completions& out) {
-  std::unique_lock topology(topology_mu_);
+  WriterMutexLock topology(&topology_mu_);
   if (cut_after_.load(std::memory_order_relaxed) == 0) Cut(cut_seed_, out);
 }
 
