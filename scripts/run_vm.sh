@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# The project's main job: boots a Linux guest (TCG) on the patched QEMU with an emulated SEF
-# unit -- the software SEF device model behind QEMU's NVMe controller (-device nvme,sef.unit=...;
-# docs/qemu-sef-controller.md) -- and runs sef_hal_probe /dev/nvme0 inside it, so you see the
-# unit as the guest's stock NVMe driver presents it. On a fresh machine it first installs what
-# is missing, builds the bridge library, QEMU and the guest (cached under ~/.cache/sef/).
+# The project's main job: boots a Linux guest (TCG) on the patched QEMU with the seed's SEF
+# devices on the embedded default unit (unit 0, docs/qemu-devices.md; its data persists in
+# ${SEF_DATA_DIR:-~/.local/share/sef}/unit0.sef) and shows, from inside the guest, lsblk,
+# lsblk -z, the head of blkzone report and a short fio run on each device. Today that is the
+# ZNS namespace (-device nvme-ns,...,sef=true,zoned=true,sef_qos_domain=3); the seed's sef-aio
+# disk and NVM namespace need the block FTL (sef/ftl), not built yet, and are left out with a
+# line saying so. On a fresh machine it first installs what is missing, builds the bridge
+# library, QEMU and the guest (cached under ~/.cache/sef/).
 #
-#   scripts/run_vm.sh [--unit FILE] [--backing FILE] [--shell] [--stock] [--timeout SEC]
-#                     [--out DIR] [-- <extra qemu args>]
+#   scripts/run_vm.sh [--controller [--unit FILE] [--backing FILE]] [--stock] [--shell]
+#                     [--timeout SEC] [--out DIR] [-- <extra qemu args>]
 #
-#   --unit FILE     unit configuration (default testdata/units/default.json)
-#   --backing FILE  keep the unit's data and state in FILE across runs (default: RAM)
-#   --shell         interactive: after the probe, a root shell in the guest on this terminal
+#   --controller    the emulated SEF unit instead: the software device model behind QEMU's
+#                   NVMe controller (-device nvme,sef.unit=...; docs/qemu-sef-controller.md),
+#                   and sef_hal_probe /dev/nvme0 inside the guest
+#   --unit FILE     with --controller: unit configuration (default testdata/units/default.json)
+#   --backing FILE  with --controller: keep the unit's data and state in FILE (default: RAM)
+#   --shell         interactive: after the report, a root shell in the guest on this terminal
 #                   (host root read-only at /, writable /tmp, shared folder /tmp/out); exit
 #                   the shell to power off (Ctrl-A X kills QEMU)
 #   --stock         the stock-device set instead (a virtio disk and a zoned NVMe namespace on
@@ -23,6 +29,7 @@ cd "$(dirname "$0")/.."
 
 SHELL_MODE=0
 STOCK=0
+CONTROLLER=0
 UNIT_FILE="testdata/units/default.json"
 BACKING=""
 DISKS=""
@@ -33,6 +40,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --shell) SHELL_MODE=1; shift ;;
     --stock) STOCK=1; shift ;;
+    --controller) CONTROLLER=1; shift ;;
     --unit) UNIT_FILE="$2"; shift 2 ;;
     --backing) BACKING="$2"; shift 2 ;;
     --disks) DISKS="$2"; shift 2 ;;
@@ -51,11 +59,10 @@ scripts/setup.sh --with-qemu
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/sef-main-vm.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 RUNNER_ARGS=()
-if [[ $STOCK -eq 1 ]]; then
-  [[ -n "$DISKS" ]] || DISKS="$TMP/disks"
-  devs="$(tools/vm/stock_devices.sh "$DISKS")"
-  mapfile -t DEVS <<<"$devs"
-  cat >"$TMP/report.sh" <<'EOF'
+# write_block_report [N]: the guest script's start: lsblk, lsblk -z and blkzone report of
+# /dev/nvme0n1 (its first N lines).
+write_block_report() {
+  cat >"$TMP/report.sh" <<EOF
 #!/bin/bash
 echo "== lsblk"
 lsblk
@@ -63,8 +70,30 @@ echo
 echo "== lsblk -z"
 lsblk -z
 echo
-echo "== blkzone report /dev/nvme0n1"
-blkzone report /dev/nvme0n1
+echo "== blkzone report /dev/nvme0n1${1:+ | head -$1}"
+blkzone report /dev/nvme0n1${1:+ | head -$1}
+EOF
+}
+if [[ $STOCK -eq 1 ]]; then
+  [[ -n "$DISKS" ]] || DISKS="$TMP/disks"
+  devs="$(tools/vm/stock_devices.sh "$DISKS")"
+  mapfile -t DEVS <<<"$devs"
+  write_block_report
+elif [[ $CONTROLLER -eq 0 ]]; then
+  echo "[main] building QEMU and the bridge it links (cached after the first run)..." >&2
+  QEMU="$(tools/qemu/build_qemu.sh | tail -n1)"
+  RUNNER_ARGS=(--qemu "$QEMU")
+  echo "[main] the seed's ZNS device on unit 0, QoS domain 3 (sef-aio and nvme-ns sef=true: not built yet, they need the block FTL)" >&2
+  : >"$TMP/nvme3.raw" # the seed's backing file: required by nvme-ns, unused
+  DEVS=(-drive "if=none,id=nvme1,file=$TMP/nvme3.raw,format=raw" -device nvme,serial=654321
+        -device nvme-ns,drive=nvme1,nsid=1,sef=true,zoned=true,sef_qos_domain=3)
+  write_block_report 4
+  cat >>"$TMP/report.sh" <<'EOF'
+echo
+echo mq-deadline >/sys/block/nvme0n1/queue/scheduler
+echo "== fio: the seed's zbd randrw job on /dev/nvme0n1, 32M instead of 8G"
+fio --aux-path=/tmp --allow_file_create=0 --name=job1 --filename=/dev/nvme0n1 --rw=randrw \
+    --direct=1 --zonemode=zbd --bs=128k --size=32M --eta=never | grep -E 'err=|READ:|WRITE:|zone reset'
 EOF
 else
   [[ -f "$UNIT_FILE" ]] || { echo "run_vm.sh: unit configuration '$UNIT_FILE' not found" >&2; exit 2; }

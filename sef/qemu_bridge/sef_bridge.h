@@ -68,6 +68,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #if defined(__GNUC__)
 #define SEF_BRIDGE_API __attribute__((visibility("default")))
@@ -80,8 +81,8 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of this header; sef_bridge_info.abi_version reports the
- * library's value. */
-#define SEF_BRIDGE_ABI_VERSION 2
+ * library's value. 3: disks (sef_bridge_disk_*). */
+#define SEF_BRIDGE_ABI_VERSION 3
 
 /* sef_bridge_submit `admin` argument. */
 #define SEF_BRIDGE_QUEUE_IO 0
@@ -236,6 +237,137 @@ SEF_BRIDGE_API int sef_bridge_transfer_of(int admin, const sef_bridge_cmd* cmd,
 
 /* Fills *out. Returns 0 or -EINVAL (NULL argument). */
 SEF_BRIDGE_API int sef_bridge_unit_info(sef_bridge_unit* unit, sef_bridge_info* out);
+
+/* ---- Disks: a QoS domain as a block device or a zoned namespace ----------------------------
+ *
+ * A disk handle is one QoS domain of a unit (named as above; the unit is shared with every
+ * other handle of the process that names it), used through one of the stack's layers:
+ *   SEF_BRIDGE_DISK_BLOCK  the block FTL (sef/ftl): read, write (FUA), trim, flush
+ *   SEF_BRIDGE_DISK_ZONED  the zoned namespace (sef/zns): read, write (FUA), append, flush,
+ *                          zone management send, zone report; zone = super block
+ * Open mounts the domain, formatting it first when it is unconfigured; a domain that holds
+ * the other kind (or anything else) is refused with one line naming the unit, the domain and
+ * what it holds. One handle per domain in a process (a second is refused, naming the first
+ * user); another process is refused by the unit (a model's backing file is locked).
+ *
+ * Blocks are 4096 bytes. I/O calls take an iovec array whose lengths add up to blocks * 4096;
+ * the array and the memory it points to must stay valid until the completion is polled.
+ * Every accepted call completes exactly once through the disk's queue (sef_bridge_disk_poll,
+ * eventfd as for the controller) with its tag and the NVMe status a guest must see (0 =
+ * success; the layer's own status where it has one: Zone Is Full is SCT 1 / SC 0xB9, not an
+ * errno; otherwise Invalid Field, LBA Out of Range, Namespace Not Ready, Capacity Exceeded or
+ * Internal Error). A call the disk's kind does not offer completes with Invalid Opcode. An
+ * append's completion carries the first LBA written in `result`. Submit functions fail
+ * (negative code, nothing queued) only for arguments they cannot hand over: a NULL disk, a
+ * NULL iovec array with a count, more than SEF_BRIDGE_MAX_IOVECS entries.
+ *
+ * Completions may be queued from the library's threads; the host drains them from its event
+ * loop (never a call from the library). */
+typedef struct sef_bridge_disk sef_bridge_disk;
+
+#define SEF_BRIDGE_DISK_BLOCK 1u
+#define SEF_BRIDGE_DISK_ZONED 2u
+
+/* sef_bridge_disk_write / _append `flags` bits. */
+#define SEF_BRIDGE_FUA 0x1u /* durable when the completion is queued */
+
+/* Zone Management Send actions (NVMe ZSA). */
+#define SEF_BRIDGE_ZONE_CLOSE 0x1u
+#define SEF_BRIDGE_ZONE_FINISH 0x2u
+#define SEF_BRIDGE_ZONE_OPEN 0x3u
+#define SEF_BRIDGE_ZONE_RESET 0x4u
+#define SEF_BRIDGE_ZONE_OFFLINE 0x5u
+
+typedef struct sef_bridge_disk_options {
+  uint32_t kind;             /* SEF_BRIDGE_DISK_BLOCK or SEF_BRIDGE_DISK_ZONED */
+  uint32_t domain;           /* QoS domain id, 1..65535 */
+  const char* user;          /* who uses it, for "in use by ..." messages; may be NULL */
+  uint64_t zone_size;        /* zoned: blocks, a power of two; 0 = the super block's */
+  uint32_t max_open_zones;   /* zoned: 0 = what the domain allows */
+  uint32_t max_active_zones; /* zoned: 0 = what the domain allows */
+  uint32_t rsvd[8];          /* zero */
+} sef_bridge_disk_options;
+
+typedef struct sef_bridge_disk_info {
+  uint32_t abi_version;
+  uint32_t kind;
+  uint32_t block_bytes;          /* 4096 */
+  uint32_t volatile_write_cache; /* 1: completed writes may be lost at a power cut until a
+                                    flush (the unit's write cache is volatile) */
+  uint64_t blocks;               /* capacity */
+  uint64_t zone_size;            /* zoned: blocks per zone (a power of two) */
+  uint64_t zone_capacity;        /* zoned: writable blocks per zone */
+  uint32_t zones;                /* zoned */
+  uint32_t max_open_zones;       /* zoned: one-based */
+  uint32_t max_active_zones;     /* zoned: one-based */
+  uint32_t max_transfer_blocks;  /* zoned: per device command (informational) */
+  char description[200];         /* "QoS domain 3 of unit 0 (...)", NUL-terminated */
+} sef_bridge_disk_info;          /* 256 bytes */
+
+typedef struct sef_bridge_zone {
+  uint64_t start;         /* ZSLBA */
+  uint64_t capacity;      /* ZCAP, blocks */
+  uint64_t write_pointer; /* WP; ~0 when full, read only or offline */
+  uint8_t type;           /* ZT: 2 = sequential write required */
+  uint8_t state;          /* ZS: 1 empty, 2 implicitly open, 3 explicitly open, 4 closed,
+                             0xD read only, 0xE full, 0xF offline */
+  uint8_t attributes;     /* ZA: bit 0 finished by controller */
+  uint8_t rsvd[5];
+} sef_bridge_zone; /* 32 bytes */
+
+/* Opens (mounting or formatting) a disk on QoS domain options->domain of `unit`.
+ * Returns 0 and sets *out, or a negative code, *out = NULL and one line in `err`:
+ *   -EINVAL  bad argument, malformed unit name, a zone size or zone limits out of range, a
+ *            zone size other than the one the domain was formatted with
+ *   -ENOENT  no such unit or QoS domain; -EACCES permission denied
+ *   -EBUSY   the domain holds another kind (or foreign data), is used by another handle, or
+ *            the unit is used by another process
+ *   -EIO     a device or file failure; -ENOMEM out of memory
+ *   -ENOTSUP SEF_BRIDGE_DISK_BLOCK: the block FTL is not built yet (one line says so) */
+SEF_BRIDGE_API int sef_bridge_disk_open(const char* unit, const sef_bridge_disk_options* options,
+                                        sef_bridge_disk** out, char* err, size_t err_len);
+/* Unmounts (waits for the disk's operations, makes every completed write durable) and
+ * closes. Completions not polled, and those of operations still running, are discarded.
+ * NULL is a no-op. An unmount failure is reported on stderr (it has no other channel); the
+ * next open then recovers as after a crash. */
+SEF_BRIDGE_API void sef_bridge_disk_close(sef_bridge_disk* disk);
+/* Fills *out. Returns 0 or -EINVAL. */
+SEF_BRIDGE_API int sef_bridge_disk_get_info(sef_bridge_disk* disk, sef_bridge_disk_info* out);
+/* As sef_bridge_event_fd / sef_bridge_poll, for the disk's queue. */
+SEF_BRIDGE_API int sef_bridge_disk_event_fd(sef_bridge_disk* disk);
+SEF_BRIDGE_API size_t sef_bridge_disk_poll(sef_bridge_disk* disk, sef_bridge_completion* out,
+                                           size_t max);
+
+/* I/O. Each returns 0 (accepted; it completes through the queue) or a negative code. */
+SEF_BRIDGE_API int sef_bridge_disk_read(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks,
+                                        const struct iovec* iov, uint32_t iovcnt, uint64_t tag);
+SEF_BRIDGE_API int sef_bridge_disk_write(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks,
+                                         const struct iovec* iov, uint32_t iovcnt, uint32_t flags,
+                                         uint64_t tag);
+/* Zoned: Zone Append to the zone starting at `zslba`; result = the first LBA written. */
+SEF_BRIDGE_API int sef_bridge_disk_append(sef_bridge_disk* disk, uint64_t zslba, uint32_t blocks,
+                                          const struct iovec* iov, uint32_t iovcnt, uint32_t flags,
+                                          uint64_t tag);
+/* Block: deallocate; the blocks read zeros afterwards, durable at the next flush. */
+SEF_BRIDGE_API int sef_bridge_disk_trim(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks,
+                                        uint64_t tag);
+/* Makes every write completed before the call durable. */
+SEF_BRIDGE_API int sef_bridge_disk_flush(sef_bridge_disk* disk, uint64_t tag);
+/* Zoned: Zone Management Send `action` (SEF_BRIDGE_ZONE_*) on the zone starting at `zslba`,
+ * or with `all` non-zero on every zone in the states NVMe selects for the action. */
+SEF_BRIDGE_API int sef_bridge_disk_zone_send(sef_bridge_disk* disk, uint32_t action, uint64_t zslba,
+                                             int all, uint64_t tag);
+/* Zoned: Zone Management Receive, answered at once (from the zoned layer's memory, no device
+ * I/O): up to `max` descriptors of zones matching `filter` (NVMe Zone Receive Action
+ * Specific: 0 all, 1 empty, 2 implicitly open, 3 explicitly open, 4 closed, 5 full, 6 read
+ * only, 7 offline) from the zone holding `start` on. *matching = the number of matching
+ * zones from there (with `partial` non-zero: the number returned). Returns the number of
+ * descriptors written; a refusal (LBA Out of Range, Invalid Field, Invalid Opcode on a block
+ * disk) returns 0 with the NVMe status in *status (0 on success). -EINVAL for NULL
+ * arguments. */
+SEF_BRIDGE_API int sef_bridge_disk_zone_report(sef_bridge_disk* disk, uint64_t start,
+                                               uint32_t filter, int partial, sef_bridge_zone* out,
+                                               uint32_t max, uint64_t* matching, uint16_t* status);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -19,32 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sef/qemu_bridge/testing/check.h"
+
 _Static_assert(sizeof(sef_bridge_cmd) == 72, "sef_bridge_cmd is the 72-byte NVMe uring layout");
 _Static_assert(sizeof(sef_bridge_completion) == 24, "sef_bridge_completion layout");
 _Static_assert(sizeof(sef_bridge_info) == 256, "sef_bridge_info layout");
-
-static int g_passed;
-static int g_failed;
-
-static void Check(int ok, const char* expr, const char* file, int line, const char* fmt, ...) {
-  if (ok) {
-    ++g_passed;
-    return;
-  }
-  ++g_failed;
-  fprintf(stderr, "%s:%d: FAILED: %s", file, line, expr);
-  if (fmt != NULL && fmt[0] != '\0') {
-    va_list args;
-    va_start(args, fmt);
-    fputs(" -- ", stderr);
-    vfprintf(stderr, fmt, args);
-    va_end(args);
-  }
-  fputc('\n', stderr);
-}
-
-#define EXPECT(cond) Check(!!(cond), #cond, __FILE__, __LINE__, NULL)
-#define EXPECTF(cond, ...) Check(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
 
 static const char* kTinyUnit = "model:testdata/units/tiny.json"; /* in RAM */
 
@@ -63,18 +42,6 @@ static uint64_t Get64(const uint8_t* p, size_t at) {
   uint64_t v;
   memcpy(&v, p + at, sizeof(v));
   return v;
-}
-static uint64_t Ptr(const void* p) { return (uint64_t)(uintptr_t)p; }
-
-static const char* TempDir(void) {
-  const char* dir = getenv("TEST_TMPDIR");
-  return dir != NULL && dir[0] != '\0' ? dir : "/tmp";
-}
-
-/* 1 when the fd is readable right now. */
-static int Readable(int fd) {
-  struct pollfd p = {.fd = fd, .events = POLLIN};
-  return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
 }
 
 /* Submits a command that completes at once and collects its completion. Returns the NVMe
@@ -681,18 +648,7 @@ static void TestConcurrentSubmitAndPoll(void) {
 
 int main(int argc, char** argv) {
   if (argc == 4 && strcmp(argv[1], "--open") == 0) return OpenInChild(argv[2], argv[3]);
-  /* Unit numbers resolve in a clean environment: no units file but one that turns host
-   * discovery off, and the embedded default unit in a temporary data directory. */
-  char path[4096];
-  snprintf(path, sizeof(path), "%s/units.json", TempDir());
-  FILE* f = fopen(path, "w");
-  if (f != NULL) {
-    fputs("{\"discover\": false}\n", f);
-    fclose(f);
-  }
-  setenv("SEF_UNITS_FILE", path, 1);
-  snprintf(path, sizeof(path), "%s/data", TempDir());
-  setenv("SEF_DATA_DIR", path, 1);
+  UseCleanUnitEnvironment();
 
   TestBadConfigNamesTheField();
   TestUnitNames();
@@ -701,6 +657,5 @@ int main(int argc, char** argv) {
   TestEndToEnd();
   TestDefaultUnit();
   TestConcurrentSubmitAndPoll();
-  printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  return CheckSummary();
 }

@@ -1,0 +1,423 @@
+// sef_bridge.h, disks: one QoS domain of a shared unit, used through the block FTL or the
+// zoned namespace layer.
+//
+// Why it is built this way:
+// - Every I/O call allocates one completion record at submit and hands it to the layer's
+//   callback, which only fills it and pushes it into the disk's CompletionQueue: the layers
+//   call back on their own threads (HAL completion threads, the FTL's), where QEMU must
+//   never be called, and the callback must not allocate or throw.
+// - The NVMe status a completion carries is chosen in one place (NvmeStatusFor,
+//   internal/c_abi.h): the layer's own status when it has one (ZNS answers every refusal with
+//   the status NVMe defines), else one derived from the code. The host maps it to what its
+//   front end needs (QEMU's NVMe namespace hands it to the guest as it is; sef-aio turns any
+//   error into -EIO).
+// - The disk claims its QoS domain in the shared unit for its lifetime, so two devices of one
+//   QEMU on one domain are refused at open instead of corrupting each other.
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "sef/base/status_macros.h"
+#include "sef/hal/cmd/command.h"
+#include "sef/hal/cmd/types.h"
+#include "sef/hal/cmd/wire.h"
+#include "sef/qemu_bridge/internal/c_abi.h"
+#include "sef/qemu_bridge/internal/completion_queue.h"
+#include "sef/qemu_bridge/internal/unit_table.h"
+#include "sef/qemu_bridge/sef_bridge.h"
+#include "sef/zns/zns.h"
+
+static_assert(sizeof(sef_bridge_disk_info) == 256);
+static_assert(sizeof(sef_bridge_zone) == 32);
+static_assert(static_cast<uint32_t>(sef::zns::ZoneAction::kClose) == SEF_BRIDGE_ZONE_CLOSE);
+static_assert(static_cast<uint32_t>(sef::zns::ZoneAction::kFinish) == SEF_BRIDGE_ZONE_FINISH);
+static_assert(static_cast<uint32_t>(sef::zns::ZoneAction::kOpen) == SEF_BRIDGE_ZONE_OPEN);
+static_assert(static_cast<uint32_t>(sef::zns::ZoneAction::kReset) == SEF_BRIDGE_ZONE_RESET);
+static_assert(static_cast<uint32_t>(sef::zns::ZoneAction::kOffline) == SEF_BRIDGE_ZONE_OFFLINE);
+
+// The opaque disk handle of the C ABI.
+struct sef_bridge_disk {
+  std::shared_ptr<sef::qemu_bridge::SharedUnit> unit;
+  sef::QosDomainId domain;
+  std::shared_ptr<sef::qemu_bridge::CompletionQueue> queue;
+  std::unique_ptr<sef::zns::ZonedNamespace> zoned;  // SEF_BRIDGE_DISK_ZONED
+  sef_bridge_disk_info info{};
+
+  ~sef_bridge_disk() {
+    if (unit != nullptr) unit->ReleaseDomain(domain);
+  }
+};
+
+namespace sef::qemu_bridge {
+namespace {
+
+constexpr NvmeStatus kInvalidOpcode(0, wire::sc::kInvalidOpcode, true);
+
+// `status` with "<prefix>: " before its message; payloads kept.
+absl::Status WithPrefix(const absl::Status& status, const std::string& prefix) {
+  absl::Status out(status.code(), absl::StrFormat("%s: %s", prefix, status.message()));
+  status.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
+
+void CopyString(char* out, size_t size, const std::string& s) {
+  const size_t n = std::min(s.size(), size - 1);
+  std::memcpy(out, s.data(), n);
+  out[n] = '\0';
+}
+
+// A layer's refusal to open `domain`, named: the layers name the domain in what they refuse
+// for its content, but a domain the unit does not have fails at the device (Identify).
+absl::Status NameTheDomain(const absl::Status& status, uint32_t domain) {
+  const std::string named = absl::StrFormat("QoS domain %u", domain);
+  if (absl::StrContains(status.message(), named)) return status;
+  if (status.code() == absl::StatusCode::kNotFound) {
+    return WithPrefix(status, named + ": no such QoS domain on the unit");
+  }
+  return WithPrefix(status, named);
+}
+
+absl::Status OpenZoned(sef_bridge_disk& disk, const sef_bridge_disk_options& o) {
+  zns::FormatOptions format;
+  format.zone_size = o.zone_size;
+  format.limits = {.max_open_zones = o.max_open_zones, .max_active_zones = o.max_active_zones};
+  absl::StatusOr<std::unique_ptr<zns::ZonedNamespace>> mounted =
+      zns::ZonedNamespace::MountOrFormat(disk.unit->hal(), disk.domain, format);
+  if (!mounted.ok()) return NameTheDomain(mounted.status(), o.domain);
+  disk.zoned = *std::move(mounted);
+  const zns::Geometry& g = disk.zoned->geometry();
+  if (o.zone_size != 0 && g.zone_size != o.zone_size) {
+    const uint64_t have = g.zone_size;
+    (void)disk.zoned->Unmount();
+    disk.zoned.reset();
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "QoS domain %u: zone size %u blocks asked, but the domain was formatted with zones of %u "
+        "blocks",
+        o.domain, o.zone_size, have));
+  }
+  disk.info.blocks = g.blocks();
+  disk.info.zone_size = g.zone_size;
+  disk.info.zone_capacity = g.zone_capacity;
+  disk.info.zones = g.zones;
+  disk.info.max_open_zones = g.max_open_zones;
+  disk.info.max_active_zones = g.max_active_zones;
+  disk.info.max_transfer_blocks = g.max_transfer_blocks;
+  return absl::OkStatus();
+}
+
+absl::Status OpenDisk(const char* name, const sef_bridge_disk_options* o, sef_bridge_disk** out) {
+  if (out == nullptr || o == nullptr) {
+    return absl::InvalidArgumentError("sef_bridge_disk_open: NULL options or `out`");
+  }
+  *out = nullptr;
+  if (name == nullptr || *name == '\0') {
+    return absl::InvalidArgumentError("sef_bridge_disk_open: no unit name");
+  }
+  if (o->kind != SEF_BRIDGE_DISK_BLOCK && o->kind != SEF_BRIDGE_DISK_ZONED) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "sef_bridge_disk_open: kind %u is neither block (1) nor zoned (2)", o->kind));
+  }
+  if (o->domain == 0 || o->domain > 0xFFFF) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("QoS domain %u: a QoS domain id is 1..65535", o->domain));
+  }
+  auto disk = std::make_unique<sef_bridge_disk>();
+  disk->domain = QosDomainId(static_cast<uint16_t>(o->domain));
+  SEF_ASSIGN_OR_RETURN(std::shared_ptr<SharedUnit> unit, AcquireUnit(name));
+  const std::string where = absl::StrFormat("%s: QoS domain %u", unit->description(), o->domain);
+  SEF_RETURN_IF_ERROR(unit->ClaimDomain(disk->domain, o->user != nullptr && *o->user != '\0'
+                                                          ? o->user
+                                                          : "another device of this process"));
+  disk->unit = std::move(unit);  // from here on the destructor releases the domain
+  SEF_ASSIGN_OR_RETURN(disk->queue, CompletionQueue::Create());
+
+  disk->info.abi_version = SEF_BRIDGE_ABI_VERSION;
+  disk->info.kind = o->kind;
+  disk->info.block_bytes = wire::kAduDataBytes;
+  absl::StatusOr<hal::UnitInfo> unit_info = disk->unit->hal().Info();
+  if (!unit_info.ok()) return WithPrefix(unit_info.status(), where);
+  disk->info.volatile_write_cache = unit_info->volatile_write_cache ? 1 : 0;
+  // The domain first: a long backing file path is what truncation cuts.
+  CopyString(disk->info.description, sizeof(disk->info.description),
+             absl::StrFormat("QoS domain %u of %s", o->domain, disk->unit->description()));
+
+  absl::Status opened;
+  if (o->kind == SEF_BRIDGE_DISK_ZONED) {
+    opened = OpenZoned(*disk, *o);
+  } else {
+    opened = absl::UnimplementedError(
+        "a block device needs the block FTL (sef/ftl), which this build does not have yet");
+  }
+  if (!opened.ok()) {
+    // The layers say "QoS domain N: ..." themselves; the unit is what they cannot name.
+    return WithPrefix(opened, disk->unit->description());
+  }
+  *out = disk.release();
+  return absl::OkStatus();
+}
+
+// One accepted operation: filled by the layer's callback, then queued.
+struct DiskCompletion final : QueuedCompletion {};
+
+// A callback for the layer that completes `tag` into the disk's queue.
+auto Completer(sef_bridge_disk* disk, uint64_t tag) {
+  auto record = std::make_unique<DiskCompletion>();
+  record->tag = tag;
+  return [queue = disk->queue, record = std::move(record)](absl::Status status) mutable {
+    record->status = NvmeStatusFor(status);
+    queue->Push(std::move(record));
+  };
+}
+
+// Completes `tag` at once with `status` (a call the disk's kind does not offer).
+void CompleteNow(sef_bridge_disk* disk, uint64_t tag, NvmeStatus status) {
+  auto record = std::make_unique<DiskCompletion>();
+  record->tag = tag;
+  record->status = status.raw();
+  disk->queue->Push(std::move(record));
+}
+
+absl::Status CheckIo(sef_bridge_disk* disk, const iovec* iov, uint32_t iovcnt) {
+  if (disk == nullptr) return absl::InvalidArgumentError("sef_bridge_disk: NULL disk");
+  if (iovcnt != 0 && iov == nullptr) {
+    return absl::InvalidArgumentError("sef_bridge_disk: a count of iovecs and no array");
+  }
+  if (iovcnt > SEF_BRIDGE_MAX_IOVECS) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("sef_bridge_disk: %u iovecs, at most %u", iovcnt, SEF_BRIDGE_MAX_IOVECS));
+  }
+  return absl::OkStatus();
+}
+
+// CheckIo for a write or an append, whose only flag is FUA.
+absl::Status CheckWrite(sef_bridge_disk* disk, const iovec* iov, uint32_t iovcnt, uint32_t flags) {
+  SEF_RETURN_IF_ERROR(CheckIo(disk, iov, iovcnt));
+  if ((flags & ~SEF_BRIDGE_FUA) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("sef_bridge_disk: unknown flags 0x%x", flags));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Read(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks, const iovec* iov,
+                  uint32_t iovcnt, uint64_t tag) {
+  SEF_RETURN_IF_ERROR(CheckIo(disk, iov, iovcnt));
+  const std::span<const iovec> data(iov, iovcnt);
+  if (disk->zoned != nullptr) {
+    disk->zoned->ReadAsync(Lba(lba), blocks, data, Completer(disk, tag));
+  } else {
+    CompleteNow(disk, tag, kInvalidOpcode);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Write(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks, const iovec* iov,
+                   uint32_t iovcnt, uint32_t flags, uint64_t tag) {
+  SEF_RETURN_IF_ERROR(CheckWrite(disk, iov, iovcnt, flags));
+  const std::span<const iovec> data(iov, iovcnt);
+  const bool fua = (flags & SEF_BRIDGE_FUA) != 0;
+  if (disk->zoned != nullptr) {
+    disk->zoned->WriteAsync(Lba(lba), blocks, data, fua, Completer(disk, tag));
+  } else {
+    CompleteNow(disk, tag, kInvalidOpcode);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Append(sef_bridge_disk* disk, uint64_t zslba, uint32_t blocks, const iovec* iov,
+                    uint32_t iovcnt, uint32_t flags, uint64_t tag) {
+  SEF_RETURN_IF_ERROR(CheckWrite(disk, iov, iovcnt, flags));
+  if (disk->zoned == nullptr) {
+    CompleteNow(disk, tag, kInvalidOpcode);
+    return absl::OkStatus();
+  }
+  auto record = std::make_unique<DiskCompletion>();
+  record->tag = tag;
+  disk->zoned->AppendAsync(
+      Lba(zslba), blocks, std::span<const iovec>(iov, iovcnt), (flags & SEF_BRIDGE_FUA) != 0,
+      [queue = disk->queue, record = std::move(record)](absl::StatusOr<Lba> where) mutable {
+        record->status = NvmeStatusFor(where.status());
+        if (where.ok()) record->result = where->value();
+        queue->Push(std::move(record));
+      });
+  return absl::OkStatus();
+}
+
+absl::Status Trim(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, uint64_t tag) {
+  if (disk == nullptr) return absl::InvalidArgumentError("sef_bridge_disk: NULL disk");
+  (void)lba;
+  (void)blocks;
+  CompleteNow(disk, tag, kInvalidOpcode);
+  return absl::OkStatus();
+}
+
+absl::Status Flush(sef_bridge_disk* disk, uint64_t tag) {
+  if (disk == nullptr) return absl::InvalidArgumentError("sef_bridge_disk: NULL disk");
+  if (disk->zoned != nullptr) {
+    disk->zoned->FlushAsync(Completer(disk, tag));
+  } else {
+    CompleteNow(disk, tag, kInvalidOpcode);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ZoneSend(sef_bridge_disk* disk, uint32_t action, uint64_t zslba, int all,
+                      uint64_t tag) {
+  if (disk == nullptr) return absl::InvalidArgumentError("sef_bridge_disk: NULL disk");
+  if (disk->zoned == nullptr) {
+    CompleteNow(disk, tag, kInvalidOpcode);
+    return absl::OkStatus();
+  }
+  // An action out of range reaches the layer, which answers it with Invalid Field.
+  disk->zoned->ZoneManagementSendAsync(static_cast<zns::ZoneAction>(action & 0xFF), Lba(zslba),
+                                       all != 0, Completer(disk, tag));
+  return absl::OkStatus();
+}
+
+absl::Status ZoneReport(sef_bridge_disk* disk, uint64_t start, uint32_t filter, int partial,
+                        sef_bridge_zone* out, uint32_t max, uint64_t* matching, uint16_t* status,
+                        int* written) {
+  if (disk == nullptr || matching == nullptr || status == nullptr || (max != 0 && out == nullptr)) {
+    return absl::InvalidArgumentError("sef_bridge_disk_zone_report: NULL argument");
+  }
+  *matching = 0;
+  *written = 0;
+  if (disk->zoned == nullptr) {
+    *status = kInvalidOpcode.raw();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<zns::ZoneReport> r = disk->zoned->Report(
+      Lba(start), static_cast<zns::ReportFilter>(filter > 0xFF ? 0xFF : filter), max, partial != 0);
+  *status = NvmeStatusFor(r.status());
+  if (!r.ok()) return absl::OkStatus();
+  *matching = r->matching;
+  for (const zns::ZoneDescriptor& z : r->zones) {
+    if (static_cast<uint32_t>(*written) == max) break;
+    sef_bridge_zone& o = out[(*written)++];
+    o = sef_bridge_zone{};
+    o.start = z.start.value();
+    o.capacity = z.capacity;
+    o.write_pointer = z.write_pointer.value();
+    o.type = z.type;
+    o.state = static_cast<uint8_t>(z.state);
+    o.attributes = z.attributes;
+  }
+  return absl::OkStatus();
+}
+
+void CloseDisk(sef_bridge_disk* disk) {
+  disk->queue->Close();  // nothing reaches the host from now on
+  if (disk->zoned != nullptr) {
+    absl::Status s = disk->zoned->Unmount();
+    if (!s.ok()) {
+      std::fprintf(stderr, "sef_bridge_disk_close: %s: unmount failed: %s\n",
+                   disk->info.description, std::string(s.message()).c_str());
+    }
+  }
+  delete disk;  // releases the domain, then (with its last user) the unit
+}
+
+}  // namespace
+}  // namespace sef::qemu_bridge
+
+using sef::qemu_bridge::Run;
+using sef::qemu_bridge::RunVoid;
+
+extern "C" {
+
+int sef_bridge_disk_open(const char* unit, const sef_bridge_disk_options* options,
+                         sef_bridge_disk** out, char* err, size_t err_len) {
+  if (out != nullptr) *out = nullptr;
+  return Run(err, err_len, [&] { return sef::qemu_bridge::OpenDisk(unit, options, out); });
+}
+
+void sef_bridge_disk_close(sef_bridge_disk* disk) {
+  RunVoid("sef_bridge_disk_close", [&] {
+    if (disk != nullptr) sef::qemu_bridge::CloseDisk(disk);
+  });
+}
+
+int sef_bridge_disk_get_info(sef_bridge_disk* disk, sef_bridge_disk_info* out) {
+  return Run(nullptr, 0, [&] {
+    if (disk == nullptr || out == nullptr) {
+      return absl::InvalidArgumentError("sef_bridge_disk_get_info: NULL argument");
+    }
+    *out = disk->info;
+    return absl::OkStatus();
+  });
+}
+
+int sef_bridge_disk_event_fd(sef_bridge_disk* disk) {
+  int fd = -1;
+  const int rc = Run(nullptr, 0, [&] {
+    if (disk == nullptr) return absl::InvalidArgumentError("sef_bridge_disk_event_fd: NULL disk");
+    fd = disk->queue->fd();
+    return absl::OkStatus();
+  });
+  return rc < 0 ? rc : fd;
+}
+
+size_t sef_bridge_disk_poll(sef_bridge_disk* disk, sef_bridge_completion* out, size_t max) {
+  size_t n = 0;
+  RunVoid("sef_bridge_disk_poll", [&] {
+    if (disk != nullptr && out != nullptr) n = disk->queue->Pop(out, max);
+  });
+  return n;
+}
+
+int sef_bridge_disk_read(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks,
+                         const struct iovec* iov, uint32_t iovcnt, uint64_t tag) {
+  return Run(nullptr, 0,
+             [&] { return sef::qemu_bridge::Read(disk, lba, blocks, iov, iovcnt, tag); });
+}
+
+int sef_bridge_disk_write(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks,
+                          const struct iovec* iov, uint32_t iovcnt, uint32_t flags, uint64_t tag) {
+  return Run(nullptr, 0,
+             [&] { return sef::qemu_bridge::Write(disk, lba, blocks, iov, iovcnt, flags, tag); });
+}
+
+int sef_bridge_disk_append(sef_bridge_disk* disk, uint64_t zslba, uint32_t blocks,
+                           const struct iovec* iov, uint32_t iovcnt, uint32_t flags, uint64_t tag) {
+  return Run(nullptr, 0, [&] {
+    return sef::qemu_bridge::Append(disk, zslba, blocks, iov, iovcnt, flags, tag);
+  });
+}
+
+int sef_bridge_disk_trim(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, uint64_t tag) {
+  return Run(nullptr, 0, [&] { return sef::qemu_bridge::Trim(disk, lba, blocks, tag); });
+}
+
+int sef_bridge_disk_flush(sef_bridge_disk* disk, uint64_t tag) {
+  return Run(nullptr, 0, [&] { return sef::qemu_bridge::Flush(disk, tag); });
+}
+
+int sef_bridge_disk_zone_send(sef_bridge_disk* disk, uint32_t action, uint64_t zslba, int all,
+                              uint64_t tag) {
+  return Run(nullptr, 0, [&] { return sef::qemu_bridge::ZoneSend(disk, action, zslba, all, tag); });
+}
+
+int sef_bridge_disk_zone_report(sef_bridge_disk* disk, uint64_t start, uint32_t filter, int partial,
+                                sef_bridge_zone* out, uint32_t max, uint64_t* matching,
+                                uint16_t* status) {
+  int written = 0;
+  const int rc = Run(nullptr, 0, [&] {
+    return sef::qemu_bridge::ZoneReport(disk, start, filter, partial, out, max, matching, status,
+                                        &written);
+  });
+  return rc < 0 ? rc : written;
+}
+
+}  // extern "C"
