@@ -69,14 +69,15 @@ EOF
 else
   [[ -f "$UNIT_FILE" ]] || { echo "run_vm.sh: unit configuration '$UNIT_FILE' not found" >&2; exit 2; }
   UNIT_PATH="$(realpath "$UNIT_FILE")"
-  echo "[main] building the bridge and QEMU (cached after the first run)..." >&2
-  QEMU="$(tools/qemu/build_sef_qemu.sh | tail -n1)"
+  echo "[main] building QEMU and the bridge it links (cached after the first run)..." >&2
+  QEMU="$(tools/qemu/build_qemu.sh | tail -n1)"
   echo "[main] building sef_hal_probe..." >&2
   bazel build //tools/sef_hal_probe >"$TMP/bazel.log" 2>&1 || { tail -n 30 "$TMP/bazel.log" >&2; exit 1; }
   PROBE="$(bazel info bazel-bin 2>/dev/null)/tools/sef_hal_probe/sef_hal_probe"
   # QoS domains are presented as NVM namespaces: Linux 6.1 refuses metadata on CSI 0x30 ones.
-  dev="nvme,serial=sef0,sef.unit=$UNIT_PATH,sef.ns_csi=nvm"
-  [[ -n "$BACKING" ]] && dev+=",sef.backing=$(realpath -m "$BACKING")"
+  spec="model:$UNIT_PATH"
+  [[ -n "$BACKING" ]] && spec+=":$(realpath -m "$BACKING")"
+  dev="nvme,serial=sef0,sef.unit=$spec,sef.ns_csi=nvm"
   DEVS=(-device "$dev")
   RUNNER_ARGS=(--qemu "$QEMU")
   cat >"$TMP/report.sh" <<EOF

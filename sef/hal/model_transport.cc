@@ -146,8 +146,7 @@ std::unique_ptr<Transport> MakeModelTransport(std::shared_ptr<model::Controller>
   return std::make_unique<ModelTransport>(std::move(name), std::move(controller), options);
 }
 
-absl::StatusOr<std::unique_ptr<Transport>> OpenModelTransport(const std::string& rest,
-                                                              const TransportOptions& options) {
+absl::StatusOr<std::shared_ptr<model::Controller>> OpenModelController(const std::string& rest) {
   const size_t colon = rest.find(':');
   const std::string config_path = rest.substr(0, colon);
   const std::string backing = colon == std::string::npos ? "" : rest.substr(colon + 1);
@@ -158,8 +157,13 @@ absl::StatusOr<std::unique_ptr<Transport>> OpenModelTransport(const std::string&
   SEF_ASSIGN_OR_RETURN(model::UnitConfig config, model::LoadUnitConfig(config_path));
   SEF_ASSIGN_OR_RETURN(std::unique_ptr<model::Controller> unit,
                        model::Controller::Open({.config = config, .backing_file = backing}));
-  return MakeModelTransport(std::shared_ptr<model::Controller>(std::move(unit)), "model:" + rest,
-                            options);
+  return std::shared_ptr<model::Controller>(std::move(unit));
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> OpenModelTransport(const std::string& rest,
+                                                              const TransportOptions& options) {
+  SEF_ASSIGN_OR_RETURN(std::shared_ptr<model::Controller> unit, OpenModelController(rest));
+  return MakeModelTransport(std::move(unit), "model:" + rest, options);
 }
 
 }  // namespace sef::hal

@@ -33,6 +33,11 @@ std::unique_ptr<Transport> MakeModelTransport(std::shared_ptr<model::Controller>
 absl::StatusOr<std::unique_ptr<Transport>> OpenModelTransport(const std::string& rest,
                                                               const TransportOptions& options);
 
+// The controller OpenModelTransport opens for `rest`, for an embedder that drives it too and
+// opens Units over it with MakeModelTransport (the QEMU bridge: one controller per unit,
+// shared by its emulated controller and its disks). Errors as OpenModelTransport.
+absl::StatusOr<std::shared_ptr<model::Controller>> OpenModelController(const std::string& rest);
+
 }  // namespace sef::hal
 
 #endif  // SEF_HAL_MODEL_TRANSPORT_H_

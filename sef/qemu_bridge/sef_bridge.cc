@@ -1,48 +1,48 @@
-// sef_bridge.h over sef::model::Controller.
+// sef_bridge.h: the emulated controller handle (sef_bridge_unit) over the model controller of
+// a shared unit (internal/unit_table.h), and sef_bridge_transfer_of.
 //
 // Why it is built this way:
 // - The model completes through callbacks on whichever thread submitted the command that
 //   finishes another (a FAR on its NLW's thread, an AER on the thread that raised the event).
-//   QEMU must never be called from such a place, so every callback only links a
-//   pre-allocated record into a lock-protected FIFO and bumps an eventfd; QEMU drains the
-//   FIFO from its own event loop. Nothing in a callback allocates or can throw: an exception
-//   there would unwind through the model.
-// - Each accepted command owns one heap record (Pending) from submit to poll. It holds what
-//   must outlive sef_bridge_submit's stack frame: the single iovec a contiguous buffer is
-//   wrapped in, or the bounce buffer an iovec list is gathered into.
-// - absl::Status becomes a C code in exactly one function (Report); exceptions are caught at
-//   every entry point (Run / RunVoid) and never reach C.
+//   QEMU must never be called from such a place, so every callback only finishes a
+//   pre-allocated record and links it into the handle's CompletionQueue, whose eventfd QEMU
+//   watches. Nothing in a callback allocates or can throw: an exception there would unwind
+//   through the model.
+// - Each accepted command owns one record (Pending) from submit to poll. It holds what must
+//   outlive sef_bridge_submit's stack frame: the single iovec a contiguous buffer is wrapped
+//   in, or the bounce buffer an iovec list is gathered into.
+// - The unit may be shared with other handles (disks), so a command of this handle can still
+//   be parked in the model after the handle closed. The commands that park (FAR, NLC, AER)
+//   therefore never hand the model a host buffer: they work on the record's bounce, and
+//   the copy back to the host happens only while the queue is open (CompletionQueue::
+//   DeliverIfOpen), never after close returned.
+// - absl::Status becomes a C code in exactly one function (internal/c_abi.h).
 #include "sef/qemu_bridge/sef_bridge.h"
 
 #include <linux/nvme_ioctl.h>
-#include <sys/eventfd.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <exception>
 #include <memory>
-#include <mutex>
-#include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/string_view.h"
 #include "sef/base/status_macros.h"
+#include "sef/hal/cmd/codec.h"
 #include "sef/hal/cmd/command.h"
 #include "sef/hal/cmd/wire.h"
 #include "sef/hal/model/controller.h"
 #include "sef/hal/model/unit_config.h"
+#include "sef/qemu_bridge/internal/c_abi.h"
+#include "sef/qemu_bridge/internal/completion_queue.h"
+#include "sef/qemu_bridge/internal/unit_table.h"
 
 // The C structs are copied byte for byte into the kernel's layout.
 static_assert(sizeof(sef_bridge_cmd) == 72);
@@ -57,6 +57,7 @@ static_assert(offsetof(sef_bridge_cmd, cdw10) == offsetof(nvme_passthru_cmd64, c
 static_assert(offsetof(sef_bridge_cmd, cdw15) == offsetof(nvme_passthru_cmd64, cdw15));
 static_assert(offsetof(sef_bridge_cmd, timeout_ms) == offsetof(nvme_passthru_cmd64, timeout_ms));
 static_assert(sizeof(sef_bridge_completion) == 24);
+static_assert(sizeof(sef_bridge_transfer) == 24);
 static_assert(sizeof(sef_bridge_info) == 256);
 static_assert(offsetof(sef_bridge_info, total_adus) == 64);
 static_assert(offsetof(sef_bridge_info, serial) == 72);
@@ -64,22 +65,25 @@ static_assert(offsetof(sef_bridge_info, model) == 96);
 static_assert(offsetof(sef_bridge_info, name) == 144);
 static_assert(offsetof(sef_bridge_info, rsvd) == 208);
 
+// The opaque handle of the C ABI: an emulated controller.
+struct sef_bridge_unit {
+  std::shared_ptr<sef::qemu_bridge::SharedUnit> unit;
+  std::shared_ptr<sef::qemu_bridge::CompletionQueue> queue;
+  bool persistent = false;
+};
+
 namespace sef::qemu_bridge {
 namespace {
 
 // One accepted command, from submit until poll hands its completion over.
-struct Pending {
-  uint64_t tag = 0;
-  model::Completion completion;
+struct Pending final : QueuedCompletion {
   iovec wrap{};                    // a contiguous buffer given to an iovec-list command
-  std::vector<uint8_t> bounce;     // an iovec list gathered for a contiguous-buffer command
+  std::vector<uint8_t> bounce;     // the data the model works on, when not the host's
   const iovec* scatter = nullptr;  // where `bounce` goes back at completion, if anywhere
   uint32_t scatter_count = 0;
-  Pending* next = nullptr;  // CompletionQueue link
 
-  // Runs in the model's completion callback: must not throw.
-  void Finish(model::Completion c) noexcept {
-    completion = c;
+  // Runs in the model's completion callback, only while the handle is open: must not throw.
+  void CopyBack() noexcept {
     size_t offset = 0;
     for (uint32_t i = 0; scatter != nullptr && i < scatter_count; ++i) {
       if (scatter[i].iov_len == 0) continue;
@@ -89,203 +93,23 @@ struct Pending {
   }
 };
 
-// Retries a syscall interrupted by a signal; the result is deliberately unused (an eventfd
-// counter cannot overflow in practice, and a read of an empty one just says EAGAIN).
-template <typename F>
-void Retry(F syscall) noexcept {
-  while (syscall() < 0 && errno == EINTR) {
-  }
-}
-
-// The completions ready for the host, and the eventfd that says so. Invariant (under mu_):
-// the eventfd counter is non-zero whenever the list is non-empty, and Pop resets it when it
-// empties the list.
-class CompletionQueue {
- public:
-  static absl::StatusOr<std::unique_ptr<CompletionQueue>> Create() {
-    const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0) {
-      const int e = errno;
-      return absl::Status(e == EMFILE || e == ENFILE || e == ENOMEM
-                              ? absl::StatusCode::kResourceExhausted
-                              : absl::StatusCode::kInternal,
-                          absl::StrFormat("cannot create an eventfd: %s", std::strerror(e)));
-    }
-    return std::unique_ptr<CompletionQueue>(new CompletionQueue(fd));
-  }
-  CompletionQueue(const CompletionQueue&) = delete;
-  CompletionQueue& operator=(const CompletionQueue&) = delete;
-
-  // Discards what was never polled (see sef_bridge_close).
-  ~CompletionQueue() {
-    Pending* p = head_;
-    while (p != nullptr) {
-      Pending* next = p->next;
-      delete p;
-      p = next;
-    }
-    close(fd_);
-  }
-
-  int fd() const { return fd_; }
-
-  void Push(std::unique_ptr<Pending> pending) noexcept {
-    Pending* p = pending.release();
-    p->next = nullptr;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (tail_ == nullptr) {
-      head_ = p;
-    } else {
-      tail_->next = p;
-    }
-    tail_ = p;
-    const uint64_t one = 1;
-    Retry([&] { return write(fd_, &one, sizeof(one)); });
-  }
-
-  size_t Pop(sef_bridge_completion* out, size_t max) noexcept {
-    Pending* taken = nullptr;
-    size_t n = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      Pending** last = &taken;
-      while (n < max && head_ != nullptr) {
-        Pending* p = head_;
-        head_ = p->next;
-        p->next = nullptr;
-        *last = p;
-        last = &p->next;
-        ++n;
-      }
-      if (head_ == nullptr) {
-        tail_ = nullptr;
-        uint64_t count;
-        Retry([&] { return read(fd_, &count, sizeof(count)); });
-      }
-    }
-    // Outside the lock: freeing a large bounce buffer must not stall other threads' pushes.
-    for (size_t i = 0; taken != nullptr; ++i) {
-      Pending* p = taken;
-      taken = p->next;
-      out[i] = sef_bridge_completion{};
-      out[i].tag = p->tag;
-      out[i].result = p->completion.result;
-      out[i].status = p->completion.status.raw();
-      delete p;
-    }
-    return n;
-  }
-
- private:
-  explicit CompletionQueue(int fd) : fd_(fd) {}
-
-  const int fd_;
-  std::mutex mu_;
-  Pending* head_ ABSL_GUARDED_BY(mu_) = nullptr;
-  Pending* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
-};
-
-}  // namespace
-}  // namespace sef::qemu_bridge
-
-// The opaque handle of the C ABI.
-struct sef_bridge_unit {
-  // Declared first so it is destroyed last: the controller's destructor still completes
-  // (aborts) parked commands into it.
-  std::unique_ptr<sef::qemu_bridge::CompletionQueue> queue;
-  std::unique_ptr<sef::model::Controller> controller;
-  bool persistent = false;
-};
-
-namespace sef::qemu_bridge {
-namespace {
-
-// Copies `text` into a C buffer as one line: control characters become spaces, the result is
-// truncated to fit and always NUL-terminated. Allocates nothing.
-void WriteLine(char* err, size_t err_len, absl::string_view text, size_t at = 0) noexcept {
-  if (err == nullptr || err_len == 0 || at >= err_len) return;
-  size_t i = at;
-  for (char ch : text) {
-    if (i + 1 >= err_len) break;
-    err[i++] = (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F) ? ' ' : ch;
-  }
-  err[i] = '\0';
-}
-
-// THE conversion of an absl::Status into the C ABI's negative errno-style code and one-line
-// message. Every int entry point returns through here.
-int Report(const absl::Status& status, char* err, size_t err_len) noexcept {
-  WriteLine(err, err_len, status.message());
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return 0;
-    case absl::StatusCode::kInvalidArgument:
-      return -EINVAL;
-    case absl::StatusCode::kNotFound:
-      return -ENOENT;
-    case absl::StatusCode::kPermissionDenied:
-      return -EACCES;
-    case absl::StatusCode::kFailedPrecondition:  // a backing file locked or of another config
-    case absl::StatusCode::kAlreadyExists:
-      return -EBUSY;
-    case absl::StatusCode::kOutOfRange:
-      return -E2BIG;
-    case absl::StatusCode::kResourceExhausted:
-      return -ENOMEM;
-    case absl::StatusCode::kUnimplemented:
-      return -ENOTSUP;
-    default:  // DataLoss (corrupt backing file), Internal, Unknown, ...
-      return -EIO;
-  }
-}
-
-// Runs an entry point's body, which returns absl::Status, and converts the outcome. No
-// exception escapes: they become -ENOMEM or -EIO with a message.
-template <typename Body>
-int Run(char* err, size_t err_len, Body&& body) noexcept {
-  try {
-    return Report(body(), err, err_len);
-  } catch (const std::bad_alloc&) {
-    WriteLine(err, err_len, "sef_bridge: out of memory");
-    return -ENOMEM;
-  } catch (const std::exception& e) {
-    constexpr absl::string_view kPrefix = "sef_bridge: internal error: ";
-    WriteLine(err, err_len, kPrefix);
-    WriteLine(err, err_len, e.what(), kPrefix.size());
-    return -EIO;
-  } catch (...) {
-    WriteLine(err, err_len, "sef_bridge: internal error (unknown exception)");
-    return -EIO;
-  }
-}
-
-// For entry points with nothing to return an error through (poll, tick, close): an exception
-// is reported on stderr, the only channel left, and swallowed.
-template <typename Body>
-void RunVoid(const char* what, Body&& body) noexcept {
-  try {
-    body();
-  } catch (...) {
-    std::fputs(what, stderr);
-    std::fputs(": internal error (exception swallowed at the C ABI)\n", stderr);
-  }
-}
-
-absl::Status OpenUnit(const char* config_path, const char* backing_file, sef_bridge_unit** out) {
+absl::Status OpenUnit(const char* name, sef_bridge_unit** out) {
   if (out == nullptr) return absl::InvalidArgumentError("sef_bridge_open: `out` is NULL");
   *out = nullptr;
-  if (config_path == nullptr || *config_path == '\0') {
-    return absl::InvalidArgumentError("sef_bridge_open: no unit config path");
+  if (name == nullptr || *name == '\0') {
+    return absl::InvalidArgumentError("sef_bridge_open: no unit name");
   }
-  SEF_ASSIGN_OR_RETURN(model::UnitConfig config, model::LoadUnitConfig(config_path));
-  auto unit = std::make_unique<sef_bridge_unit>();
-  SEF_ASSIGN_OR_RETURN(unit->queue, CompletionQueue::Create());
-  model::ControllerOptions options;
-  options.config = std::move(config);
-  if (backing_file != nullptr) options.backing_file = backing_file;
-  unit->persistent = !options.backing_file.empty();
-  SEF_ASSIGN_OR_RETURN(unit->controller, model::Controller::Open(std::move(options)));
-  *out = unit.release();
+  auto handle = std::make_unique<sef_bridge_unit>();
+  SEF_ASSIGN_OR_RETURN(handle->unit, AcquireUnit(name));
+  if (handle->unit->controller() == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s is a SEF unit on the host: an emulated controller needs a model unit "
+                        "(a unit number configured as model:... or a model: spec)",
+                        handle->unit->description()));
+  }
+  SEF_ASSIGN_OR_RETURN(handle->queue, CompletionQueue::Create());
+  handle->persistent = handle->unit->persistent();
+  *out = handle.release();
   return absl::OkStatus();
 }
 
@@ -294,6 +118,14 @@ bool ModelWantsIovecs(const Command& c) {
   return c.queue == QueueType::kIo &&
          (c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kNamelessWrite) ||
           c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kRead));
+}
+
+// The commands that may stay parked in the model after they were submitted (waiting for a
+// partner): the model must never hold a host buffer of theirs.
+bool MayPark(const Command& c) {
+  return c.queue == QueueType::kIo &&
+         (c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kFlashAddressRequest) ||
+          c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kNamelessCopy));
 }
 
 absl::Status SubmitCommand(sef_bridge_unit* unit, int admin, const sef_bridge_cmd* in,
@@ -325,59 +157,71 @@ absl::Status SubmitCommand(sef_bridge_unit* unit, int admin, const sef_bridge_cm
   pending->tag = tag;
   const bool wants_iovecs = ModelWantsIovecs(c);
 
+  // The host's data as an iovec list (a contiguous buffer is one entry).
+  iovec one{reinterpret_cast<void*>(static_cast<uintptr_t>(in->addr)), in->data_len};
+  const iovec* iov = &one;
+  uint32_t count = in->data_len == 0 ? 0 : 1;
   if ((flags & SEF_BRIDGE_VECTORED) != 0) {
     if (in->data_len > SEF_BRIDGE_MAX_IOVECS) {
       return absl::InvalidArgumentError(absl::StrFormat("sef_bridge_submit: %u iovecs, at most %u",
                                                         in->data_len, SEF_BRIDGE_MAX_IOVECS));
     }
-    const auto* iov = reinterpret_cast<const iovec*>(static_cast<uintptr_t>(in->addr));
-    if (wants_iovecs) {
+    iov = reinterpret_cast<const iovec*>(static_cast<uintptr_t>(in->addr));
+    count = in->data_len;
+  }
+
+  if (wants_iovecs) {
+    if ((flags & SEF_BRIDGE_VECTORED) != 0) {
       c.vectored = true;  // sqe.vec_cnt (= data_len) already counts them
     } else {
-      // Gather every entry, including for a device-to-host command, so that bytes the device
-      // does not write keep their values when the buffer is scattered back.
-      uint64_t total = 0;
-      for (uint32_t i = 0; i < in->data_len; ++i) {
-        if (iov[i].iov_len != 0 && iov[i].iov_base == nullptr) {
-          return absl::InvalidArgumentError(
-              absl::StrFormat("sef_bridge_submit: iovec %u has a length and no buffer", i));
-        }
-        total += iov[i].iov_len;
-        if (total > SEF_BRIDGE_MAX_DATA_BYTES) {
-          return absl::OutOfRangeError(absl::StrFormat(
-              "sef_bridge_submit: the iovec list exceeds %u bytes", SEF_BRIDGE_MAX_DATA_BYTES));
-        }
-      }
-      pending->bounce.resize(total);
-      size_t offset = 0;
-      for (uint32_t i = 0; i < in->data_len; ++i) {
-        if (iov[i].iov_len == 0) continue;
-        std::memcpy(pending->bounce.data() + offset, iov[i].iov_base, iov[i].iov_len);
-        offset += iov[i].iov_len;
-      }
-      if (c.direction != DataDirection::kHostToDevice) {
-        pending->scatter = iov;
-        pending->scatter_count = in->data_len;
-      }
-      c.sqe.addr = total == 0 ? 0 : reinterpret_cast<uintptr_t>(pending->bounce.data());
-      c.sqe.data_len = static_cast<uint32_t>(total);
+      pending->wrap = one;
+      c.sqe.addr = reinterpret_cast<uintptr_t>(&pending->wrap);
+      c.sqe.vec_cnt = count;
+      c.vectored = true;
     }
-  } else if (wants_iovecs) {
-    pending->wrap.iov_base = reinterpret_cast<void*>(static_cast<uintptr_t>(in->addr));
-    pending->wrap.iov_len = in->data_len;
-    c.sqe.addr = reinterpret_cast<uintptr_t>(&pending->wrap);
-    c.sqe.vec_cnt = in->data_len == 0 ? 0 : 1;
-    c.vectored = true;
+  } else if ((flags & SEF_BRIDGE_VECTORED) != 0 || MayPark(c)) {
+    // Gather every entry, including for a device-to-host command, so that bytes the device
+    // does not write keep their values when the buffer is scattered back.
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (iov[i].iov_len != 0 && iov[i].iov_base == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("sef_bridge_submit: iovec %u has a length and no buffer", i));
+      }
+      total += iov[i].iov_len;
+      if (total > SEF_BRIDGE_MAX_DATA_BYTES) {
+        return absl::OutOfRangeError(absl::StrFormat(
+            "sef_bridge_submit: the iovec list exceeds %u bytes", SEF_BRIDGE_MAX_DATA_BYTES));
+      }
+    }
+    pending->bounce.resize(total);
+    size_t offset = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (iov[i].iov_len == 0) continue;
+      std::memcpy(pending->bounce.data() + offset, iov[i].iov_base, iov[i].iov_len);
+      offset += iov[i].iov_len;
+    }
+    if (c.direction != DataDirection::kHostToDevice) {
+      if ((flags & SEF_BRIDGE_VECTORED) == 0) {
+        pending->wrap = one;  // `one` lives on this stack frame
+        iov = &pending->wrap;
+      }
+      pending->scatter = iov;
+      pending->scatter_count = count;
+    }
+    c.sqe.addr = total == 0 ? 0 : reinterpret_cast<uintptr_t>(pending->bounce.data());
+    c.sqe.data_len = static_cast<uint32_t>(total);
   }
 
   // The model stores what it needs of `c` (a parked FAR keeps its decoded request, whose
-  // buffers point into the host's memory or into `pending`); `pending` lives in the callback
-  // until the model completes the command, then in the queue until polled.
-  CompletionQueue* queue = unit->queue.get();
-  unit->controller->Submit(
-      c, [queue, pending = std::move(pending)](model::Completion done) mutable noexcept {
-        pending->Finish(done);
-        queue->Push(std::move(pending));
+  // buffers point into `pending`); `pending` lives in the callback until the model
+  // completes the command, then in the queue until polled.
+  unit->unit->controller()->Submit(
+      c, [queue = unit->queue, pending = std::move(pending)](model::Completion done) mutable {
+        pending->result = done.result;
+        pending->status = done.status.raw();
+        Pending* p = pending.get();
+        queue->DeliverIfOpen(std::move(pending), [p]() noexcept { p->CopyBack(); });
       });
   return absl::OkStatus();
 }
@@ -392,7 +236,7 @@ absl::Status UnitInfo(sef_bridge_unit* unit, sef_bridge_info* out) {
   if (unit == nullptr || out == nullptr) {
     return absl::InvalidArgumentError("sef_bridge_unit_info: NULL argument");
   }
-  const model::UnitConfig& c = unit->controller->config();
+  const model::UnitConfig& c = unit->unit->controller()->config();
   sef_bridge_info info{};
   info.abi_version = SEF_BRIDGE_ABI_VERSION;
   info.max_qos_domains = c.max_qos_domains;
@@ -421,6 +265,28 @@ absl::Status UnitInfo(sef_bridge_unit* unit, sef_bridge_info* out) {
   return absl::OkStatus();
 }
 
+absl::Status TransferOfCommand(int admin, const sef_bridge_cmd* in, sef_bridge_transfer* out) {
+  if (in == nullptr || out == nullptr) {
+    return absl::InvalidArgumentError("sef_bridge_transfer_of: NULL argument");
+  }
+  if (admin != SEF_BRIDGE_QUEUE_ADMIN && admin != SEF_BRIDGE_QUEUE_IO) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "sef_bridge_transfer_of: queue %d is neither admin (1) nor I/O (0)", admin));
+  }
+  nvme_passthru_cmd64 sqe{};
+  std::memcpy(&sqe, in, sizeof(*in));
+  const cmd::Transfer t =
+      cmd::TransferOf(sqe, admin == SEF_BRIDGE_QUEUE_ADMIN ? QueueType::kAdmin : QueueType::kIo);
+  *out = sef_bridge_transfer{};
+  out->data_bytes = t.data_bytes;
+  out->metadata_bytes = t.metadata_bytes;
+  out->direction = t.direction == DataDirection::kHostToDevice   ? 1
+                   : t.direction == DataDirection::kDeviceToHost ? 2
+                                                                 : 0;
+  out->from_fields = t.from_fields ? 1 : 0;
+  return absl::OkStatus();
+}
+
 }  // namespace
 }  // namespace sef::qemu_bridge
 
@@ -429,19 +295,16 @@ using sef::qemu_bridge::RunVoid;
 
 extern "C" {
 
-int sef_bridge_open(const char* unit_config_json_path, const char* backing_file_or_null,
-                    sef_bridge_unit** out, char* err, size_t err_len) {
+int sef_bridge_open(const char* unit, sef_bridge_unit** out, char* err, size_t err_len) {
   if (out != nullptr) *out = nullptr;
-  return Run(err, err_len, [&] {
-    return sef::qemu_bridge::OpenUnit(unit_config_json_path, backing_file_or_null, out);
-  });
+  return Run(err, err_len, [&] { return sef::qemu_bridge::OpenUnit(unit, out); });
 }
 
 void sef_bridge_close(sef_bridge_unit* unit) {
   RunVoid("sef_bridge_close", [&] {
     if (unit == nullptr) return;
-    unit->controller.reset();  // aborts parked commands into the queue, releases the file
-    delete unit;               // then the queue discards every unpolled completion
+    unit->queue->Close();  // nothing reaches the host from now on
+    delete unit;           // the unit closes with its last handle (aborting what is parked)
   });
 }
 
@@ -471,18 +334,25 @@ int sef_bridge_submit(sef_bridge_unit* unit, int admin, const sef_bridge_cmd* cm
 
 void sef_bridge_tick(sef_bridge_unit* unit) {
   RunVoid("sef_bridge_tick", [&] {
-    if (unit != nullptr) unit->controller->Tick();
+    if (unit != nullptr) unit->unit->controller()->Tick();
   });
 }
 
 void sef_bridge_reset(sef_bridge_unit* unit) {
   RunVoid("sef_bridge_reset", [&] {
-    if (unit != nullptr) unit->controller->AbortOutstanding();
+    // Shared with another handle: its parked commands are not this guest's to abort.
+    if (unit != nullptr && unit->unit.use_count() == 1) {
+      unit->unit->controller()->AbortOutstanding();
+    }
   });
 }
 
 int sef_bridge_unit_info(sef_bridge_unit* unit, sef_bridge_info* out) {
   return Run(nullptr, 0, [&] { return sef::qemu_bridge::UnitInfo(unit, out); });
+}
+
+int sef_bridge_transfer_of(int admin, const sef_bridge_cmd* cmd, sef_bridge_transfer* out) {
+  return Run(nullptr, 0, [&] { return sef::qemu_bridge::TransferOfCommand(admin, cmd, out); });
 }
 
 }  // extern "C"

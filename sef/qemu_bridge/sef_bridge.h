@@ -1,15 +1,20 @@
 /*
- * The C ABI of the SEF device model, for QEMU's NVMe controller (and any other C program).
+ * The C ABI of the SEF stack for QEMU (and any other C program): libsefbridge.so.
  *
- * libsefbridge.so runs one emulated SEF unit per handle (sef/hal/model: a software SEF
- * controller) and exchanges raw NVMe commands with it. The host (QEMU) never gets a call
- * from the library: completions go into a per-unit queue and an eventfd becomes readable;
- * the host drains the queue from its own event loop.
+ * Units are named as everywhere in the stack (sef/units/units.h, docs/qemu-devices.md): a
+ * number ("0": the embedded default unit unless configured otherwise) or a HAL spec
+ * ("model:<config.json>[:<backing file>]", "/dev/nvmeN"). The library keeps one process-wide
+ * table of open units: every handle that names the same unit (the same backing file) shares
+ * one open unit; a second process is refused by the backing file's lock.
+ *
+ * An emulated controller handle (sef_bridge_unit) runs the SEF device model of a model unit
+ * and exchanges raw NVMe commands with it. The host (QEMU) never gets a call from the
+ * library: completions go into a per-handle queue and an eventfd becomes readable; the host
+ * drains the queue from its own event loop.
  *
  *   sef_bridge_unit* u;
  *   char err[256];
- *   if (sef_bridge_open("testdata/units/default.json", "/var/tmp/unit0.sef", &u, err,
- *                       sizeof(err)) != 0) { fprintf(stderr, "%s\n", err); exit(1); }
+ *   if (sef_bridge_open("0", &u, err, sizeof(err)) != 0) { fprintf(stderr, "%s\n", err); exit(1); }
  *   qemu_set_fd_handler(sef_bridge_event_fd(u), on_ready, NULL, u);  // or aio_set_fd_handler
  *   sef_bridge_submit(u, 0, &cmd, 0, tag);                  // I/O queue, contiguous data
  *   ...
@@ -22,20 +27,23 @@
  *
  * Commands. A sef_bridge_cmd is the 72-byte layout of `struct nvme_uring_cmd` (that is, a
  * `struct nvme_passthru_cmd64` without its result): an NVMe submission entry whose data and
- * metadata pointers are HOST addresses (QEMU maps guest PRPs/SGLs first). The buffers must
- * stay valid and untouched by the host until the command's completion is polled. The model
- * decodes the command exactly as SEF hardware would and answers malformed commands with an
- * NVMe status, never with a submit error: sef_bridge_submit fails only for arguments the
- * bridge cannot even hand over (NULL pointers, unknown flags, an impossible size).
+ * metadata pointers are HOST addresses (QEMU maps guest PRPs/SGLs first;
+ * sef_bridge_transfer_of says how many bytes a command moves). The buffers must stay valid and
+ * untouched by the host until the command's completion is polled (or the handle is closed). The
+ * model decodes the command exactly as SEF hardware would and answers malformed commands with an
+ * NVMe status, never with a submit error: sef_bridge_submit fails only for arguments the bridge
+ * cannot even hand over (NULL pointers, unknown flags, an impossible size).
  *
  * Data. Without SEF_BRIDGE_VECTORED, `addr` points at `data_len` contiguous bytes. With it,
  * `addr` points at an array of `data_len` POSIX `struct iovec` (<sys/uio.h>), so QEMU can
- * pass a mapped scatter list (QEMUIOVector's iov) as it is. Either form is accepted for EVERY
- * opcode: the bridge wraps a contiguous buffer in one iovec for the commands the model reads
- * as iovec lists (Nameless Write 0xD1 and Read 0xD6, I/O queue), and gathers an iovec list
- * into a bounce buffer (scattered back at completion) for every other command. The iovec
- * array, like the buffers it points at, must stay valid until the completion is polled.
- * Metadata is always contiguous (`metadata`, `metadata_len`).
+ * pass guest memory it mapped (a QEMUIOVector's iov) as it is. Either form is accepted for
+ * EVERY opcode: the bridge wraps a contiguous buffer in one iovec for the commands the model
+ * reads as iovec lists (Nameless Write 0xD1 and Read 0xD6, I/O queue), and gathers an iovec
+ * list into a bounce buffer (scattered back at completion) for every other command. The two
+ * commands that wait for a partner (Flash Address Request, Nameless Copy) always work on a
+ * bounce buffer of the library's. The iovec array, like the buffers it points at, must stay
+ * valid until the completion is polled. Metadata is always contiguous (`metadata`,
+ * `metadata_len`).
  *
  * Completions. Every accepted command completes exactly once, in the queue, with its tag.
  * Most complete before sef_bridge_submit returns (their completion is already queued); a
@@ -46,11 +54,10 @@
  * second (a QEMU timer), so that time-driven work (timeouts, open super block expiry, patrol
  * events) happens on an idle unit too.
  *
- * Thread-safety. sef_bridge_submit, sef_bridge_poll, sef_bridge_tick, sef_bridge_event_fd
- * and sef_bridge_unit_info may be called from any threads at once (QEMU's main loop and
- * iothreads): the model is thread-safe and the queue has its own lock. The library creates
- * no thread and never calls the host. sef_bridge_close must be the last call on a handle,
- * made when no other call on it is running.
+ * Thread-safety. Every function but the close functions may be called from any threads at
+ * once (QEMU's main loop and iothreads): the model is thread-safe and each queue has its own
+ * lock. The library's threads (HAL, FTL, ZNS) never call the host. A close function must be
+ * the last call on its handle, made when no other call on it is running.
  *
  * Errors. Functions returning int return 0 (or a count/fd) on success and a negative
  * errno-style code on failure. No C++ exception ever leaves the library: an internal failure
@@ -74,7 +81,7 @@ extern "C" {
 
 /* Bumped on any incompatible change of this header; sef_bridge_info.abi_version reports the
  * library's value. */
-#define SEF_BRIDGE_ABI_VERSION 1
+#define SEF_BRIDGE_ABI_VERSION 2
 
 /* sef_bridge_submit `admin` argument. */
 #define SEF_BRIDGE_QUEUE_IO 0
@@ -151,27 +158,27 @@ typedef struct sef_bridge_info {
   uint8_t rsvd[48];               /* 208 zero */
 } sef_bridge_info;
 
-/* Opens a unit: loads and validates the JSON unit config, then starts the model in RAM
- * (backing_file_or_null NULL or "") or on a backing file (created if missing, reopened if
- * present; locked against a second opener, in this or another process).
+/* Opens an emulated controller on the model unit `unit` names (a unit number or spec, see
+ * above): the unit already open in this process, or opens it (the embedded default unit is
+ * provisioned on first use). A unit on the host (/dev/nvmeN) cannot be emulated.
  * Returns 0 and sets *out, or a negative code and sets *out = NULL:
- *   -EINVAL  bad argument or invalid config ("<path>: geometry.planes: 0 is outside 1..256")
- *   -ENOENT  config or backing file directory missing; -EACCES permission denied
- *   -EBUSY   the backing file cannot be used as given: locked by another opener, created
+ *   -EINVAL  bad argument, a malformed unit name, an invalid config, a host unit
+ *            ("testdata/units/x.json: geometry.planes: 0 is outside 1..256")
+ *   -ENOENT  no such unit number, config or backing file directory; -EACCES permission denied
+ *   -EBUSY   the backing file cannot be used as given: locked by another process, created
  *            for another configuration, or not a SEF model file (of this format version)
  *   -EIO     corrupt backing file or another failure; -ENOMEM out of memory
  * `err` (may be NULL; err_len bytes including the NUL) receives one line without a trailing
- * newline on failure, and "" on success. */
-SEF_BRIDGE_API int sef_bridge_open(const char* unit_config_json_path,
-                                   const char* backing_file_or_null, sef_bridge_unit** out,
-                                   char* err, size_t err_len);
+ * newline on failure, naming the unit and how it was found, and "" on success. */
+SEF_BRIDGE_API int sef_bridge_open(const char* unit, sef_bridge_unit** out, char* err,
+                                   size_t err_len);
 
-/* Closes the unit: flushes and unlocks its backing file, frees everything. NULL is a no-op.
- * Commands still outstanding (parked AERs, unpaired FAR/NLC) are completed by the model
- * with Abort Requested, and those completions, like every completion not yet polled, are
- * DISCARDED: nothing is delivered after close starts, so the host must treat every tag it
- * has not seen complete as dead (QEMU is tearing the device down). Data buffers of discarded
- * commands are no longer referenced once close returns. */
+/* Closes the handle; the unit closes (flushing and unlocking its backing file) when no other
+ * handle of this process uses it. NULL is a no-op. Completions not yet polled are DISCARDED,
+ * and so is any completion of this handle's commands that arrives later (a command still
+ * parked in a shared unit): nothing is delivered after close starts, so the host must treat
+ * every tag it has not seen complete as dead (QEMU is tearing the device down). Once close
+ * returns, no host buffer of any of the handle's commands is referenced. */
 SEF_BRIDGE_API void sef_bridge_close(sef_bridge_unit* unit);
 
 /* The unit's eventfd (non-blocking, close-on-exec; owned by the unit, closed by
@@ -202,10 +209,30 @@ SEF_BRIDGE_API int sef_bridge_submit(sef_bridge_unit* unit, int admin, const sef
  * patrol events); completions it causes are queued. Call about once a second. */
 SEF_BRIDGE_API void sef_bridge_tick(sef_bridge_unit* unit);
 
-/* A controller reset (the guest's driver reset the NVMe controller): every parked command
- * (Asynchronous Event Requests, a FAR or NLC waiting for its partner) completes through the
- * queue with Abort Requested (status 0x4007). The unit's state and data are untouched. */
+/* A controller reset (the guest's driver reset the NVMe controller): every command parked
+ * in the model (Asynchronous Event Requests, a FAR or NLC waiting for its partner) completes
+ * through the queue with Abort Requested (status 0x4007), so that no stale command pairs
+ * with the next driver's. The unit's state and data are untouched. When other handles of
+ * this process share the unit (a disk on one of its QoS domains), their commands may be
+ * parked too and must not be aborted: then nothing is aborted, and a stale FAR or NLC of the
+ * guest's ends at the model's unpaired timeout instead. */
 SEF_BRIDGE_API void sef_bridge_reset(sef_bridge_unit* unit);
+
+/* Bytes a command moves, computed from its fields by the command set codec (an NVMe
+ * submission entry carries PRPs or SGLs, not a length). */
+typedef struct sef_bridge_transfer {
+  uint64_t data_bytes;
+  uint64_t metadata_bytes; /* when the command carries metadata (MPTR non-zero) */
+  uint8_t direction;       /* 0 none, 1 host to device, 2 device to host */
+  uint8_t from_fields;     /* 0: no field gives the length; data_bytes is the usual 4096 */
+  uint8_t rsvd[6];
+} sef_bridge_transfer; /* 24 bytes */
+
+/* Fills *out for `cmd` on the admin (1) or I/O (0) queue. Every opcode has an answer (0
+ * bytes for commands that move nothing and for opcodes the command set does not define).
+ * Returns 0, or -EINVAL for a NULL argument or a queue other than 0/1. */
+SEF_BRIDGE_API int sef_bridge_transfer_of(int admin, const sef_bridge_cmd* cmd,
+                                          sef_bridge_transfer* out);
 
 /* Fills *out. Returns 0 or -EINVAL (NULL argument). */
 SEF_BRIDGE_API int sef_bridge_unit_info(sef_bridge_unit* unit, sef_bridge_info* out);

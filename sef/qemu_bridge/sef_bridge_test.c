@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(sef_bridge_cmd) == 72, "sef_bridge_cmd is the 72-byte NVMe uring layout");
@@ -45,7 +46,7 @@ static void Check(int ok, const char* expr, const char* file, int line, const ch
 #define EXPECT(cond) Check(!!(cond), #cond, __FILE__, __LINE__, NULL)
 #define EXPECTF(cond, ...) Check(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
 
-static const char* kTinyUnit = "testdata/units/tiny.json";
+static const char* kTinyUnit = "model:testdata/units/tiny.json"; /* in RAM */
 
 /* Generic SCT 0 statuses with DNR, as NvmeStatus::raw() encodes them. */
 enum { kDnr = 1 << 14, kInvalidOpcode = 0x01 };
@@ -208,9 +209,11 @@ static void TestBadConfigNamesTheField(void) {
       f);
   fclose(f);
 
+  char spec[4200];
+  snprintf(spec, sizeof(spec), "model:%s", path);
   sef_bridge_unit* u = (sef_bridge_unit*)(uintptr_t)1;
   char err[256];
-  const int rc = sef_bridge_open(path, NULL, &u, err, sizeof(err));
+  const int rc = sef_bridge_open(spec, &u, err, sizeof(err));
   EXPECTF(rc == -EINVAL, "rc %d", rc);
   EXPECT(u == NULL);
   EXPECTF(strstr(err, "geometry.planes") != NULL, "err: %s", err);
@@ -219,11 +222,26 @@ static void TestBadConfigNamesTheField(void) {
 
   /* A missing file, a NULL path, a NULL out, and a tiny error buffer. */
   char small[8];
-  EXPECT(sef_bridge_open("/nonexistent/unit.json", NULL, &u, small, sizeof(small)) < 0);
+  EXPECT(sef_bridge_open("model:/nonexistent/unit.json", &u, small, sizeof(small)) < 0);
   EXPECT(strlen(small) == sizeof(small) - 1);
-  EXPECT(sef_bridge_open(NULL, NULL, &u, err, sizeof(err)) == -EINVAL);
-  EXPECT(sef_bridge_open(kTinyUnit, NULL, NULL, err, sizeof(err)) == -EINVAL);
-  EXPECT(sef_bridge_open("/nonexistent/unit.json", NULL, &u, NULL, 0) < 0);
+  EXPECT(sef_bridge_open(NULL, &u, err, sizeof(err)) == -EINVAL);
+  EXPECT(sef_bridge_open("", &u, err, sizeof(err)) == -EINVAL);
+  EXPECT(sef_bridge_open(kTinyUnit, NULL, err, sizeof(err)) == -EINVAL);
+  EXPECT(sef_bridge_open("model:/nonexistent/unit.json", &u, NULL, 0) < 0);
+}
+
+/* Unit names as every device takes them (sef/units): a malformed name, a number nothing
+ * names (main() points SEF_UNITS_FILE at a file that turns host discovery off). */
+static void TestUnitNames(void) {
+  sef_bridge_unit* u = (sef_bridge_unit*)(uintptr_t)1;
+  char err[512];
+  int rc = sef_bridge_open("abc", &u, err, sizeof(err));
+  EXPECTF(rc == -EINVAL, "rc %d", rc);
+  EXPECT(u == NULL);
+  EXPECTF(strstr(err, "unit 'abc'") != NULL, "err: %s", err);
+  rc = sef_bridge_open("7", &u, err, sizeof(err));
+  EXPECTF(rc == -ENOENT, "rc %d", rc);
+  EXPECTF(strstr(err, "unit 7: no such SEF unit") != NULL, "err: %s", err);
 }
 
 static void TestNullArguments(void) {
@@ -239,7 +257,7 @@ static void TestNullArguments(void) {
 
   sef_bridge_unit* u = NULL;
   char err[256];
-  EXPECTF(sef_bridge_open(kTinyUnit, NULL, &u, err, sizeof(err)) == 0, "%s", err);
+  EXPECTF(sef_bridge_open(kTinyUnit, &u, err, sizeof(err)) == 0, "%s", err);
   if (u == NULL) return;
   EXPECT(sef_bridge_submit(u, 1, NULL, 0, 1) == -EINVAL);
   EXPECT(sef_bridge_submit(u, 2, &c, 0, 1) == -EINVAL);
@@ -424,23 +442,47 @@ static void ReadBack(sef_bridge_unit* u, uint64_t fla) {
   EXPECT(memcmp(first, data, 4096) == 0 && memcmp(second, data + 4096, 4096) == 0);
 }
 
+/* The child of RefusedInAnotherProcess (this program run again with --open NAME BACKING):
+ * exits 0 when opening NAME is refused with -EBUSY and a line naming BACKING. */
+static int OpenInChild(const char* name, const char* backing) {
+  sef_bridge_unit* u = NULL;
+  char err[512] = "";
+  const int rc = sef_bridge_open(name, &u, err, sizeof(err));
+  if (rc == -EBUSY && u == NULL && strstr(err, "in use") != NULL && strstr(err, backing) != NULL) {
+    return 0;
+  }
+  fprintf(stderr, "child: open %s: rc %d err %s\n", name, rc, err);
+  sef_bridge_close(u);
+  return 1;
+}
+
+/* Opens `name` in another process (a fresh one: a forked child would inherit this process's
+ * table of open units) while this one holds it. Returns 1 when it was refused. */
+static int RefusedInAnotherProcess(const char* name, const char* backing) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/proc/self/exe", "sef_bridge_test", "--open", name, backing, (char*)NULL);
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void TestEndToEnd(void) {
-  char backing[4096];
+  char backing[4096], name[4200];
   snprintf(backing, sizeof(backing), "%s/unit.sef", TempDir());
+  snprintf(name, sizeof(name), "%s:%s", kTinyUnit, backing);
   unlink(backing);
   sef_bridge_unit* u = NULL;
   char err[512];
-  int rc = sef_bridge_open(kTinyUnit, backing, &u, err, sizeof(err));
+  int rc = sef_bridge_open(name, &u, err, sizeof(err));
   EXPECTF(rc == 0, "open: %d %s", rc, err);
   if (u == NULL) return;
   EXPECT(err[0] == '\0');
 
-  /* A second opener of the same backing file is refused, with a message. */
-  sef_bridge_unit* second = (sef_bridge_unit*)(uintptr_t)1;
-  rc = sef_bridge_open(kTinyUnit, backing, &second, err, sizeof(err));
-  EXPECTF(rc == -EBUSY, "second open: rc %d", rc);
-  EXPECT(second == NULL);
-  EXPECTF(strstr(err, "in use") != NULL && strstr(err, backing) != NULL, "err: %s", err);
+  /* Another process on the same backing file is refused, with a message. */
+  EXPECT(RefusedInAnotherProcess(name, backing));
 
   TestUnitInfo(u);
   TestIdentify(u);
@@ -450,8 +492,7 @@ static void TestEndToEnd(void) {
   sef_bridge_tick(u);
   EXPECT(sef_bridge_poll(u, NULL, 0) == 0);
 
-  /* Left outstanding at close: an AER (parked) and a FAR with no NLW. Close discards their
-   * Abort Requested completions (and, under ASAN, must not leak them). */
+  /* Left outstanding: an AER (parked) and a FAR with no NLW. */
   sef_bridge_cmd aer = {.opcode = 0x0C};
   EXPECT(sef_bridge_submit(u, SEF_BRIDGE_QUEUE_ADMIN, &aer, 0, 0xAE) == 0);
   static uint8_t arr[144];
@@ -462,12 +503,29 @@ static void TestEndToEnd(void) {
   sef_bridge_completion c[2];
   EXPECT(sef_bridge_poll(u, c, 2) == 0);
 
-  /* A controller reset completes both with Abort Requested (0x4007: SCT 0, SC 7, DNR). */
+  /* A second handle in this process on the same file (another spelling of it) shares the
+   * unit: it sees the domain the first created, and while it is open a reset of the first
+   * aborts nothing (the second's commands could be parked). */
+  char other[4200];
+  snprintf(other, sizeof(other), "%s:%s/./unit.sef", kTinyUnit, TempDir());
+  sef_bridge_unit* shared = NULL;
+  rc = sef_bridge_open(other, &shared, err, sizeof(err));
+  EXPECTF(rc == 0, "shared open: %d %s", rc, err);
+  if (shared != NULL) {
+    if (fla != 0) ReadBack(shared, fla);
+    sef_bridge_reset(u);
+    EXPECT(!Readable(sef_bridge_event_fd(u)));
+    EXPECT(sef_bridge_poll(u, c, 2) == 0);
+    sef_bridge_close(shared);
+  }
+
+  /* Alone again: a controller reset completes both with Abort Requested (0x4007: SCT 0,
+   * SC 7, DNR). */
   sef_bridge_reset(u);
   EXPECT(Readable(sef_bridge_event_fd(u)));
   EXPECT(sef_bridge_poll(u, c, 2) == 2);
-  EXPECTF(c[0].status == 0x4007 && c[1].status == 0x4007, "reset statuses 0x%x 0x%x",
-          c[0].status, c[1].status);
+  EXPECTF(c[0].status == 0x4007 && c[1].status == 0x4007, "reset statuses 0x%x 0x%x", c[0].status,
+          c[1].status);
   EXPECTF((c[0].tag == 0xAE && c[1].tag == 0xFA) || (c[0].tag == 0xFA && c[1].tag == 0xAE),
           "reset tags 0x%llx 0x%llx", (unsigned long long)c[0].tag, (unsigned long long)c[1].tag);
   sef_bridge_reset(NULL); /* harmless */
@@ -478,11 +536,65 @@ static void TestEndToEnd(void) {
 
   /* Close released the file, which kept the data. */
   u = NULL;
-  rc = sef_bridge_open(kTinyUnit, backing, &u, err, sizeof(err));
+  rc = sef_bridge_open(name, &u, err, sizeof(err));
   EXPECTF(rc == 0, "reopen: %d %s", rc, err);
   if (u == NULL) return;
   if (fla != 0) ReadBack(u, fla);
   sef_bridge_close(u);
+}
+
+/* The embedded default unit (unit 0) in the temporary SEF_DATA_DIR main() set: provisioned
+ * on first use (one VD, four QoS domains), shared in this process, refused in another. */
+static void TestDefaultUnit(void) {
+  sef_bridge_unit* u = NULL;
+  char err[512];
+  int rc = sef_bridge_open("0", &u, err, sizeof(err));
+  EXPECTF(rc == 0, "open unit 0: %d %s", rc, err);
+  if (u == NULL) return;
+  sef_bridge_info info;
+  EXPECT(sef_bridge_unit_info(u, &info) == 0);
+  EXPECTF(strcmp(info.name, "default") == 0, "name '%.64s'", info.name);
+  EXPECT(info.persistent == 1);
+  /* QoS domains 1..4 exist and are attached: Identify CNS 05h answers for each. */
+  static uint8_t buf[4096];
+  for (uint32_t d = 1; d <= 5; ++d) {
+    sef_bridge_cmd id = {.opcode = 0x06, .nsid = d, .cdw10 = 0x05, .cdw11 = 0x30u << 24};
+    id.addr = Ptr(buf);
+    id.data_len = sizeof(buf);
+    const int status = Exec(u, SEF_BRIDGE_QUEUE_ADMIN, &id, 0, 0x500 + d, NULL);
+    EXPECTF((status == 0) == (d <= 4), "Identify 05h of domain %u: status 0x%x", d, status);
+  }
+  char backing[4200];
+  snprintf(backing, sizeof(backing), "%s/data/unit0.sef", TempDir());
+  EXPECT(RefusedInAnotherProcess("0", backing));
+  sef_bridge_close(u);
+}
+
+/* sef_bridge_transfer_of: the codec's lengths for hand-encoded commands. */
+static void TestTransfer(void) {
+  sef_bridge_transfer t;
+  uint8_t buf[8];
+  sef_bridge_cmd c = IdentifySefController(buf);
+  EXPECT(sef_bridge_transfer_of(SEF_BRIDGE_QUEUE_ADMIN, &c, &t) == 0);
+  EXPECT(t.data_bytes == 4096 && t.metadata_bytes == 0 && t.direction == 2 && t.from_fields);
+  sef_bridge_cmd log = {.opcode = 0x02, .cdw10 = (48u << 16) | 0xD0}; /* NUMD 48: 196 bytes */
+  EXPECT(sef_bridge_transfer_of(SEF_BRIDGE_QUEUE_ADMIN, &log, &t) == 0);
+  EXPECTF(t.data_bytes == 196 && t.direction == 2, "log: %llu", (unsigned long long)t.data_bytes);
+  sef_bridge_cmd nlw = NamelessWrite(1, 1, 0, 0, 3);
+  EXPECT(sef_bridge_transfer_of(SEF_BRIDGE_QUEUE_IO, &nlw, &t) == 0);
+  EXPECT(t.data_bytes == 3 * 4096 && t.metadata_bytes == 3 * 16 && t.direction == 1);
+  sef_bridge_cmd far = FlashAddressRequest(1, 1, 0);
+  EXPECT(sef_bridge_transfer_of(SEF_BRIDGE_QUEUE_IO, &far, &t) == 0);
+  EXPECT(t.data_bytes == 144 && t.direction == 2);
+  sef_bridge_cmd fifo = {.opcode = 0x0A, .cdw10 = 0xD0, .cdw11 = 1};
+  EXPECT(sef_bridge_transfer_of(SEF_BRIDGE_QUEUE_ADMIN, &fifo, &t) == 0);
+  EXPECT(t.data_bytes == 4096 && !t.from_fields);
+  sef_bridge_cmd unknown = {.opcode = 0x7C};
+  EXPECT(sef_bridge_transfer_of(SEF_BRIDGE_QUEUE_IO, &unknown, &t) == 0);
+  EXPECT(t.data_bytes == 0 && t.metadata_bytes == 0);
+  EXPECT(sef_bridge_transfer_of(2, &c, &t) == -EINVAL);
+  EXPECT(sef_bridge_transfer_of(0, NULL, &t) == -EINVAL);
+  EXPECT(sef_bridge_transfer_of(0, &c, NULL) == -EINVAL);
 }
 
 /* Several threads submit at once (each an iothread) while the main thread drains the queue
@@ -511,7 +623,7 @@ static void* SubmitLoop(void* arg) {
 static void TestConcurrentSubmitAndPoll(void) {
   sef_bridge_unit* u = NULL;
   char err[256];
-  EXPECTF(sef_bridge_open(kTinyUnit, NULL, &u, err, sizeof(err)) == 0, "%s", err);
+  EXPECTF(sef_bridge_open(kTinyUnit, &u, err, sizeof(err)) == 0, "%s", err);
   if (u == NULL) return;
   Submitter s[kThreads];
   pthread_t threads[kThreads];
@@ -552,10 +664,27 @@ static void TestConcurrentSubmitAndPoll(void) {
   sef_bridge_close(u);
 }
 
-int main(void) {
+int main(int argc, char** argv) {
+  if (argc == 4 && strcmp(argv[1], "--open") == 0) return OpenInChild(argv[2], argv[3]);
+  /* Unit numbers resolve in a clean environment: no units file but one that turns host
+   * discovery off, and the embedded default unit in a temporary data directory. */
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/units.json", TempDir());
+  FILE* f = fopen(path, "w");
+  if (f != NULL) {
+    fputs("{\"discover\": false}\n", f);
+    fclose(f);
+  }
+  setenv("SEF_UNITS_FILE", path, 1);
+  snprintf(path, sizeof(path), "%s/data", TempDir());
+  setenv("SEF_DATA_DIR", path, 1);
+
   TestBadConfigNamesTheField();
+  TestUnitNames();
   TestNullArguments();
+  TestTransfer();
   TestEndToEnd();
+  TestDefaultUnit();
   TestConcurrentSubmitAndPoll();
   printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;

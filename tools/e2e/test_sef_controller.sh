@@ -2,13 +2,11 @@
 # E2E: the patched QEMU's emulated SEF unit (-device nvme,sef.unit=...; docs/qemu-sef-controller.md)
 # in a Linux 6.1 guest.
 #
-# Host side: builds libsefbridge (sef/qemu_bridge/install.sh), a QEMU that links it
-# (tools/qemu/build_qemu.sh with SEF_QEMU_BRIDGE_LIB and --enable-sef-bridge; the SEF_QEMU that
-# run_all.sh exports has no bridge and is not used), and the guest's tools
-# (sef_hal_probe, sef_hal_io, the HAL conformance test; the guest runs the host's binaries
-# over 9p). Checks that `-device nvme,help` lists the sef.* options and that an invalid unit
-# config or an unusable backing file makes QEMU exit 1 at start with one line naming the
-# problem.
+# Host side: uses the project's QEMU (run_all.sh's SEF_QEMU, or tools/qemu/build_qemu.sh, which
+# links libsefbridge) and builds the guest's tools (sef_hal_probe, sef_hal_io, the HAL
+# conformance test; the guest runs the host's binaries over 9p). Checks that `-device
+# nvme,help` lists the sef.* options and that a malformed unit name, an invalid unit config
+# or an unusable backing file makes QEMU exit 1 at start with one line naming the problem.
 #
 # Guest, boot 1 (tiny unit on a new backing file): sef_hal_probe /dev/nvme0 --json prints the
 # unit; the HAL conformance suite's device instantiation passes through io_uring uring_cmd;
@@ -38,23 +36,18 @@ IO_ADUS=16  # written in boot 1, read back in boot 2 (below the kernel's max tra
 UNIT="$REPO_ROOT/testdata/units/tiny.json"
 
 t0=$SECONDS
-echo "== host: building the bridge, a QEMU that links it, and the guest's tools"
-BRIDGE="$("$REPO_ROOT/sef/qemu_bridge/install.sh" 2>"$E2E_TMP/bridge.err" | tail -n1)" \
-  || { tail -n 30 "$E2E_TMP/bridge.err"; fail "sef/qemu_bridge/install.sh"; e2e_done; }
-QEMU="$(SEF_QEMU_BRIDGE_LIB="$BRIDGE" SEF_QEMU_EXTRA_CONFIGURE=--enable-sef-bridge \
-  "$REPO_ROOT/tools/qemu/build_qemu.sh" 2>"$E2E_TMP/qemu.err" | tail -n1)" \
-  || { tail -n 40 "$E2E_TMP/qemu.err"; fail "build_qemu.sh with the bridge"; e2e_done; }
+echo "== host: QEMU and the guest's tools"
+QEMU="${SEF_QEMU:-$("$REPO_ROOT/tools/qemu/build_qemu.sh" 2>"$E2E_TMP/qemu.err" | tail -n1)}" \
+  || { tail -n 40 "$E2E_TMP/qemu.err"; fail "build_qemu.sh"; e2e_done; }
 (cd "$REPO_ROOT" && bazel build //tools/sef_hal_probe //tools/sef_hal_io //sef/hal:conformance_test) \
   >"$E2E_TMP/bazel.log" 2>&1 || { tail -n 30 "$E2E_TMP/bazel.log"; fail "bazel build"; e2e_done; }
 BIN="$(cd "$REPO_ROOT" && bazel info bazel-bin 2>/dev/null)"
-echo "  bridge $BRIDGE"
 echo "  qemu   $QEMU"
 echo "  tools  $BIN ($((SECONDS - t0)) s)"
 
 # --- host checks: options and start-up errors ---------------------------------------------------
 "$QEMU" -device nvme,help >"$E2E_TMP/help.txt" 2>&1 || true
 check "-device nvme,help lists sef.unit" has "$E2E_TMP/help.txt" '^ +sef\.unit=<str> +- '
-check "-device nvme,help lists sef.backing" has "$E2E_TMP/help.txt" '^ +sef\.backing=<str> +- '
 check "-device nvme,help lists sef.ns_csi" has "$E2E_TMP/help.txt" '^ +sef\.ns_csi=<str> +- '
 
 start_error() { # NAME DEVICE-ARGS EXPECTED-ERE: QEMU exits 1 at start with one matching line
@@ -67,18 +60,25 @@ start_error() { # NAME DEVICE-ARGS EXPECTED-ERE: QEMU exits 1 at start with one 
   check "$name: the message names the problem" has "$E2E_TMP/$name.out" "$want"
 }
 printf '{"name": "bad", "geometry": {"channels": 0}}\n' >"$E2E_TMP/bad.json"
-start_error bad-config "nvme,serial=bad,sef.unit=$E2E_TMP/bad.json" \
+start_error bad-config "nvme,serial=bad,sef.unit=model:$E2E_TMP/bad.json" \
   "sef\.unit: $E2E_TMP/bad\.json: .*(channels|geometry)"
-start_error missing-config "nvme,serial=bad,sef.unit=$E2E_TMP/none.json" \
+start_error missing-config "nvme,serial=bad,sef.unit=model:$E2E_TMP/none.json" \
   "sef\.unit: $E2E_TMP/none\.json: .*No such file"
+# Unit names as every SEF device takes them (docs/qemu-devices.md): no units file but one that
+# turns host discovery off, so unit 0 alone exists (the embedded default, not opened here).
+printf '{"discover": false}\n' >"$E2E_TMP/units.json"
+export SEF_UNITS_FILE="$E2E_TMP/units.json" SEF_DATA_DIR="$E2E_TMP/data"
+start_error malformed-unit "nvme,serial=bad,sef.unit=abc" \
+  "sef\.unit: unit 'abc' is neither a unit number nor a SEF unit spec"
+start_error unknown-unit "nvme,serial=bad,sef.unit=7" "sef\.unit: unit 7: no such SEF unit"
 mkdir -p "$E2E_TMP/a-directory"
-start_error unusable-backing "nvme,serial=bad,sef.unit=$UNIT,sef.backing=$E2E_TMP/a-directory" \
+start_error unusable-backing "nvme,serial=bad,sef.unit=model:$UNIT:$E2E_TMP/a-directory" \
   "sef\.unit: .*a-directory"
-start_error bad-ns-csi "nvme,serial=bad,sef.unit=$UNIT,sef.ns_csi=zns" "sef\.ns_csi: 'zns'"
+start_error bad-ns-csi "nvme,serial=bad,sef.unit=model:$UNIT,sef.ns_csi=zns" "sef\.ns_csi: 'zns'"
 
 # --- boot 1 --------------------------------------------------------------------------------------
 BACKING="$E2E_TMP/unit0.sef"
-DEVICE="nvme,serial=sefe2e0,sef.unit=$UNIT,sef.backing=$BACKING,sef.ns_csi=nvm"
+DEVICE="nvme,serial=sefe2e0,sef.unit=model:$UNIT:$BACKING,sef.ns_csi=nvm"
 exclude=""
 if [[ ${#KNOWN_GAPS[@]} -gt 0 && "${SEF_E2E_SEF_ALL_TESTS:-0}" != 1 ]]; then
   exclude="$(printf -- '*.%s/device:' "${KNOWN_GAPS[@]}")"
@@ -202,7 +202,7 @@ conformance_checks ioctl "$E2E_TMP/boot2.txt"
 # --- boot 3: QoS domains as CSI 0x30 namespaces (sef.ns_csi=sef, the default), RAM unit -------
 # Linux 6.1 keeps /dev/ngXnY for them but refuses metadata (no integrity profile), so the one
 # device test that moves metadata is left out here.
-DEVICE="nvme,serial=sefe2e1,sef.unit=$UNIT"
+DEVICE="nvme,serial=sefe2e1,sef.unit=model:$UNIT"
 cat >"$E2E_TMP/boot3.sh" <<GUEST
 #!/bin/bash
 cd "$REPO_ROOT"

@@ -4,9 +4,11 @@
 #   tools/qemu/build_qemu.sh [--series DIR] [--force] [--check-patches] [--print-key]
 #
 # Steps: make sure apt has a deb-src entry (derived from the machine's own deb entries),
-# fetch Debian's qemu source with `apt-get source` (cached per version), apply the project's
-# patch series (DIR/series, in order, `patch -p1`), configure a minimal x86_64-softmmu build,
-# build only qemu-system-x86_64 with ninja (nice'd, ccache), and install the binary into
+# fetch Debian's qemu source with `apt-get source` (cached per version), build and install the
+# SEF bridge library (sef/qemu_bridge/install.sh) that QEMU links, apply the project's patch
+# series (DIR/series, in order, `patch -p1`), configure a minimal x86_64-softmmu build (the
+# stock devices the tests use plus the SEF devices), build only qemu-system-x86_64 with ninja
+# (nice'd, ccache), and install the binary into
 #   ${SEF_CACHE_DIR:-~/.cache/sef}/qemu/<key>/bin/qemu-system-x86_64
 # where <key> hashes the source version, every patch of the series (in order), the configure
 # flags, the compiler and (hook) the bridge library. The last line of stdout is the binary's
@@ -23,15 +25,17 @@
 #   SEF_QEMU_SOURCE_VERSION    Debian source version to use (default: newest apt knows)
 #   SEF_QEMU_JOBS              ninja -j (default 2)
 #   SEF_QEMU_EXTRA_CONFIGURE   extra configure flags (folded into the key)
-#   SEF_QEMU_BRIDGE_LIB        HOOK for the bridge library: a file or directory whose content hash
-#                              is folded into the key; a directory is also prepended to
-#                              PKG_CONFIG_PATH (and its pkgconfig/ and lib/pkgconfig/ subdirs).
+#   SEF_QEMU_BRIDGE_LIB        the bridge library: unset = build it (sef/qemu_bridge/install.sh);
+#                              a file or directory = use that (its content hash is folded into
+#                              the key; a directory is also prepended to PKG_CONFIG_PATH, and its
+#                              pkgconfig/ and lib/pkgconfig/ subdirs); "none" = a QEMU without
+#                              the SEF devices (configure --disable-sef-bridge).
 set -euo pipefail
 
 # System tools only: pyenv's python must not be picked by configure/meson.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
-readonly RECIPE_VERSION=1 # bump when this script changes what it builds
+readonly RECIPE_VERSION=2 # bump when this script changes what it builds
 readonly SRC_PACKAGE=qemu
 readonly DEVICE_CONFIG=sef-minimal # configs/devices/x86_64-softmmu/<name>.mak, added by 0001
 
@@ -196,15 +200,30 @@ CONFIGURE_FLAGS=(
   --cc="ccache cc"
   --cxx="ccache c++"
 )
+# The bridge library (the SEF devices): built from this tree unless given, or "none".
+BRIDGE_LIB="${SEF_QEMU_BRIDGE_LIB:-}"
+resolve_bridge() {
+  if [[ -z "$BRIDGE_LIB" ]]; then
+    log "bridge: sef/qemu_bridge/install.sh (bazel build -c opt)..."
+    BRIDGE_LIB="$("$REPO_ROOT/sef/qemu_bridge/install.sh" | tail -n1)" \
+      || die "building the SEF bridge library failed (sef/qemu_bridge/install.sh)"
+    [[ -d "$BRIDGE_LIB" ]] || die "sef/qemu_bridge/install.sh printed no prefix"
+  fi
+  if [[ "$BRIDGE_LIB" == none ]]; then
+    CONFIGURE_FLAGS+=(--disable-sef-bridge)
+  else
+    CONFIGURE_FLAGS+=(--enable-sef-bridge)
+  fi
+}
 if [[ -n "${SEF_QEMU_EXTRA_CONFIGURE:-}" ]]; then
   # shellcheck disable=SC2206 # word splitting intended
   CONFIGURE_FLAGS+=(${SEF_QEMU_EXTRA_CONFIGURE})
 fi
 
-# HOOK (bridge library): a later issue points SEF_QEMU_BRIDGE_LIB at the library QEMU links.
+# The content hash of the bridge library QEMU links (a new library means a new QEMU).
 bridge_hash() {
-  local p="${SEF_QEMU_BRIDGE_LIB:-}"
-  if [[ -z "$p" ]]; then echo none; return; fi
+  local p="$BRIDGE_LIB"
+  if [[ "$p" == none ]]; then echo none; return; fi
   [[ -e "$p" ]] || die "SEF_QEMU_BRIDGE_LIB=$p does not exist"
   if [[ -d "$p" ]]; then
     (cd "$p" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) | sha256sum | cut -d' ' -f1
@@ -292,14 +311,6 @@ KEY_MANIFEST="$(mktemp)"
 trap 'rm -f "$KEY_MANIFEST"' EXIT
 
 VERSION="$(resolve_version)"
-KEY="$(compute_key "$VERSION")"
-OUT="$CACHE_ROOT/qemu/$KEY"
-BIN="$OUT/bin/qemu-system-x86_64"
-
-if [[ $MODE == key ]]; then
-  echo "$KEY"
-  exit 0
-fi
 
 if [[ $MODE == check ]]; then
   fetch_source "$VERSION"
@@ -310,6 +321,16 @@ if [[ $MODE == check ]]; then
   log "check-patches: applying $(series_patches | wc -l) patch(es) from $SERIES_DIR to a scratch copy of $SRC_PACKAGE $VERSION"
   apply_series "$scratch/src" "$scratch" || exit 1
   log "check-patches: OK, the series applies ($(($(now) - t0)) s)"
+  exit 0
+fi
+
+resolve_bridge
+KEY="$(compute_key "$VERSION")"
+OUT="$CACHE_ROOT/qemu/$KEY"
+BIN="$OUT/bin/qemu-system-x86_64"
+
+if [[ $MODE == key ]]; then
+  echo "$KEY"
   exit 0
 fi
 
@@ -350,9 +371,9 @@ export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-2G}"
 mkdir -p "$CCACHE_DIR"
 ccache -z >/dev/null 2>&1 || true
 
-if [[ -n "${SEF_QEMU_BRIDGE_LIB:-}" && -d "$SEF_QEMU_BRIDGE_LIB" ]]; then
-  # HOOK (bridge library): let configure/meson find its .pc file.
-  export PKG_CONFIG_PATH="$SEF_QEMU_BRIDGE_LIB:$SEF_QEMU_BRIDGE_LIB/pkgconfig:$SEF_QEMU_BRIDGE_LIB/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+if [[ "$BRIDGE_LIB" != none && -d "$BRIDGE_LIB" ]]; then
+  # Let configure/meson find the bridge's .pc file.
+  export PKG_CONFIG_PATH="$BRIDGE_LIB:$BRIDGE_LIB/pkgconfig:$BRIDGE_LIB/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 fi
 
 t0=$(now)

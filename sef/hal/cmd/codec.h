@@ -89,6 +89,27 @@ absl::StatusOr<AdminRequest> DecodeAdmin(const Command& c);
 // `f` is the format of the domain named by c.nsid().
 absl::StatusOr<IoRequest> DecodeIo(const Command& c, const DomainFormat& f);
 
+// ---- Transfer lengths (the device side) ---------------------------------------------------
+// What a command moves, as a device must compute it from the command's own fields (an NVMe
+// submission entry carries PRPs or SGLs, not a length): the buffers an emulated controller
+// copies guest memory into and out of. The encoders above set data_len (the iovec total for
+// vectored commands) and metadata_len to these values (the golden test checks it case by
+// case), so this is the one definition.
+struct Transfer {
+  uint64_t data_bytes = 0;
+  // When the command carries metadata at all (MPTR non-zero): Nameless Write and Read.
+  uint64_t metadata_bytes = 0;
+  DataDirection direction = DataDirection::kNone;
+  // False when no field gives the length and data_bytes is the 4096 bytes hosts send
+  // (Get Features 0xD2; Get Features 0xD0 SEL 1 in its older form, with no dword count).
+  bool from_fields = true;
+
+  friend bool operator==(const Transfer&, const Transfer&) = default;
+};
+// `sqe` is an admin command when `queue` is kAdmin. Commands that move no data, and opcodes
+// this command set does not define, give zero bytes.
+Transfer TransferOf(const nvme_passthru_cmd64& sqe, QueueType queue);
+
 // The capacity configuration descriptor of Set/Get Features 0xD2, as the device returns it.
 std::vector<uint8_t> SerializeCapacityConfig(const CapacityConfig& config);
 

@@ -396,6 +396,19 @@ json Load(const std::string& name) {
   return json::parse(in);
 }
 
+// The lengths the encoder chose are the ones TransferOf computes from the fields (where the
+// command moves data or metadata at all, and where a field gives the length).
+void ExpectTransferOf(const Command& c) {
+  const Transfer t = TransferOf(c.sqe, c.queue);
+  EXPECT_EQ(t.direction, c.direction) << "TransferOf direction";
+  if (c.data_bytes() != 0 && t.from_fields) {
+    EXPECT_EQ(t.data_bytes, c.data_bytes()) << "TransferOf data bytes";
+  }
+  if (c.sqe.metadata_len != 0) {
+    EXPECT_EQ(t.metadata_bytes, c.sqe.metadata_len) << "TransferOf metadata bytes";
+  }
+}
+
 DomainFormat FormatOf(const json& f) {
   return {{static_cast<uint8_t>(Num(f.at("sb_bits"))),
            static_cast<uint8_t>(Num(f.at("adu_offset_bits")))},
@@ -415,6 +428,7 @@ TEST(GoldenTest, AdminCommands) {
     ASSERT_TRUE(c.ok()) << c.status();
     ExpectMatches(*c, tc.at("expect"));
     ExpectPayload(*c, tc);
+    ExpectTransferOf(*c);
     absl::StatusOr<AdminRequest> decoded = DecodeAdmin(*c);
     ASSERT_TRUE(decoded.ok()) << decoded.status();
     EXPECT_TRUE(*decoded == TransferredPart(request, *c)) << "decode(encode(x)) != x";
@@ -436,6 +450,7 @@ TEST(GoldenTest, IoCommands) {
     ASSERT_TRUE(c.ok()) << c.status();
     ExpectMatches(*c, tc.at("expect"));
     ExpectPayload(*c, tc);
+    ExpectTransferOf(*c);
     absl::StatusOr<IoRequest> decoded = DecodeIo(*c, format);
     ASSERT_TRUE(decoded.ok()) << decoded.status();
     EXPECT_TRUE(*decoded == TransferredPart(request, *c)) << "decode(encode(x)) != x";
