@@ -354,6 +354,22 @@ absl::Status Unit::DeleteQosDomain(QosDomainId domain) {
   return transport_->NamespacesChanged();
 }
 
+absl::Status Unit::SetQosDomainCapacity(QosDomainId domain, bool pslc, uint64_t capacity_adus,
+                                        uint64_t quota_adus) {
+  const uint64_t per_pp = adus_per_plane_page_;
+  const uint64_t capacity = capacity_adus / per_pp;
+  if (capacity == 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Unit::SetQosDomainCapacity: capacity %u ADUs is below one plane page (%u ADUs)",
+        capacity_adus, per_pp));
+  }
+  // The quota is never below the capacity (SEFSetQoSDomainCapacity raises it the same way).
+  const uint64_t quota = std::max(capacity, quota_adus / per_pp);
+  return AdminStatus(cmd::SetQosDomainCapacityRequest{domain, pslc, PlanePageCount(capacity),
+                                                      PlanePageCount(quota)},
+                     "Unit::SetQosDomainCapacity");
+}
+
 absl::StatusOr<std::unique_ptr<QosDomain>> Unit::OpenQosDomain(QosDomainId domain,
                                                                QosDomainOptions options) {
   SEF_ASSIGN_OR_RETURN(QosDomainInfo info, GetQosDomainInfo(domain));
