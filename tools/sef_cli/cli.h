@@ -111,7 +111,7 @@ const char* DefectName(hal::DefectStrategy d);
 // "none", "ftl", "zns", "foreign" (data but no kind) or "unknown" (a kind nobody knows).
 std::string KindName(const hal::QosDomainInfo& info);
 
-// Handlers (units_vd.cc, qos_domain.cc, zns_ftl.cc).
+// Handlers (units_vd.cc, qos_domain.cc, backup.cc, zns_ftl.cc).
 absl::Status UnitList(Context& c);
 absl::Status UnitInfo(Context& c);
 absl::Status VdList(Context& c);
@@ -126,6 +126,8 @@ absl::Status DomainDelete(Context& c);
 absl::Status DomainFormat(Context& c);
 absl::Status DomainResize(Context& c);
 absl::Status DomainLabel(Context& c);
+absl::Status DomainBackup(Context& c);
+absl::Status DomainRestore(Context& c);
 absl::Status ZnsConfigure(Context& c);
 absl::Status ZnsInfo(Context& c);
 absl::Status ZnsReport(Context& c);

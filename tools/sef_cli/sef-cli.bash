@@ -3,7 +3,7 @@
 _sef_cli() {
   local cur=${COMP_WORDS[COMP_CWORD]} words
   if [[ $COMP_CWORD -eq 1 ]]; then
-    words="list info create delete draw format resize label configure report check --help --version --man --completion"
+    words="list info create delete draw format resize label backup restore configure report check --help --version --man --completion"
   elif [[ $COMP_CWORD -eq 2 ]]; then
     case ${COMP_WORDS[1]} in
       list) words="sef-unit virtual-device qos-domain" ;;
@@ -14,6 +14,8 @@ _sef_cli() {
       format) words="qos-domain" ;;
       resize) words="qos-domain" ;;
       label) words="qos-domain" ;;
+      backup) words="qos-domain" ;;
+      restore) words="qos-domain" ;;
       configure) words="zns ftl" ;;
       report) words="zns" ;;
       check) words="ftl" ;;
@@ -34,6 +36,8 @@ _sef_cli() {
       "format qos-domain") words="--unit --json --help --domain --label --relabel --force" ;;
       "resize qos-domain") words="--unit --json --help --domain --label --capacity --quota --pslc" ;;
       "label qos-domain") words="--unit --json --help --domain --label --force" ;;
+      "backup qos-domain") words="--unit --json --help --domain --label --path --prefix" ;;
+      "restore qos-domain") words="--unit --json --help --domain --label --path --prefix" ;;
       "configure zns") words="--unit --json --help --domain --label --zone-size --max-open --max-active --reformat" ;;
       "info zns") words="--unit --json --help --domain --label --max-open --max-active" ;;
       "report zns") words="--unit --json --help --domain --label --start --count" ;;
