@@ -4,7 +4,9 @@
 #   2. bazel test //...                         unit, golden-vector, model, HAL, bridge tests
 #   3. bazel test --config=tsan <concurrency>   the multi-threaded suites under ThreadSanitizer
 #   4. bazel test --config=asan <model, codec, zns>  those suites under AddressSanitizer
-#   5. tools/e2e/run_all.sh                     patched QEMU + Linux guest end-to-end tests
+#   5. bazel test --config=tsa //...            clang 14 with -Wthread-safety (fatal for our code):
+#                                               the lock annotations checked, every test under clang
+#   6. tools/e2e/run_all.sh                     patched QEMU + Linux guest end-to-end tests
 # With CI=true Bazel prints more progress and the end-to-end tests print their guest logs.
 # The last line counts everything: "tests: N passed, M failed".
 set -euo pipefail
@@ -42,6 +44,7 @@ bazel_step --config=tsan //sef/hal/model:model_concurrency_test //sef/hal:confor
   //sef/hal/kernel:transport_engine_test //sef/qemu_bridge:sef_bridge_test \
   //sef/zns:zns_concurrency_test //sef/zns:zns_test //sef/zns:zns_power_loss_test
 bazel_step --config=asan //sef/hal/model/... //sef/hal/cmd/... //sef/zns/...
+bazel_step --config=tsa //...
 
 if [[ $status -eq 0 ]]; then
   e2e_rc=0
