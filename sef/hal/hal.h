@@ -149,6 +149,9 @@ struct QosDomainConfig {
   uint16_t program_weight = 0, erase_weight = 0;
   ReadFifoId default_read_fifo;  // 0 = the VD's default
   ReadDeadline deadline = ReadDeadline::kTypical;
+  // Packed and Fragmented need a unit that has them (UnitInfo::capabilities, wire::kCap*);
+  // the device model has Perfect only and refuses the others (InvalidArgument).
+  DefectStrategy defect = DefectStrategy::kPerfect;
 };
 
 // ---- super blocks -----------------------------------------------------------------------------

@@ -376,6 +376,21 @@ TEST(QosDomainCapacityTest, ResizeRoundsToPlanePagesRaisesTheQuotaAndRefusesTooM
   EXPECT_FALSE(s.ok());
 }
 
+TEST(QosDomainCapacityTest, TheDefectStrategyReachesTheDevice) {
+  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open("model:testdata/units/tiny.json");
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 0, 0}}).ok());
+  // The model has Perfect only: Packed is refused by the device (Invalid Field), which shows
+  // that the field is sent.
+  absl::StatusOr<QosDomainId> id = (*unit)->CreateQosDomain(
+      {.vd = VirtualDeviceId(1), .capacity_adus = 256, .defect = DefectStrategy::kPacked});
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << id.status();
+  id = (*unit)->CreateQosDomain(
+      {.vd = VirtualDeviceId(1), .capacity_adus = 256, .defect = DefectStrategy::kPerfect});
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ((*unit)->GetQosDomainInfo(*id)->defect, DefectStrategy::kPerfect);
+}
+
 TEST(DomainLabelTest, FindsTheOneLabelledDomain) {
   absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open("model:testdata/units/tiny.json");
   ASSERT_TRUE(unit.ok()) << unit.status();

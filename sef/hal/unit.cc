@@ -325,6 +325,7 @@ absl::StatusOr<QosDomainId> Unit::CreateQosDomain(const QosDomainConfig& config)
   spec.erase_weight = config.erase_weight;
   spec.default_read_fifo = config.default_read_fifo;
   spec.deadline = config.deadline;
+  spec.defect = config.defect;
   std::vector<uint8_t> payload(4096);
   uint64_t result = 0;
   SEF_RETURN_IF_ERROR(AdminStatus(cmd::CreateQosDomainRequest{spec, cmd::MutableBytes::Of(payload)},

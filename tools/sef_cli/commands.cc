@@ -95,6 +95,8 @@ const std::vector<CommandSpec>& Commands() {
         {"erase-weight", 0, "N", "erase weight (default 0: the device's)"},
         {"read-fifo", 0, "ID", "default read FIFO (default 0: the VD's)"},
         {"deadline", 0, "NAME", "read deadline: typical, long, heroic, fastest (default typical)"},
+        {"defect-strategy", 0, "NAME",
+         "perfect, packed or fragmented, as the unit offers (default perfect)"},
         {"label", 'l', "\"U64 U64\"", "its label (root pointers 6 and 7), unique on the unit"}},
        DomainCreate},
       {"delete",

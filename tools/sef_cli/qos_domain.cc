@@ -70,6 +70,16 @@ absl::StatusOr<hal::ReadDeadline> ParseDeadline(const std::optional<std::string>
       absl::StrFormat("--deadline '%s': one of typical, long, heroic, fastest", *text));
 }
 
+absl::StatusOr<hal::DefectStrategy> ParseDefect(const std::optional<std::string>& text) {
+  if (!text) return hal::DefectStrategy::kPerfect;
+  for (hal::DefectStrategy d : {hal::DefectStrategy::kPerfect, hal::DefectStrategy::kPacked,
+                                hal::DefectStrategy::kFragmented}) {
+    if (*text == DefectName(d)) return d;
+  }
+  return UsageError(
+      absl::StrFormat("--defect-strategy '%s': one of perfect, packed, fragmented", *text));
+}
+
 }  // namespace
 
 absl::Status DomainList(Context& c) {
@@ -124,6 +134,7 @@ absl::Status DomainCreate(Context& c) {
   SEF_ASSIGN_OR_RETURN(std::optional<uint64_t> ew, c.GetNumber("erase-weight", 0xFFFF));
   SEF_ASSIGN_OR_RETURN(std::optional<uint64_t> fifo, c.GetNumber("read-fifo", 0xFFFF));
   SEF_ASSIGN_OR_RETURN(hal::ReadDeadline deadline, ParseDeadline(c.Get("deadline")));
+  SEF_ASSIGN_OR_RETURN(hal::DefectStrategy defect, ParseDefect(c.Get("defect-strategy")));
   SEF_ASSIGN_OR_RETURN(std::optional<hal::DomainLabel> label, c.GetLabel("label"));
   SEF_ASSIGN_OR_RETURN(hal::Unit * unit, c.Unit());
   SEF_ASSIGN_OR_RETURN(std::vector<VirtualDeviceId> vds, unit->ListVirtualDevices());
@@ -174,6 +185,7 @@ absl::Status DomainCreate(Context& c) {
   config.erase_weight = static_cast<uint16_t>(ew.value_or(0));
   config.default_read_fifo = ReadFifoId(static_cast<uint16_t>(fifo.value_or(0)));
   config.deadline = deadline;
+  config.defect = defect;
   absl::StatusOr<QosDomainId> id = unit->CreateQosDomain(config);
   if (!id.ok()) {
     return absl::Status(

@@ -31,7 +31,7 @@ _sef_cli() {
       "draw virtual-device") words="--unit --json --help" ;;
       "list qos-domain") words="--unit --json --help" ;;
       "info qos-domain") words="--unit --json --help --domain --label" ;;
-      "create qos-domain") words="--unit --json --help --vd --capacity --quota --pslc-capacity --pslc-quota --placement-ids --max-open-sbs --program-weight --erase-weight --read-fifo --deadline --label" ;;
+      "create qos-domain") words="--unit --json --help --vd --capacity --quota --pslc-capacity --pslc-quota --placement-ids --max-open-sbs --program-weight --erase-weight --read-fifo --deadline --defect-strategy --label" ;;
       "delete qos-domain") words="--unit --json --help --domain --label" ;;
       "format qos-domain") words="--unit --json --help --domain --label --relabel --force" ;;
       "resize qos-domain") words="--unit --json --help --domain --label --capacity --quota --pslc" ;;

@@ -145,6 +145,9 @@ fails "capacity above the VD" 1 "create qos-domain on virtual device 1 \(capacit
 fails "domain on a missing VD" 1 "no virtual device 4" create qos-domain -u 1 -v 4
 fails "bad label" 2 "--label '1' is not a label" create qos-domain -u 1 --label 1
 fails "bad deadline" 2 "--deadline 'soon'" create qos-domain -u 1 --deadline soon
+fails "bad defect strategy" 2 "--defect-strategy 'best'" create qos-domain -u 1 --defect-strategy best
+fails "defect strategy the unit lacks" 1 "create qos-domain on virtual device 1 .*sct=0 sc=0x02" \
+  create qos-domain -u 1 -c 64 --defect-strategy packed
 okj "domain create, percent and label" \
   '.id == 1 and .capacity_adus == 512 and .label == [11, 12] and .max_open_super_blocks == 4' \
   create qos-domain -u 1 -v 1 -c 25% -l "11 12" --max-open-sbs 4 --placement-ids 2
