@@ -168,8 +168,7 @@ absl::Status DomainBackup(Context& c) {
   SEF_ASSIGN_OR_RETURN(std::unique_ptr<hal::QosDomain> d, unit->OpenQosDomain(id));
   SEF_ASSIGN_OR_RETURN(std::vector<hal::SuperBlockEntry> sbs, d->ListSuperBlocks());
   for (const hal::SuperBlockEntry& sb : sbs) {
-    if (sb.state == hal::SuperBlockState::kOpenByErase ||
-        sb.state == hal::SuperBlockState::kOpenByWrite) {
+    if (IsOpen(sb)) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "QoS domain %u of %s: super block %u is open; backup needs every super block closed",
           id.value(), unit->name(), sb.id.value()));

@@ -108,6 +108,11 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 std::string Hex(uint64_t v);
 const char* DeadlineName(hal::ReadDeadline d);
 const char* DefectName(hal::DefectStrategy d);
+// Open by erase or by write: someone (an FTL, a zoned namespace, a writer) is using it.
+inline bool IsOpen(const hal::SuperBlockEntry& sb) {
+  return sb.state == hal::SuperBlockState::kOpenByErase ||
+         sb.state == hal::SuperBlockState::kOpenByWrite;
+}
 // "none", "ftl", "zns", "foreign" (data but no kind) or "unknown" (a kind nobody knows).
 std::string KindName(const hal::QosDomainInfo& info);
 

@@ -225,8 +225,7 @@ absl::Status DomainFormat(Context& c) {
   SEF_ASSIGN_OR_RETURN(std::vector<hal::SuperBlockEntry> sbs, d->ListSuperBlocks());
   uint32_t open = 0;
   for (const hal::SuperBlockEntry& sb : sbs) {
-    if (sb.state == hal::SuperBlockState::kOpenByErase ||
-        sb.state == hal::SuperBlockState::kOpenByWrite) {
+    if (IsOpen(sb)) {
       ++open;
     }
   }
