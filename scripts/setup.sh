@@ -8,7 +8,7 @@ set -euo pipefail
 
 BUILD_PACKAGES=(
   bazel-bootstrap bazel-platforms bazel-rules-java
-  g++ pkgconf clang-format
+  g++ pkgconf clang-format jq
   clang-14 libclang-rt-14-dev lld-14
   libnvme-dev libjson-c-dev libssl-dev liburing-dev nlohmann-json3-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "sef/hal/hal.h"
@@ -48,6 +49,45 @@ inline std::string DescribeDomainKind(uint64_t kind) {
     default:
       return absl::StrFormat("an unknown kind of data (root pointer 1 = 0x%016x)", kind);
   }
+}
+
+// The 128-bit label of root pointers 6 and 7 (sef-cli's `--label "<u64> <u64>"`): `first`
+// is root pointer 6, `second` root pointer 7. All zero = no label.
+struct DomainLabel {
+  uint64_t first = 0, second = 0;
+  bool empty() const { return first == 0 && second == 0; }
+  std::string ToString() const { return absl::StrFormat("%u %u", first, second); }
+  friend bool operator==(const DomainLabel&, const DomainLabel&) = default;
+};
+
+inline DomainLabel LabelOf(const QosDomainInfo& info) {
+  return {info.root_pointers[kLabelRootPointers[0].value()].raw(),
+          info.root_pointers[kLabelRootPointers[1].value()].raw()};
+}
+
+// The one QoS domain of `unit` labelled `label`. Errors: NotFound when none is,
+// FailedPrecondition naming them when several are, InvalidArgument for the empty label; the
+// HAL's errors reading the domains.
+inline absl::StatusOr<QosDomainId> FindQosDomainByLabel(Unit& unit, DomainLabel label) {
+  if (label.empty()) return absl::InvalidArgumentError("label \"0 0\" is no label");
+  absl::StatusOr<std::vector<QosDomainId>> ids = unit.ListQosDomains();
+  if (!ids.ok()) return ids.status();
+  std::vector<QosDomainId> found;
+  for (QosDomainId id : *ids) {
+    absl::StatusOr<QosDomainInfo> info = unit.GetQosDomainInfo(id);
+    if (!info.ok()) return info.status();
+    if (LabelOf(*info) == label) found.push_back(id);
+  }
+  if (found.empty()) {
+    return absl::NotFoundError(
+        absl::StrFormat("no QoS domain of %s has the label \"%s\"", unit.name(), label.ToString()));
+  }
+  if (found.size() > 1) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("QoS domains %u and %u of %s both have the label \"%s\"", found[0].value(),
+                        found[1].value(), unit.name(), label.ToString()));
+  }
+  return found[0];
 }
 
 }  // namespace sef::hal

@@ -149,6 +149,9 @@ struct QosDomainConfig {
   uint16_t program_weight = 0, erase_weight = 0;
   ReadFifoId default_read_fifo;  // 0 = the VD's default
   ReadDeadline deadline = ReadDeadline::kTypical;
+  // Packed and Fragmented need a unit that has them (UnitInfo::capabilities, wire::kCap*);
+  // the device model has Perfect only and refuses the others (InvalidArgument).
+  DefectStrategy defect = DefectStrategy::kPerfect;
 };
 
 // ---- super blocks -----------------------------------------------------------------------------
@@ -422,6 +425,13 @@ class Unit {
   absl::StatusOr<QosDomainId> CreateQosDomain(const QosDomainConfig& config);
   // Detaches and deletes; every SB the domain holds is released. NotFound: no such domain.
   absl::Status DeleteQosDomain(QosDomainId domain);
+  // Resizes a domain's normal (or, with `pslc`, pSLC) capacity and quota, in ADUs rounded
+  // down to whole plane pages; `quota_adus` 0 = the capacity, and a quota below the capacity
+  // is raised to it (as the SDK does). Errors: InvalidArgument (a capacity below one plane
+  // page), ResourceExhausted (more than the VD has free, or below what the domain holds),
+  // NotFound (no such domain).
+  absl::Status SetQosDomainCapacity(QosDomainId domain, bool pslc, uint64_t capacity_adus,
+                                    uint64_t quota_adus = 0);
   // NotFound: no such domain.
   absl::StatusOr<std::unique_ptr<QosDomain>> OpenQosDomain(QosDomainId domain,
                                                            QosDomainOptions options = {});

@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sef/hal/cmd/results.h"
+#include "sef/hal/domain_kind.h"
 #include "sef/hal/model/controller.h"
 #include "sef/hal/model_transport.h"
 #include "sef/hal/testing/fault_transport.h"
@@ -341,6 +342,87 @@ TEST(CapacityConfigTest, VirtualDevicesAndDiesAreSentSorted) {
   EXPECT_EQ(u16(136), 2);  // then VD 2, dies 1 and 3
   EXPECT_EQ(u16(224), 1);
   EXPECT_EQ(u16(232), 3);
+}
+
+TEST(QosDomainCapacityTest, ResizeRoundsToPlanePagesRaisesTheQuotaAndRefusesTooMuch) {
+  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open("model:testdata/units/tiny.json");
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 0, 0}}).ok());
+  absl::StatusOr<VirtualDeviceInfo> vd = (*unit)->GetVirtualDeviceInfo(VirtualDeviceId(1));
+  ASSERT_TRUE(vd.ok()) << vd.status();
+  absl::StatusOr<QosDomainId> id =
+      (*unit)->CreateQosDomain({.vd = VirtualDeviceId(1), .capacity_adus = 256});
+  ASSERT_TRUE(id.ok()) << id.status();
+  const uint32_t per_pp = (*(*unit)->Info()).adus_per_plane_page;
+  ASSERT_GT(per_pp, 1u);
+
+  ASSERT_TRUE((*unit)->SetQosDomainCapacity(*id, false, 512 + per_pp - 1, 0).ok());
+  absl::StatusOr<QosDomainInfo> info = (*unit)->GetQosDomainInfo(*id);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->capacity_adus, 512u);  // rounded down to whole plane pages
+  EXPECT_EQ(info->quota_adus, 512u);     // raised to the capacity
+
+  ASSERT_TRUE((*unit)->SetQosDomainCapacity(*id, false, 384, 1024).ok());
+  info = (*unit)->GetQosDomainInfo(*id);
+  EXPECT_EQ(info->capacity_adus, 384u);
+  EXPECT_EQ(info->quota_adus, 1024u);
+
+  absl::Status s = (*unit)->SetQosDomainCapacity(*id, false, per_pp - 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr("below one plane page"));
+  s = (*unit)->SetQosDomainCapacity(*id, false, vd->capacity_adus * 2);
+  EXPECT_FALSE(s.ok());
+  s = (*unit)->SetQosDomainCapacity(QosDomainId(7), false, 256);
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(QosDomainCapacityTest, TheDefectStrategyReachesTheDevice) {
+  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open("model:testdata/units/tiny.json");
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 0, 0}}).ok());
+  // The model has Perfect only: Packed is refused by the device (Invalid Field), which shows
+  // that the field is sent.
+  absl::StatusOr<QosDomainId> id = (*unit)->CreateQosDomain(
+      {.vd = VirtualDeviceId(1), .capacity_adus = 256, .defect = DefectStrategy::kPacked});
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << id.status();
+  id = (*unit)->CreateQosDomain(
+      {.vd = VirtualDeviceId(1), .capacity_adus = 256, .defect = DefectStrategy::kPerfect});
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ((*unit)->GetQosDomainInfo(*id)->defect, DefectStrategy::kPerfect);
+}
+
+TEST(DomainLabelTest, FindsTheOneLabelledDomain) {
+  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open("model:testdata/units/tiny.json");
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 0, 0}}).ok());
+  std::vector<QosDomainId> ids;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<QosDomainId> id =
+        (*unit)->CreateQosDomain({.vd = VirtualDeviceId(1), .capacity_adus = 256});
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  const auto set_label = [&](QosDomainId id, DomainLabel label) {
+    auto d = (*unit)->OpenQosDomain(id);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ASSERT_TRUE(
+        (*d)->SetRootPointer(kLabelRootPointers[0], FlashAddress::FromRaw(label.first)).ok());
+    ASSERT_TRUE(
+        (*d)->SetRootPointer(kLabelRootPointers[1], FlashAddress::FromRaw(label.second)).ok());
+  };
+  set_label(ids[1], {7, 9});
+  absl::StatusOr<QosDomainId> found = FindQosDomainByLabel(**unit, {7, 9});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(*found, ids[1]);
+  EXPECT_EQ(LabelOf(*(*unit)->GetQosDomainInfo(ids[1])), (DomainLabel{7, 9}));
+
+  found = FindQosDomainByLabel(**unit, {9, 7});
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(found.status().message(), HasSubstr("\"9 7\""));
+  EXPECT_EQ(FindQosDomainByLabel(**unit, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  set_label(ids[2], {7, 9});
+  found = FindQosDomainByLabel(**unit, {7, 9});
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(OpenTest, UnknownSpecsAndMissingUnitsAreReported) {

@@ -325,6 +325,7 @@ absl::StatusOr<QosDomainId> Unit::CreateQosDomain(const QosDomainConfig& config)
   spec.erase_weight = config.erase_weight;
   spec.default_read_fifo = config.default_read_fifo;
   spec.deadline = config.deadline;
+  spec.defect = config.defect;
   std::vector<uint8_t> payload(4096);
   uint64_t result = 0;
   SEF_RETURN_IF_ERROR(AdminStatus(cmd::CreateQosDomainRequest{spec, cmd::MutableBytes::Of(payload)},
@@ -352,6 +353,22 @@ absl::Status Unit::DeleteQosDomain(QosDomainId domain) {
   if (!detached.ok() && detached.code() != absl::StatusCode::kFailedPrecondition) return detached;
   SEF_RETURN_IF_ERROR(AdminStatus(cmd::DeleteQosDomainRequest{domain}, kMethod));
   return transport_->NamespacesChanged();
+}
+
+absl::Status Unit::SetQosDomainCapacity(QosDomainId domain, bool pslc, uint64_t capacity_adus,
+                                        uint64_t quota_adus) {
+  const uint64_t per_pp = adus_per_plane_page_;
+  const uint64_t capacity = capacity_adus / per_pp;
+  if (capacity == 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Unit::SetQosDomainCapacity: capacity %u ADUs is below one plane page (%u ADUs)",
+        capacity_adus, per_pp));
+  }
+  // The quota is never below the capacity (SEFSetQoSDomainCapacity raises it the same way).
+  const uint64_t quota = std::max(capacity, quota_adus / per_pp);
+  return AdminStatus(cmd::SetQosDomainCapacityRequest{domain, pslc, PlanePageCount(capacity),
+                                                      PlanePageCount(quota)},
+                     "Unit::SetQosDomainCapacity");
 }
 
 absl::StatusOr<std::unique_ptr<QosDomain>> Unit::OpenQosDomain(QosDomainId domain,

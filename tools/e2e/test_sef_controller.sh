@@ -19,7 +19,9 @@
 # probe shows the virtual device and QoS domains boot 1 left; nvme-cli sends two admin commands
 # in the SEF SDK's forms (log 0xD0 header only; Get Features 0xD0 SEL 1 with its dword count)
 # and the controller moves exactly the host's buffer; then the suite passes again
-# through the ioctl fallback (SEF_TEST_FORCE_IOCTL=1).
+# through the ioctl fallback (SEF_TEST_FORCE_IOCTL=1); then sef-cli replaces what the suite
+# left by a virtual device and a labelled QoS domain of its own, lists them, and makes the
+# domain a zoned namespace (configure zns, report zns) on /dev/nvme0.
 #
 # The QoS domains are presented as NVM namespaces (sef.ns_csi=nvm): the 6.1 kernel creates
 # /dev/ngXnY for CSI 0x30 namespaces too, but without an integrity profile, so it refuses
@@ -47,8 +49,8 @@ t0=$SECONDS
 echo "== host: QEMU and the guest's tools"
 QEMU="${SEF_QEMU:-$("$REPO_ROOT/tools/qemu/build_qemu.sh" 2>"$E2E_TMP/qemu.err" | tail -n1)}" \
   || { tail -n 40 "$E2E_TMP/qemu.err"; fail "build_qemu.sh"; e2e_done; }
-(cd "$REPO_ROOT" && bazel build //tools/sef_hal_probe //tools/sef_hal_io //sef/hal:conformance_test \
-  //sef/ftl:ftl_test) \
+(cd "$REPO_ROOT" && bazel build //tools/sef_hal_probe //tools/sef_hal_io //tools/sef_cli:sef-cli \
+  //sef/hal:conformance_test //sef/ftl:ftl_test) \
   >"$E2E_TMP/bazel.log" 2>&1 || { tail -n 30 "$E2E_TMP/bazel.log"; fail "bazel build"; e2e_done; }
 BIN="$(cd "$REPO_ROOT" && bazel info bazel-bin 2>/dev/null)"
 echo "  qemu   $QEMU"
@@ -194,6 +196,26 @@ SEF_TEST_DEVICE=/dev/nvme0 SEF_TEST_FORCE_IOCTL=1 timeout -s KILL 120 \\
   "$BIN/sef/hal/conformance_test" --gtest_filter='*/device${exclude}' \\
   >"\$SEF_OUT/conformance-ioctl.txt" 2>&1
 echo "conformance-ioctl-status=\$?"
+echo "== sef-cli"
+CLI="$BIN/tools/sef_cli/sef-cli"
+for q in \$("\$CLI" list qos-domain -u /dev/nvme0 | awk 'NR > 1 && \$1 ~ /^[0-9]+\$/ { print \$1 }'); do
+  "\$CLI" delete qos-domain -u /dev/nvme0 -q "\$q"
+done
+"\$CLI" delete virtual-device -u /dev/nvme0
+echo "cli-delete-status=\$?"
+"\$CLI" create virtual-device -u /dev/nvme0 --dies-per-sb 2
+echo "cli-create-vd-status=\$?"
+"\$CLI" create qos-domain -u /dev/nvme0 --capacity 50% --max-open-sbs 4 --label "15 16"
+echo "cli-create-domain-status=\$?"
+"\$CLI" list virtual-device -u /dev/nvme0 >"\$SEF_OUT/cli-vd.txt" 2>&1
+echo "cli-list-vd-status=\$?"
+"\$CLI" list qos-domain -u /dev/nvme0 --json >"\$SEF_OUT/cli-domains.json" 2>&1
+echo "cli-list-domains-status=\$?"
+"\$CLI" configure zns -u /dev/nvme0 -l "15 16"
+echo "cli-zns-status=\$?"
+"\$CLI" report zns -u /dev/nvme0 -l "15 16" --count 2 >"\$SEF_OUT/cli-zones.txt" 2>&1
+echo "cli-report-status=\$?"
+"\$CLI" list qos-domain -u /dev/nvme0
 GUEST
 run_boot 2 "$E2E_TMP/boot2.sh"
 for f in io-verify.json io-verify.err; do [[ -s "$O/$f" ]] && show "$O/$f"; done
@@ -220,6 +242,16 @@ check "boot 2: virtual devices and QoS domains as boot 1 left them" same_state
 check "boot 2: the QoS domains are there" has "$O/probe2.json" '"qos_domains": \[$'
 check "boot 2: /dev/ngXnY at boot" has "$E2E_TMP/boot2.txt" '^== generic devices at boot: /dev/ng0n[0-9]'
 conformance_checks ioctl "$E2E_TMP/boot2.txt"
+for f in cli-vd.txt cli-domains.json cli-zones.txt; do [[ -s "$O/$f" ]] && show "$O/$f"; done
+for step in delete create-vd create-domain list-vd list-domains zns report; do
+  check "boot 2: sef-cli $step exited 0" has "$E2E_TMP/boot2.txt" "^cli-$step-status=0\$"
+done
+check "boot 2: sef-cli lists its virtual device over the 4 dies" has "$O/cli-vd.txt" '^1 +4 +2 '
+check "boot 2: sef-cli lists its labelled QoS domain" has "$O/cli-domains.json" '"max_open_super_blocks": 4,'
+check "boot 2: ... with its label" test "$(tr -d ' \n' <"$O/cli-domains.json" | grep -c '"label":\[15,16\]')" -eq 1
+check "boot 2: sef-cli report zns prints zones as blkzone does" \
+  has "$O/cli-zones.txt" '^  start: 0x000000000, len 0x[0-9a-f]{6}, cap 0x[0-9a-f]{6}, wptr 0x000000 reset:0 non-seq:0, zcond: 1\(em\) \[type: 2\(SEQ_WRITE_REQUIRED\)\]$'
+check "boot 2: the domain is a zoned namespace" has "$E2E_TMP/boot2.txt" '^[0-9]+ +1 +.* zns +15 16$'
 
 # --- boot 3: QoS domains as CSI 0x30 namespaces (sef.ns_csi=sef, the default), RAM unit -------
 # Linux 6.1 keeps /dev/ngXnY for them but refuses metadata (no integrity profile), so the one
