@@ -381,10 +381,11 @@ TEST_P(FtlTest, DeviceErrorsKeepTheirNvmeStatus) {
   for (const auto& [opcode, nvme] :
        {std::pair{wire::IoOpcode::kRead, NvmeStatus(2, 0x81, true)},
         std::pair{wire::IoOpcode::kNamelessWrite, NvmeStatus(2, 0x80, true)}}) {
-    (*t)->SetFaultRule([opcode, nvme](const Command& c) -> std::optional<hal::TransportResult> {
-      if (c.opcode() != static_cast<uint8_t>(opcode)) return std::nullopt;
-      return hal::TransportResult{absl::OkStatus(), nvme, 0};
-    });
+    (*t)->SetFaultRule(
+        [opcode = opcode, nvme = nvme](const Command& c) -> std::optional<hal::TransportResult> {
+          if (c.opcode() != static_cast<uint8_t>(opcode)) return std::nullopt;
+          return hal::TransportResult{absl::OkStatus(), nvme, 0};
+        });
     Buffer b;
     FillBlock(3, 2, b.block(0));
     absl::Status s = opcode == wire::IoOpcode::kRead ? (*d)->Read(Lba(3), 1, b.span())

@@ -33,7 +33,7 @@ absl::Status Model::CheckInvariants() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   for (auto& [id, vd] : vds_) locks.push_back(&vd->mu);
   locks.push_back(&events_mu_);
   for (Mutex* mu : locks) mu->Lock();
-  absl::Cleanup unlock = [&locks] {
+  absl::Cleanup unlock = [&locks]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     for (auto it = locks.rbegin(); it != locks.rend(); ++it) (*it)->Unlock();
   };
 
@@ -58,7 +58,7 @@ absl::Status Model::CheckInvariants() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       return Broken("read FIFO %u is attached to VD %u, which does not exist", i + 1, fifos_[i].vd);
     }
   }
-  const auto fifo_of = [&](uint32_t fifo) -> uint16_t {
+  const auto fifo_of = [&](uint32_t fifo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(topology_mu_) -> uint16_t {
     return fifo == 0 || fifo > fifos_.size() ? 0 : fifos_[fifo - 1].vd;
   };
 
