@@ -24,23 +24,15 @@
 #include "sef/hal/cmd/results.h"
 #include "sef/hal/hal.h"
 #include "sef/hal/testing/notifications.h"
+#include "sef/hal/testing/pattern.h"
 
 namespace sef::hal {
 namespace {
 
 using ::testing::HasSubstr;
 using testing::Notifications;
-
-std::vector<uint8_t> Pattern(uint64_t lba, uint32_t adus) {
-  std::vector<uint8_t> data(uint64_t{adus} * wire::kAduDataBytes);
-  for (uint32_t i = 0; i < adus; ++i) {
-    std::memset(data.data() + uint64_t{i} * wire::kAduDataBytes,
-                static_cast<int>((lba + i) * 131 + 7), wire::kAduDataBytes);
-  }
-  return data;
-}
-
-UserAddress Ua(uint64_t lba) { return *UserAddress::Make(Lba(lba), 0xC0F); }
+using testing::Pattern;
+using testing::Ua;
 
 // The asynchronous allocation, waited for.
 absl::StatusOr<SuperBlockAllocation> AllocateAsync(QosDomain& d) {
