@@ -6,8 +6,8 @@
 #
 # Host: `-device nvme-ns,help` lists the options; malformed options make QEMU exit 1 at start
 # with one line (file-less: a malformed or unknown unit, a missing domain, a zone size the
-# domain was not formatted with, sef=true without zoned=true and the seed's sef-aio disk, which
-# need the block FTL; and, while boot 2 runs, a second QEMU on the unit in use).
+# domain was not formatted with; and, while boot 2 runs, a second QEMU on the unit in use). The
+# block devices (sef=true without zoned=true, sef-aio) are test_sef_block.sh's.
 # Boot 1: lsblk -z says host-managed with 8 MiB zones (the default unit's super block), 128 of
 # them (1 GiB, what the ZNS layer exports); blkzone report shows len/cap 0x4000 sectors; the
 # seed's zbd randrw job (64M instead of 8G) runs twice without error; a sequential write with
@@ -64,12 +64,7 @@ start_error missing-domain "nvme-ns,drive=nvme1,nsid=1,sef=true,zoned=true,sef_q
 start_error domain-zero "nvme-ns,drive=nvme1,nsid=1,sef=true,zoned=true,sef.qos_domain=0" \
   "QoS domain 0"
 start_error dotted-disagree "$SEED_NS,sef.qos_domain=4" "sef_qos_domain=3 and sef.qos_domain=4 disagree"
-start_error block-not-built "nvme-ns,drive=nvme1,nsid=1,sef=true" \
-  "sef=true without zoned=true .* not built yet"
 start_error sef-options-without-sef "nvme-ns,drive=nvme1,nsid=1,sef_unit=0" "need sef=true"
-# The seed's sef-aio disk: the block FTL is not built yet.
-start_error_args sef-aio-not-built "sef-aio: file=0:3: .*block FTL.* not built yet" \
-  -drive driver=sef-aio,file=0:3,cache=none,if=virtio
 
 # --- boot 1: geometry, the seed's fio job twice, verify, a pattern ------------------------------
 cat >"$E2E_TMP/guest.sh" <<'GUEST'
