@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # E2E: the seed's two block devices on the block FTL (docs/qemu-devices.md), spelled as in the
 # seed, in ONE VM on the embedded default unit (unit 0) in a temporary SEF_DATA_DIR:
-#   -drive driver=sef-aio,file=0:3,cache=none,if=virtio                     (the guest's vdb)
+#   -drive driver=sef-aio,file=0:3,cache=none,if=virtio   (vda: the test VM boots from 9p, so
+#                                                         the seed's vdb is the first virtio disk)
 #   -drive if=none,id=nvme1,file=nvme2.raw,format=raw -device nvme,serial=123456
 #   -device nvme-ns,drive=nvme1,nsid=1,sef=true                               (nvme0n1, domain 2)
 #
@@ -11,7 +12,7 @@
 # domain 2), and while boot 2 runs, a second QEMU on the unit in use.
 # Boot 1: both devices have the size the block FTL exports (read from libsefbridge on the host
 # after the boot); fio randrw with verify=crc32c on each; a known pattern at 512 MiB, then a
-# trim (nvme0n1: blkdiscard, DSM deallocate) or write-zeroes (vdb: blkdiscard -z, the FTL's
+# trim (nvme0n1: blkdiscard, DSM deallocate) or write-zeroes (vda: blkdiscard -z, the FTL's
 # Write Zeroes) of its second MiB, flushed.
 # Boot 2 (restart): the pattern and the zeros are back; then a workload writes 256 KiB blocks
 # to both devices, each followed by a flush (dd conv=fdatasync), and prints "flushed N"; the
@@ -70,23 +71,23 @@ cat >"$E2E_TMP/guest.sh" <<'GUEST'
 #!/bin/bash
 set -u
 echo "== lsblk"; lsblk
-for d in vdb nvme0n1; do
+for d in vda nvme0n1; do
   echo "size $d $(blockdev --getsize64 /dev/$d) $(cat /sys/block/$d/queue/logical_block_size)"
 done
 echo "vwc nvme0n1 $(cat /sys/block/nvme0n1/queue/write_cache)"
-for d in vdb nvme0n1; do
+for d in vda nvme0n1; do
   fio --name=v-$d --filename=/dev/$d --ioengine=libaio --direct=1 --rw=randrw --bs=4k,64k \
-      --iodepth=8 --size=48M --verify=crc32c --do_verify=1 --eta=never --output="$SEF_OUT/fio-$d.txt"
+      --iodepth=8 --size=32M --verify=crc32c --do_verify=1 --eta=never --output="$SEF_OUT/fio-$d.txt"
   echo "fio-$d-status=$?"
 done
 yes "sef block pattern" | head -c 4194304 >/tmp/pattern
-for d in vdb nvme0n1; do
+for d in vda nvme0n1; do
   dd if=/tmp/pattern of=/dev/$d bs=1M seek=512 count=4 oflag=direct conv=fdatasync status=none
   echo "pattern-$d-status=$?"
 done
-blkdiscard -z -o $((513 << 20)) -l $((1 << 20)) /dev/vdb; echo "zeroes-vdb-status=$?"
+blkdiscard -z -o $((513 << 20)) -l $((1 << 20)) /dev/vda; echo "zeroes-vda-status=$?"
 blkdiscard -o $((513 << 20)) -l $((1 << 20)) /dev/nvme0n1; echo "trim-nvme0n1-status=$?"
-for d in vdb nvme0n1; do
+for d in vda nvme0n1; do
   sync -f /dev/$d 2>/dev/null; blockdev --flushbufs /dev/$d; echo "flush-$d-status=$?"
 done
 GUEST
@@ -116,18 +117,18 @@ PY
 size3="$(exported 3 || true)"
 size2="$(exported 2 || true)"
 echo "  exported: domain 3 $size3 bytes, domain 2 $size2 bytes"
-check "vdb (sef-aio, domain 3): the size the FTL exports, 4096-byte blocks" has "$O" "^size vdb $size3 4096\$"
+check "vda (sef-aio, domain 3): the size the FTL exports, 4096-byte blocks" has "$O" "^size vda $size3 4096\$"
 check "nvme0n1 (nvme-ns sef=true, domain 2): the size the FTL exports, 4096-byte blocks" \
   has "$O" "^size nvme0n1 $size2 4096\$"
 check "nvme0n1: a volatile write cache (the unit's)" has "$O" '^vwc nvme0n1 write back$'
-for d in vdb nvme0n1; do
+for d in vda nvme0n1; do
   check "$d: fio randrw with verify=crc32c: exit 0, err= 0" \
     bash -c "grep -q '^fio-$d-status=0$' '$O' && grep -q 'err= 0' '$E2E_TMP/out/fio-$d.txt'"
   check "$d: pattern written and flushed" has "$O" "^pattern-$d-status=0\$"
   check "$d: flushed" has "$O" "^flush-$d-status=0\$"
 done
-[[ -f "$E2E_TMP/out/fio-vdb.txt" ]] && show "$E2E_TMP/out/fio-vdb.txt"
-check "vdb: write zeroes (blkdiscard -z)" has "$O" '^zeroes-vdb-status=0$'
+[[ -f "$E2E_TMP/out/fio-vda.txt" ]] && show "$E2E_TMP/out/fio-vda.txt"
+check "vda: write zeroes (blkdiscard -z)" has "$O" '^zeroes-vda-status=0$'
 check "nvme0n1: trim (blkdiscard)" has "$O" '^trim-nvme0n1-status=0$'
 # Domain 2 now holds a block FTL: a ZNS namespace on it is refused.
 start_error other-kind-ns "unit 0.*QoS domain 2: it holds a block FTL domain" \
@@ -140,7 +141,7 @@ cat >"$E2E_TMP/guest2.sh" <<'GUEST'
 set -u
 yes "sef block pattern" | head -c 4194304 >/tmp/pattern
 head -c 1048576 /dev/zero >/tmp/zeros
-for d in vdb nvme0n1; do
+for d in vda nvme0n1; do
   dd if=/dev/$d bs=1M skip=512 count=1 iflag=direct status=none | cmp - <(head -c 1048576 /tmp/pattern) &&
   dd if=/dev/$d bs=1M skip=513 count=1 iflag=direct status=none | cmp - /tmp/zeros &&
   dd if=/dev/$d bs=1M skip=514 count=2 iflag=direct status=none | cmp - <(tail -c 2097152 /tmp/pattern) &&
@@ -150,9 +151,9 @@ P="$SEF_OUT/progress.txt"
 echo "ready" >>"$P"
 for _ in $(seq 1 600); do [[ -e "$SEF_OUT/go" ]] && break; sleep 0.2; done
 for i in $(seq 0 63); do
-  for d in vdb nvme0n1; do
+  for d in vda nvme0n1; do
     yes "block $i of $d" | head -c 262144 >/tmp/b
-    dd if=/tmp/b of=/dev/$d bs=256k seek=$((2048 + i)) count=1 oflag=direct conv=fdatasync status=none || break 2
+    dd if=/tmp/b of=/dev/$d bs=256k seek=$((3072 + i)) count=1 oflag=direct conv=fdatasync status=none || break 2
   done
   echo "flushed $i" >>"$P"
   sleep 0.2
@@ -187,7 +188,7 @@ show "$E2E_TMP/output2.txt"
 echo "  progress file:"; show "$PROGRESS"
 check "boot 2: QEMU killed with SIGKILL during the workload" test "$killed" -eq 1
 O2="$E2E_TMP/output2.txt"
-for d in vdb nvme0n1; do
+for d in vda nvme0n1; do
   check "boot 2: $d: the pattern, and zeros where boot 1 trimmed or zeroed, are back" has "$O2" "^back-$d\$"
 done
 flushed="$(sed -nE 's/^flushed ([0-9]+)$/\1/p' "$PROGRESS" | tail -n1)"
@@ -198,10 +199,10 @@ check "boot 2: the kill came before the workload ended" test "${flushed:-63}" -l
 cat >"$E2E_TMP/guest.sh" <<GUEST
 #!/bin/bash
 set -u
-for d in vdb nvme0n1; do
+for d in vda nvme0n1; do
   for i in \$(seq 0 ${flushed:-0}); do
     yes "block \$i of \$d" | head -c 262144 >/tmp/b
-    dd if=/dev/\$d bs=256k skip=\$((2048 + i)) count=1 iflag=direct status=none | cmp -s - /tmp/b || echo "lost \$d \$i"
+    dd if=/dev/\$d bs=256k skip=\$((3072 + i)) count=1 iflag=direct status=none | cmp -s - /tmp/b || echo "lost \$d \$i"
   done
   yes "sef block pattern" | head -c 1048576 >/tmp/p
   dd if=/dev/\$d bs=1M skip=512 count=1 iflag=direct status=none | cmp -s - /tmp/p && echo "pattern-\$d"
@@ -212,7 +213,7 @@ run_guest "${ARGS[@]}"
 O3="$E2E_TMP/output.txt"
 check "boot 3: every block flushed before the kill (0..${flushed:-none}) reads back on both devices" \
   bash -c "[[ -n '$flushed' ]] && grep -q '^flushed-checked$' '$O3' && ! grep -q '^lost ' '$O3'"
-for d in vdb nvme0n1; do
+for d in vda nvme0n1; do
   check "boot 3: $d: boot 1's pattern is still there" has "$O3" "^pattern-$d\$"
 done
 echo "  test time: $((SECONDS - T0)) s"
