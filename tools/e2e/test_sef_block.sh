@@ -36,17 +36,7 @@ ARGS=(-drive "$SEED_AIO"
   -device nvme,serial=123456 -device nvme-ns,drive=nvme1,nsid=1,sef=true)
 
 # --- host checks: start-up errors ---------------------------------------------------------------
-# start_error NAME EXPECTED-ERE QEMU-ARGS...: QEMU exits 1 at start with one matching line.
-start_error() {
-  local name="$1" want="$2" rc=0
-  shift 2
-  timeout 60 "$QEMU" -nodefaults -display none -machine q35 -accel tcg \
-    -L /usr/share/seabios -L /usr/share/qemu "$@" >"$E2E_TMP/$name.out" 2>&1 || rc=$?
-  sed 's/^/  | /' "$E2E_TMP/$name.out"
-  check "$name: QEMU exits 1 at start (got $rc)" test "$rc" -eq 1
-  check "$name: one line of output" test "$(wc -l <"$E2E_TMP/$name.out")" -eq 1
-  check "$name: the message names the problem" has "$E2E_TMP/$name.out" "$want"
-}
+start_error() { qemu_start_error "$QEMU" "$@"; } # NAME EXPECTED-ERE QEMU-ARGS...
 aio() { printf '%s\n' -drive "driver=sef-aio,$1,cache=none,if=virtio"; }
 start_error file-abc "sef-aio: file=abc: expected <unit>:<domain>" $(aio file=abc)
 start_error file-0-colon "sef-aio: file=0:: no QoS domain after the ':'" $(aio file=0:)
@@ -160,33 +150,10 @@ for i in $(seq 0 63); do
 done
 sleep 600
 GUEST
-PROGRESS="$E2E_TMP/out/progress.txt"
-rm -f "$PROGRESS" "$E2E_TMP/out/go"
-set +e
-"$RUN_VM" --timeout 300 --out "$E2E_TMP/out" --script "$E2E_TMP/guest2.sh" -- "${ARGS[@]}" \
-  >"$E2E_TMP/output2.txt" 2>"$E2E_TMP/runner2.err" &
-runner=$!
-set -e
-killed=0
-ready=0
-for _ in $(seq 1 1200); do
-  kill -0 "$runner" 2>/dev/null || break
-  if [[ $ready -eq 0 ]] && grep -q '^ready$' "$PROGRESS" 2>/dev/null; then
-    ready=1
-    start_error unit-in-use "unit 0 .*(in use|locked)" $(aio file=0:1)
-    touch "$E2E_TMP/out/go"
-  fi
-  if grep -q '^flushed 5$' "$PROGRESS" 2>/dev/null; then
-    pids="$(qemu_procs_with "$E2E_TMP/nvme2.raw")"
-    if [[ -n "$pids" ]]; then kill -KILL $pids && killed=1; fi
-    break
-  fi
-  sleep 0.25
-done
-wait "$runner" 2>/dev/null || true
-show "$E2E_TMP/output2.txt"
-echo "  progress file:"; show "$PROGRESS"
-check "boot 2: QEMU killed with SIGKILL during the workload" test "$killed" -eq 1
+# While this QEMU has the unit, a second QEMU on it is refused.
+unit_in_use() { start_error unit-in-use "unit 0 .*(in use|locked)" $(aio file=0:1); }
+run_guest_until_killed "$E2E_TMP/guest2.sh" "flushed 5" unit_in_use "${ARGS[@]}"
+check "boot 2: QEMU killed with SIGKILL during the workload" test "$KILLED" -eq 1
 O2="$E2E_TMP/output2.txt"
 for d in vda nvme0n1; do
   check "boot 2: $d: the pattern, and zeros where boot 1 trimmed or zeroed, are back" has "$O2" "^back-$d\$"
