@@ -91,6 +91,7 @@ elif [[ $CONTROLLER -eq 0 ]]; then
   echo "[main] the seed's three devices on unit 0: sef-aio on QoS domain 1 (vda), nvme-ns sef=true on domain 2 (nvme0n1), nvme-ns sef=true,zoned=true on domain 3 (nvme1n1)" >&2
   : >"$TMP/nvme2.raw" # the seed's backing files: required by nvme-ns, unused
   : >"$TMP/nvme3.raw"
+  # shellcheck disable=SC2054 # commas inside QEMU option strings
   DEVS=(-drive driver=sef-aio,file=0:1,cache=none,if=virtio
         -drive "if=none,id=nvme1,file=$TMP/nvme2.raw,format=raw" -device nvme,id=nvme-a,serial=123456
         -device nvme-ns,bus=nvme-a,drive=nvme1,nsid=1,sef=true

@@ -103,6 +103,7 @@ run_guest_until_killed() {
     fi
     if grep -qx -- "$kill_at" "$PROGRESS" 2>/dev/null; then
       pids="$(qemu_procs_with "$E2E_TMP")"
+      # shellcheck disable=SC2086 # one pid per word
       if [[ -n "$pids" ]]; then kill -KILL $pids && KILLED=1; fi
       break
     fi

@@ -31,19 +31,22 @@ export SEF_UNITS_FILE="$E2E_TMP/units.json" SEF_DATA_DIR="$E2E_TMP/data"
 : >"$E2E_TMP/nvme2.raw" # the seed's (unused) backing file, zero-sized
 : >"$E2E_TMP/other.raw" # the same for QEMUs that must not start (QEMU locks image files)
 SEED_AIO="driver=sef-aio,file=0:3,cache=none,if=virtio"
+# shellcheck disable=SC2054 # commas inside QEMU option strings
 ARGS=(-drive "$SEED_AIO"
   -drive "if=none,id=nvme1,file=$E2E_TMP/nvme2.raw,format=raw"
   -device nvme,serial=123456 -device nvme-ns,drive=nvme1,nsid=1,sef=true)
 
 # --- host checks: start-up errors ---------------------------------------------------------------
 start_error() { qemu_start_error "$QEMU" "$@"; } # NAME EXPECTED-ERE QEMU-ARGS...
-aio() { printf '%s\n' -drive "driver=sef-aio,$1,cache=none,if=virtio"; }
-start_error file-abc "sef-aio: file=abc: expected <unit>:<domain>" $(aio file=abc)
-start_error file-0-colon "sef-aio: file=0:: no QoS domain after the ':'" $(aio file=0:)
-start_error unknown-unit "unit 7: no such SEF unit" $(aio file=7:3)
-start_error missing-domain "unit 0 .*QoS domain 9: no such QoS domain" $(aio file=0:9)
-start_error domain-not-a-number "QoS domain 'x' is not a number" $(aio file=0:x)
-start_error dotted-disagree "file=0:3 and sef.qos_domain=2 disagree" $(aio file=0:3,sef.qos_domain=2)
+aio_error() { # NAME EXPECTED-ERE SEF-AIO-OPTIONS: a sef-aio drive that must not start
+  start_error "$1" "$2" -drive "driver=sef-aio,$3,cache=none,if=virtio"
+}
+aio_error file-abc "sef-aio: file=abc: expected <unit>:<domain>" file=abc
+aio_error file-0-colon "sef-aio: file=0:: no QoS domain after the ':'" file=0:
+aio_error unknown-unit "unit 7: no such SEF unit" file=7:3
+aio_error missing-domain "unit 0 .*QoS domain 9: no such QoS domain" file=0:9
+aio_error domain-not-a-number "QoS domain 'x' is not a number" file=0:x
+aio_error dotted-disagree "file=0:3 and sef.qos_domain=2 disagree" file=0:3,sef.qos_domain=2
 start_error ns-missing-domain "unit 0 .*QoS domain 9" \
   -drive "if=none,id=nvme1,file=$E2E_TMP/other.raw,format=raw" -device nvme,serial=1 \
   -device nvme-ns,drive=nvme1,nsid=1,sef=true,sef_qos_domain=9
@@ -54,7 +57,7 @@ echo quit | timeout 60 "$QEMU" -nodefaults -display none -machine q35 -accel tcg
   -drive "if=none,id=z,file=$E2E_TMP/other.raw,format=raw" -device nvme,serial=2 \
   -device nvme-ns,drive=z,nsid=1,sef=true,zoned=true,sef.qos_domain=4 >"$E2E_TMP/zns4.out" 2>&1 || rc=$?
 check "a ZNS namespace formats domain 4 (QEMU quit, rc $rc)" test "$rc" -eq 0
-start_error other-kind "unit 0.*QoS domain 4 holds a zoned \(ZNS\) domain" $(aio sef.unit=0,sef.qos_domain=4)
+aio_error other-kind "unit 0.*QoS domain 4 holds a zoned \(ZNS\) domain" sef.unit=0,sef.qos_domain=4
 
 # --- boot 1: sizes, fio with verify, a pattern, a trim and zeroes -------------------------------
 cat >"$E2E_TMP/guest.sh" <<'GUEST'
@@ -151,7 +154,7 @@ done
 sleep 600
 GUEST
 # While this QEMU has the unit, a second QEMU on it is refused.
-unit_in_use() { start_error unit-in-use "unit 0 .*(in use|locked)" $(aio file=0:1); }
+unit_in_use() { aio_error unit-in-use "unit 0 .*(in use|locked)" file=0:1; }
 run_guest_until_killed "$E2E_TMP/guest2.sh" "flushed 5" unit_in_use "${ARGS[@]}"
 check "boot 2: QEMU killed with SIGKILL during the workload" test "$KILLED" -eq 1
 O2="$E2E_TMP/output2.txt"
