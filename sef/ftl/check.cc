@@ -193,7 +193,7 @@ bool Checker::ReadCheckpoint(FlashAddress header_address) {
   for (uint32_t p = 0; p < total;) {
     const uint32_t in_sb = p % sb_capacity_;
     const uint32_t n = std::min({kReadBatch, total - p, sb_capacity_ - in_sb});
-    const SuperBlockId sb(static_cast<uint16_t>(h_.sbs[p / sb_capacity_]));
+    const SuperBlockId sb(h_.sbs[p / sb_capacity_]);
     if (absl::Status s =
             ReadAdus(sb, in_sb, n, data.data(), reinterpret_cast<uint8_t*>(metas.data()));
         !s.ok()) {
@@ -275,7 +275,7 @@ absl::Status Checker::CheckAccounting() {
       continue;  // released since the checkpoint began (a data SB's entries are stale)
     }
     SEF_ASSIGN_OR_RETURN(hal::SuperBlockDetails info,
-                         domain_->GetSuperBlockInfo(SuperBlockId(static_cast<uint16_t>(e.sb))));
+                         domain_->GetSuperBlockInfo(SuperBlockId(e.sb)));
     if (info.erase_serial != e.serial) continue;  // erased again since: stale as well
     if (e.scan_from != internal::kScanNothing && info.written_adus > e.scan_from) {
       report.needs_recovery = true;  // journal pages or data written since the barrier
@@ -339,7 +339,7 @@ absl::Status Checker::CheckMap() {
 // metadata (metadata-only reads of each run of consecutive mapped ADUs).
 absl::Status Checker::CheckSlotBlocks(uint32_t slot,
                                       std::vector<std::pair<uint32_t, uint64_t>>& blocks) {
-  const SuperBlockId sb(static_cast<uint16_t>(table_[slot].sb));
+  const SuperBlockId sb(table_[slot].sb);
   std::sort(blocks.begin(), blocks.end());
   absl::StatusOr<std::vector<UserAddress>> uas = domain_->GetUserAddressList(sb);
   if (!uas.ok()) {

@@ -74,6 +74,36 @@ absl::Status Named(const absl::Status& s, QosDomainId id, hal::Unit* unit) {
       s.code(), absl::StrFormat("QoS domain %u of %s: %s", id.value(), unit->name(), s.message()));
 }
 
+// What configure and info print: the statistics of a device just formatted or mounted (which
+// is then unmounted) and the format parameters of its checkpoint header (Check's quick read,
+// no block reads).
+struct Snapshot {
+  ftl::Stats stats;
+  ftl::CheckReport format;
+};
+absl::StatusOr<Snapshot> TakeSnapshot(absl::StatusOr<std::unique_ptr<ftl::BlockDevice>> disk,
+                                      QosDomainId id, hal::Unit* unit) {
+  if (!disk.ok()) return Named(disk.status(), id, unit);
+  Snapshot s;
+  s.stats = (*disk)->GetStats();
+  SEF_RETURN_IF_ERROR(Named((*disk)->Unmount(), id, unit));
+  disk->reset();
+  absl::StatusOr<ftl::CheckReport> format = ftl::Check(unit, id, {.verify_blocks = false});
+  if (!format.ok()) return Named(format.status(), id, unit);
+  s.format = *std::move(format);
+  return s;
+}
+
+json SnapshotJson(QosDomainId id, const Snapshot& s) {
+  return {{"qos_domain", id.value()},
+          {"block_count", s.stats.block_count},
+          {"block_bytes", ftl::kBlockSize},
+          {"capacity_bytes", s.stats.block_count * ftl::kBlockSize},
+          {"overprovisioning_percent", s.format.overprovisioning_percent},
+          {"checkpoint_interval_adus", s.format.checkpoint_interval_adus},
+          {"checkpoint_generation", s.format.checkpoint_generation}};
+}
+
 std::string ProblemsText(const std::vector<std::string>& problems) {
   std::string s;
   for (const std::string& p : problems) s += "  - " + p + "\n";
@@ -97,23 +127,11 @@ absl::Status FtlConfigure(Context& c) {
   // Anything else the FTL refuses itself, with its message (a zoned domain, foreign data).
   const ftl::FormatOptions options{.overprovisioning_percent = op,
                                    .checkpoint_interval_adus = interval.value_or(0)};
-  absl::StatusOr<std::unique_ptr<ftl::BlockDevice>> disk =
-      ftl::BlockDevice::Format(unit, id, options);
-  if (!disk.ok()) return Named(disk.status(), id, unit);
-  const ftl::Stats st = (*disk)->GetStats();
-  SEF_RETURN_IF_ERROR(Named((*disk)->Unmount(), id, unit));
-  disk->reset();
-  // The interval the FTL chose is in the checkpoint header: Check's quick read.
-  absl::StatusOr<ftl::CheckReport> format = ftl::Check(unit, id, {.verify_blocks = false});
-  if (!format.ok()) return Named(format.status(), id, unit);
-  c.out = {
-      {"qos_domain", id.value()},
-      {"block_count", st.block_count},
-      {"block_bytes", ftl::kBlockSize},
-      {"capacity_bytes", st.block_count * ftl::kBlockSize},
-      {"overprovisioning_percent", op},
-      {"checkpoint_interval_adus", format->checkpoint_interval_adus},
-      {"super_blocks", {{"total", st.total_sbs}, {"held", st.held_sbs}, {"free", st.free_sbs}}}};
+  SEF_ASSIGN_OR_RETURN(Snapshot snap,
+                       TakeSnapshot(ftl::BlockDevice::Format(unit, id, options), id, unit));
+  const ftl::Stats& st = snap.stats;
+  c.out = SnapshotJson(id, snap);
+  c.out["super_blocks"] = {{"total", st.total_sbs}, {"held", st.held_sbs}, {"free", st.free_sbs}};
   c.text = absl::StrFormat(
       "QoS domain %u of %s is a block FTL: %u blocks of %u bytes (%s), over-provisioning %g%%; "
       "super blocks: %u, %u held, %u free\n",
@@ -125,24 +143,12 @@ absl::Status FtlConfigure(Context& c) {
 absl::Status FtlInfo(Context& c) {
   SEF_ASSIGN_OR_RETURN(QosDomainId id, c.Domain());
   SEF_ASSIGN_OR_RETURN(hal::Unit * unit, c.Unit());
-  absl::StatusOr<std::unique_ptr<ftl::BlockDevice>> disk = ftl::BlockDevice::Mount(unit, id);
-  if (!disk.ok()) return Named(disk.status(), id, unit);
-  const ftl::Stats st = (*disk)->GetStats();
-  SEF_RETURN_IF_ERROR(Named((*disk)->Unmount(), id, unit));
-  disk->reset();
-  // The format parameters are in the checkpoint header: Check's quick read (no block reads).
-  absl::StatusOr<ftl::CheckReport> checked = ftl::Check(unit, id, {.verify_blocks = false});
-  if (!checked.ok()) return Named(checked.status(), id, unit);
-  const ftl::CheckReport& format = *checked;
-  c.out = {{"qos_domain", id.value()},
-           {"block_count", st.block_count},
-           {"block_bytes", ftl::kBlockSize},
-           {"capacity_bytes", st.block_count * ftl::kBlockSize},
-           {"overprovisioning_percent", format.overprovisioning_percent},
-           {"checkpoint_interval_adus", format.checkpoint_interval_adus},
-           {"checkpoint_generation", format.checkpoint_generation},
-           {"write_amplification", st.write_amplification},
-           {"stats", StatsJson(st)}};
+  SEF_ASSIGN_OR_RETURN(Snapshot snap, TakeSnapshot(ftl::BlockDevice::Mount(unit, id), id, unit));
+  const ftl::Stats& st = snap.stats;
+  const ftl::CheckReport& format = snap.format;
+  c.out = SnapshotJson(id, snap);
+  c.out["write_amplification"] = st.write_amplification;
+  c.out["stats"] = StatsJson(st);
   std::vector<std::vector<std::string>> rows = {
       {"qos_domain", absl::StrCat(id.value(), " of ", unit->name(), ": block FTL")},
       {"capacity", absl::StrFormat("%u blocks of %u bytes (%s)", st.block_count, ftl::kBlockSize,
