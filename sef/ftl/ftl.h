@@ -51,6 +51,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -163,6 +165,71 @@ class BlockDevice {
       absl::StatusOr<std::unique_ptr<internal::Ftl>> ftl);
   std::unique_ptr<internal::Ftl> ftl_;
 };
+
+// ---- Check: a consistency check of a block FTL domain, for tools (check.cc) ----------------
+//
+// Without `repair`, Check writes nothing. It reads the committed checkpoint (root pointer 0)
+// and what the domain holds, and verifies:
+//  - the checkpoint: the header's magic, version, CRC and geometry against the domain; every
+//    map and slot-table page's generation, page index and CRC;
+//  - super-block accounting: the checkpoint's SBs and the journal SB it names are held; no SB
+//    is named twice (two slots, or a slot and the checkpoint); slot kinds are known; the
+//    domain holds no more SBs than its quota;
+//  - the map: every mapped block names an ADU inside a data SB of the slot table, and when
+//    that SB still stands (held, the erase serial the table recorded, not pending release)
+//    the ADU's user address names the block and its metadata is data metadata (magic, CRC).
+// What was written since the checkpoint began (journal pages, data past a slot's scan mark,
+// SBs the checkpoint does not name) is not replayed: the report says a recovery is due
+// (`needs_recovery`) and counts map entries into SBs released or erased since as `stale`
+// (recovery drops or replaces them). A stale entry is a problem only when nothing was written
+// since the checkpoint, so that no journal record can account for it.
+//
+// With `repair`: (1) the check above, kept as `problems_before_repair`; (2) Mount (recovery:
+// replay since the checkpoint, release of the SBs no rule claims, close of SBs left open) and
+// Unmount (a final checkpoint of what recovery rebuilt); (3) the check again; if it finds
+// blocks whose ADU does not name them or cannot be read, Mount, Trim of exactly those blocks
+// (they read zeros instead of another block's data; `trimmed_blocks`), Unmount, and the check
+// once more. The last check is the report. A checkpoint that fails its CRC is not repaired:
+// Mount's DataLoss is returned.
+//
+// Errors: NotFound (no such domain); FailedPrecondition naming what the domain holds when it
+// is not a block FTL domain (as Mount); the HAL's errors; with repair, Mount's, Trim's and
+// Unmount's. Problems found are not errors: they are in the report (none = consistent).
+// REQUIRES: no BlockDevice has the domain mounted (in any process).
+struct CheckOptions {
+  bool repair = false;
+  // false: the mapped blocks' user addresses and metadata are not read (the header, the
+  // pages and the accounting only: a quick look at the format parameters, as `ftl info`).
+  bool verify_blocks = true;
+};
+
+struct CheckReport {
+  // From the checkpoint header that was checked.
+  uint64_t checkpoint_generation = 0;
+  uint64_t block_count = 0;
+  double overprovisioning_percent = 0;
+  uint64_t checkpoint_interval_adus = 0;
+  uint32_t checkpoint_pages = 0;  // pages verified, the header included
+  // The map.
+  uint64_t mapped_blocks = 0;    // entries that name an ADU
+  uint64_t verified_blocks = 0;  // of those, user address and metadata read and right
+  uint64_t stale_blocks = 0;     // into SBs released or erased since the checkpoint
+  // Super blocks.
+  uint32_t quota_sbs = 0, held_sbs = 0, checkpoint_sbs = 0, journal_sbs = 0, data_sbs = 0;
+  uint32_t pending_release_sbs = 0;  // in the slot table, flagged empty and to release
+  uint32_t unclaimed_sbs = 0;        // held, named by neither the slot table nor the header
+  bool needs_recovery = false;       // something was written since the checkpoint began
+  // Repair.
+  bool repaired = false;
+  uint64_t recovered_adus = 0, recovered_trims = 0;  // replayed by the repair's mount
+  uint64_t trimmed_blocks = 0;
+  // One line each, naming where and what; at most 100 (the last says how many more).
+  std::vector<std::string> problems;
+  std::vector<std::string> problems_before_repair;
+};
+
+absl::StatusOr<CheckReport> Check(hal::Unit* unit, QosDomainId domain,
+                                  const CheckOptions& options = {});
 
 }  // namespace sef::ftl
 

@@ -21,7 +21,10 @@
 # and the controller moves exactly the host's buffer; then the suite passes again
 # through the ioctl fallback (SEF_TEST_FORCE_IOCTL=1); then sef-cli replaces what the suite
 # left by a virtual device and a labelled QoS domain of its own, lists them, and makes the
-# domain a zoned namespace (configure zns, report zns) on /dev/nvme0.
+# domain a zoned namespace (configure zns, report zns) on /dev/nvme0; then it creates a second
+# labelled QoS domain, formats it as a block FTL (configure ftl), sef_hal_io --ftl writes a
+# pattern through the FTL and reads it back in another process, and info ftl, check ftl and
+# list qos-domain show it.
 #
 # The QoS domains are presented as NVM namespaces (sef.ns_csi=nvm): the 6.1 kernel creates
 # /dev/ngXnY for CSI 0x30 namespaces too, but without an integrity profile, so it refuses
@@ -43,6 +46,7 @@ FTL_IN_GUEST="${SEF_E2E_FTL:-0}"
 FTL_TESTS='*/device:-*OverwritesCollectGarbage*:*ConcurrentWritersWithGarbageCollection*:*DeviceErrorsKeepTheirNvmeStatus*:*NewDataAtFullOccupancy*'
 VM_TIMEOUT="${SEF_E2E_VM_TIMEOUT:-300}"
 IO_ADUS=16  # written in boot 1, read back in boot 2 (below the kernel's max transfer)
+FTL_BLOCKS=200  # written through the block FTL in boot 2 and read back
 UNIT="$REPO_ROOT/testdata/units/tiny.json"
 
 t0=$SECONDS
@@ -215,6 +219,25 @@ echo "cli-list-domains-status=\$?"
 echo "cli-zns-status=\$?"
 "\$CLI" report zns -u /dev/nvme0 -l "15 16" --count 2 >"\$SEF_OUT/cli-zones.txt" 2>&1
 echo "cli-report-status=\$?"
+echo "== sef-cli: a block FTL domain"
+IO="$BIN/tools/sef_hal_io/sef_hal_io"
+"\$CLI" create qos-domain -u /dev/nvme0 --max-open-sbs 4 --label "17 18" --json \
+  >"\$SEF_OUT/cli-ftl-domain.json" 2>&1
+echo "cli-create-ftl-domain-status=\$?"
+ftlq=\$(sed -n 's/^ *"id": *\([0-9]*\),*\$/\1/p' "\$SEF_OUT/cli-ftl-domain.json" | head -n 1)
+timeout -s KILL 120 "\$CLI" configure ftl -u /dev/nvme0 -l "17 18" --overprovisioning 50 \
+  >"\$SEF_OUT/cli-ftl-configure.txt" 2>&1
+echo "cli-ftl-configure-status=\$?"
+timeout -s KILL 120 "\$IO" /dev/nvme0 write --ftl --domain "\$ftlq" --lba 0 --adus $FTL_BLOCKS --seed 15 \
+  >"\$SEF_OUT/ftl-write.json" 2>&1
+echo "ftl-write-status=\$?"
+timeout -s KILL 120 "\$IO" /dev/nvme0 verify --from-json "\$SEF_OUT/ftl-write.json" \
+  >"\$SEF_OUT/ftl-verify.json" 2>&1
+echo "ftl-verify-status=\$?"
+timeout -s KILL 120 "\$CLI" info ftl -u /dev/nvme0 -l "17 18" >"\$SEF_OUT/cli-ftl-info.txt" 2>&1
+echo "cli-ftl-info-status=\$?"
+timeout -s KILL 120 "\$CLI" check ftl -u /dev/nvme0 -l "17 18" --json >"\$SEF_OUT/cli-ftl-check.json" 2>&1
+echo "cli-ftl-check-status=\$?"
 "\$CLI" list qos-domain -u /dev/nvme0
 GUEST
 run_boot 2 "$E2E_TMP/boot2.sh"
@@ -252,6 +275,24 @@ check "boot 2: ... with its label" test "$(tr -d ' \n' <"$O/cli-domains.json" | 
 check "boot 2: sef-cli report zns prints zones as blkzone does" \
   has "$O/cli-zones.txt" '^  start: 0x000000000, len 0x[0-9a-f]{6}, cap 0x[0-9a-f]{6}, wptr 0x000000 reset:0 non-seq:0, zcond: 1\(em\) \[type: 2\(SEQ_WRITE_REQUIRED\)\]$'
 check "boot 2: the domain is a zoned namespace" has "$E2E_TMP/boot2.txt" '^[0-9]+ +1 +.* zns +15 16$'
+for f in cli-ftl-domain.json cli-ftl-configure.txt ftl-write.json ftl-verify.json cli-ftl-info.txt \
+  cli-ftl-check.json; do [[ -s "$O/$f" ]] && show "$O/$f"; done
+for step in create-ftl-domain ftl-configure ftl-info ftl-check; do
+  check "boot 2: sef-cli $step exited 0" has "$E2E_TMP/boot2.txt" "^cli-$step-status=0\$"
+done
+check "boot 2: configure ftl made it a block FTL" \
+  has "$O/cli-ftl-configure.txt" 'is a block FTL: [0-9]+ blocks of 4096 bytes .*over-provisioning 50%'
+check "boot 2: sef_hal_io write --ftl exited 0" has "$E2E_TMP/boot2.txt" '^ftl-write-status=0$'
+check "boot 2: sef_hal_io verify (through the FTL, another process) exited 0" \
+  has "$E2E_TMP/boot2.txt" '^ftl-verify-status=0$'
+check "boot 2: the $FTL_BLOCKS blocks written through the FTL read back" \
+  has "$O/ftl-verify.json" "\"mismatches\":0,.*\"verified\":$FTL_BLOCKS[,}]"
+check "boot 2: info ftl counts the host writes" has "$O/cli-ftl-info.txt" "^host_adus_written +$FTL_BLOCKS\$"
+check "boot 2: info ftl prints the WAF" has "$O/cli-ftl-info.txt" '^write_amplification +[0-9]+\.[0-9]{3}$'
+check "boot 2: check ftl finds the domain consistent" has "$O/cli-ftl-check.json" '"consistent": true'
+check "boot 2: check ftl verified every block written" \
+  has "$O/cli-ftl-check.json" "\"verified_blocks\": $FTL_BLOCKS,?\$"
+check "boot 2: the domain list shows the FTL domain" has "$E2E_TMP/boot2.txt" '^[0-9]+ +1 +.* ftl +17 18$'
 
 # --- boot 3: QoS domains as CSI 0x30 namespaces (sef.ns_csi=sef, the default), RAM unit -------
 # Linux 6.1 keeps /dev/ngXnY for them but refuses metadata (no integrity profile), so the one

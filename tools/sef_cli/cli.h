@@ -1,12 +1,12 @@
-// sef-cli: administer SEF units, virtual devices, QoS domains, zoned namespaces (and, once
-// it is built, the block FTL) from the shell, in the public SDK's `<action> <target>
-// [options]` form. docs/sef-cli.md is the user's page.
+// sef-cli: administer SEF units, virtual devices, QoS domains, zoned namespaces and block FTL
+// domains from the shell, in the public SDK's `<action> <target> [options]` form.
+// docs/sef-cli.md is the user's page.
 //
 // The tool is one table of sub-commands (commands.cc: name, target, options, help, handler)
-// over the public headers of //sef/hal, //sef/units and //sef/zns. main.cc parses the command
-// line against the table, and generates --help, the man page and the bash completion from it.
-// A handler reads its options from the Context, does its work through the public APIs and
-// fills both outputs (JSON and text); main prints one of them.
+// over the public headers of //sef/hal, //sef/units, //sef/zns and //sef/ftl. main.cc parses the
+// command line against the table, and generates --help, the man page and the bash completion from
+// it. A handler reads its options from the Context, does its work through the public APIs and fills
+// both outputs (JSON and text); main prints one of them.
 //
 // Exit status: 0 ok, 1 the operation failed (the unit, the device or a layer refused),
 // 2 usage (unknown command or option, a value that does not parse). Every error is one line.
@@ -92,9 +92,12 @@ class Context {
   // NotFound naming the domain and the unit when the unit has no domain `id`.
   absl::StatusOr<QosDomainId> ExistingDomain(uint64_t id);
 
-  // Outputs: `out` is printed with --json, `text` otherwise.
+  // Outputs: `out` is printed with --json, `text` otherwise. A handler that fails after it
+  // found something to show (ftl check's problems) sets `output_on_error`: the output is
+  // printed on stdout, then the one-line error on stderr.
   json out = json::object();
   std::string text;
+  bool output_on_error = false;
 
  private:
   const CommandSpec& command_;
@@ -116,7 +119,7 @@ inline bool IsOpen(const hal::SuperBlockEntry& sb) {
 // "none", "ftl", "zns", "foreign" (data but no kind) or "unknown" (a kind nobody knows).
 std::string KindName(const hal::QosDomainInfo& info);
 
-// Handlers (units_vd.cc, qos_domain.cc, backup.cc, zns_ftl.cc).
+// Handlers (units_vd.cc, qos_domain.cc, backup.cc, zns.cc, ftl.cc).
 absl::Status UnitList(Context& c);
 absl::Status UnitInfo(Context& c);
 absl::Status VdList(Context& c);
@@ -136,7 +139,9 @@ absl::Status DomainRestore(Context& c);
 absl::Status ZnsConfigure(Context& c);
 absl::Status ZnsInfo(Context& c);
 absl::Status ZnsReport(Context& c);
-absl::Status FtlNotBuilt(Context& c);
+absl::Status FtlConfigure(Context& c);
+absl::Status FtlInfo(Context& c);
+absl::Status FtlCheck(Context& c);
 
 // The generated documents (main.cc).
 std::string ManPage();

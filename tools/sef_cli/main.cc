@@ -211,13 +211,15 @@ int Main(int argc, char** argv) {
   }
   Context context(*command, std::move(*options));
   absl::Status s = command->handler(context);
-  if (!s.ok()) return Fail(s);
-  if (context.Has("json")) {
-    std::cout << context.out.dump(2) << "\n";
-  } else {
-    std::cout << context.text;
+  if (s.ok() || context.output_on_error) {
+    if (context.Has("json")) {
+      std::cout << context.out.dump(2) << "\n";
+    } else {
+      std::cout << context.text;
+    }
+    std::cout.flush();
   }
-  return 0;
+  return s.ok() ? 0 : Fail(s);
 }
 
 }  // namespace
@@ -228,7 +230,7 @@ std::string ManPage() {
       "(tools/sef_cli/commands.cc); do not edit.\n"
       ".TH SEF\\-CLI 1 \"\" \"sef\" \"User Commands\"\n"
       ".SH NAME\nsef\\-cli \\- administer Software\\-Enabled Flash units, virtual devices, QoS "
-      "domains and zoned namespaces\n"
+      "domains, zoned namespaces and block FTL domains\n"
       ".SH SYNOPSIS\n.B sef\\-cli\n.I action target\n.RI [ options ]\n.br\n"
       ".B sef\\-cli\n.BR \\-\\-help \" | \" \\-\\-version \" | \" \\-\\-man \" | \" "
       "\"\\-\\-completion bash\"\n"
@@ -253,7 +255,10 @@ std::string ManPage() {
        "\"1 2\"\n"
        "sef\\-cli list qos\\-domain \\-u /dev/nvme0 \\-\\-json\n"
        "sef\\-cli configure zns \\-u 0 \\-l \"1 2\"\n"
-       "sef\\-cli report zns \\-u 0 \\-q 1\n.fi\n"
+       "sef\\-cli report zns \\-u 0 \\-q 1\n"
+       "sef\\-cli configure ftl \\-u /dev/nvme0 \\-q 2 \\-\\-overprovisioning 12.5\n"
+       "sef\\-cli info ftl \\-u /dev/nvme0 \\-q 2 \\-\\-json\n"
+       "sef\\-cli check ftl \\-u /dev/nvme0 \\-q 2 \\-\\-repair\n.fi\n"
        ".SH SEE ALSO\n\\fBblkzone\\fR(8), docs/sef\\-cli.md\n";
   return s;
 }

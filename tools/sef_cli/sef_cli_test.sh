@@ -258,12 +258,102 @@ fails "backup, open super block" 1 "is open; backup needs every super block clos
   backup qos-domain -u 1 -q 2 --path "$T/bk3"
 ok "format after backup tests" format qos-domain -u 1 -q 2 --relabel --force
 
-# --- the block FTL: not wired yet ---------------------------------------------------------------
-for action in configure info check; do
-  fails "ftl $action" 1 "^sef-cli: ftl: the block FTL \(sef/ftl\) is not wired into sef-cli yet$" "$action" ftl -u 1 -q 1
-done
+# --- the block FTL ------------------------------------------------------------------------------
+# Domain 1 (64-ADU super blocks, 4 open) as a zoned namespace first, then grown and formatted as
+# a block FTL; sef_hal_io --ftl writes through it; an unclean stop; a corrupted checkpoint.
 ok "ftl help" configure ftl --help
-has "ftl help" "--overprovisioning"
+has "ftl help" "--overprovisioning PERCENT"
+okj "zns for ftl" '.geometry.zones > 0' configure zns -u 1 -q 1
+for action in configure info check; do
+  fails "ftl $action, zns domain" 1 "QoS domain 1 holds a zoned \(ZNS\) domain; the block FTL does not" \
+    "$action" ftl -u 1 -q 1
+  fails "ftl $action, missing domain" 1 "no QoS domain 9 on model:" "$action" ftl -u 1 -q 9
+  fails "ftl $action, unknown unit" 1 "unit 7: no such SEF unit" "$action" ftl -u 7 -q 1
+  fails "ftl $action, no domain" 2 "$action ftl: name the QoS domain" "$action" ftl -u 1
+done
+ok "format for ftl" format qos-domain -u 1 -q 1 --force
+ok "resize for ftl" resize qos-domain -u 1 -q 1 -c 1536
+ok "label for ftl" label qos-domain -u 1 -q 1 -l "31 32"
+fails "ftl info, unconfigured" 1 "QoS domain 1 is unconfigured" info ftl -u 1 -q 1
+fails "ftl check, unconfigured" 1 "QoS domain 1 is unconfigured" check ftl -u 1 -l "31 32"
+fails "ftl configure, too little OP" 1 "QoS domain 1 of model:.*: overprovisioning 7 % leaves" \
+  configure ftl -u 1 -q 1
+fails "ftl configure, bad OP" 2 "--overprovisioning 'lots' is not a percentage" \
+  configure ftl -u 1 -q 1 --overprovisioning lots
+fails "ftl configure, OP out of range" 1 "outside 0.5..400" configure ftl -u 1 -q 1 --overprovisioning 900
+fails "ftl configure, bad interval" 2 "--checkpoint-interval 'x' is not a number" \
+  configure ftl -u 1 -q 1 --checkpoint-interval x
+fails "ftl configure, one open SB" 1 "QoS domain 2 of model:.*open" configure ftl -u 1 -q 2
+okj "ftl configure" \
+  '.block_count > 500 and .overprovisioning_percent == 25 and .checkpoint_interval_adus > 0 and .super_blocks.total == 24' \
+  configure ftl -u 1 -l "31 32" --overprovisioning 25
+fails "ftl configure again" 1 "QoS domain 1 of .* holds a block FTL domain already; --force formats it" \
+  configure ftl -u 1 -q 1
+ok "ftl reconfigure" configure ftl -u 1 -q 1 --overprovisioning 30% --checkpoint-interval 4096 -f
+has "ftl reconfigure" "^QoS domain 1 of .* is a block FTL: [0-9]+ blocks of 4096 bytes \([0-9.]+ MiB\), over-provisioning 30%; super blocks: 24, [0-9]+ held, [0-9]+ free$"
+ok "domain list, ftl" list qos-domain -u 1
+has "domain list, ftl" "^1 .* ftl +31 32$"
+"$io" "$U" write --ftl --domain 1 --lba 0 --adus 200 --seed 9 >"$T/ftl.json" || fail "sef_hal_io write --ftl"
+ok "ftl info" info ftl -u 1 -q 1
+has "ftl info" "^capacity +[0-9]+ blocks of 4096 bytes"
+has "ftl info" "^overprovisioning +30%$"
+has "ftl info" "^checkpoint +generation [0-9]+, every 4096 flash ADUs$"
+has "ftl info" "^host_adus_written +200$"
+has "ftl info" "^write_amplification +1\.[0-9]{3}$"
+okj "ftl info json" \
+  '.stats.host_adus_written == 200 and .write_amplification >= 1 and .overprovisioning_percent == 30 and .stats.free_sbs > 0 and .stats.total_sbs == 24' \
+  info ftl -u 1 -l "31 32"
+ok "ftl check" check ftl -u 1 -q 1
+has "ftl check" "^map: 200 blocks mapped, 200 verified, 0 stale$"
+has "ftl check" "^recovery due: no$"
+has "ftl check" "^consistent$"
+okj "ftl check json" '.consistent and .verified_blocks == 200 and .needs_recovery == false and .problems == [] and .repaired == false' \
+  check ftl -u 1 -l "31 32"
+# An unclean stop: flushed, but no final checkpoint.
+"$io" "$U" write --ftl --domain 1 --lba 300 --adus 50 --seed 9 --no-unmount >/dev/null ||
+  fail "sef_hal_io write --ftl --no-unmount"
+okj "ftl check, recovery due" '.consistent and .needs_recovery and .verified_blocks == 200' check ftl -u 1 -q 1
+ok "ftl check, recovery due, text" check ftl -u 1 -q 1
+has "ftl check, recovery due, text" "^recovery due: yes"
+okj "ftl check --repair" \
+  '.repaired and .recovered_adus == 50 and .needs_recovery == false and .consistent and .verified_blocks == 250 and .problems_before_repair == []' \
+  check ftl -u 1 -q 1 --repair
+ok "ftl check --repair, text" check ftl -u 1 -q 1 --repair
+has "ftl check --repair, text" "^repair: the mount replayed 0 ADUs and 0 trims and wrote a fresh checkpoint; 0 blocks trimmed; before the repair: consistent$"
+"$io" "$U" verify --from-json "$T/ftl.json" >"$T/ftl-verified.json" ||
+  fail "data written through the FTL does not verify: $(cat "$T/ftl-verified.json")"
+grep -q '"verified":200' "$T/ftl-verified.json" || fail "ftl verify: $(cat "$T/ftl-verified.json")"
+pass
+# In use: another process holds the unit.
+rc=0
+err="$(flock "$T/tiny.sef" "$cli" check ftl -u 1 -q 1 2>&1 >/dev/null)" || rc=$?
+[[ $rc -eq 1 && $(wc -l <<<"$err") -eq 1 && "$err" == *tiny.sef* ]] ||
+  fail "ftl check of a unit another process holds: exit $rc: $err"
+pass
+# A corrupted checkpoint header (every copy of it in the backing file): check lists the problem
+# on stdout and exits 1 with one line on stderr; a repair cannot rebuild it; a forced
+# configure formats the domain again.
+for off in $(grep -obUaP 'SFTLCKP1' "$T/tiny.sef" | cut -d: -f1); do
+  printf 'X' | dd of="$T/tiny.sef" bs=1 seek=$((off + 120)) conv=notrunc status=none
+done
+rc=0
+out="$("$cli" check ftl -u 1 -q 1 2>"$T/err")" || rc=$?
+[[ $rc -eq 1 ]] || fail "ftl check, corrupt: exit $rc"
+grep -qE "^  - the checkpoint header at 0x[0-9a-f]+ fails its CRC$" <<<"$out" ||
+  fail "ftl check, corrupt: $out"
+[[ $(wc -l <"$T/err") -eq 1 ]] && grep -q "check ftl: QoS domain 1 of .*: 1 problem(s): the checkpoint header" "$T/err" ||
+  fail "ftl check, corrupt: stderr: $(cat "$T/err")"
+pass
+rc=0
+out="$("$cli" check ftl -u 1 -q 1 --json 2>/dev/null)" || rc=$?
+[[ $rc -eq 1 ]] && jq -e '.consistent == false and (.problems | length) == 1' <<<"$out" >/dev/null ||
+  fail "ftl check --json, corrupt: exit $rc: $out"
+pass
+fails "ftl check --repair, corrupt" 1 "QoS domain 1: the checkpoint header at 0x[0-9a-f]+ fails its CRC" \
+  check ftl -u 1 -q 1 --repair
+fails "ftl info, corrupt" 1 "fails its CRC" info ftl -u 1 -q 1
+okj "ftl configure over a corrupt FTL" '.block_count > 0' configure ftl -u 1 -q 1 --overprovisioning 25 -f
+okj "ftl check after reformat" '.consistent and .mapped_blocks == 0' check ftl -u 1 -q 1
 
 # --- delete ------------------------------------------------------------------------------------
 okj "domain delete" '.deleted_qos_domain == 1' delete qos-domain -u 1 -q 1

@@ -5,12 +5,18 @@
 //   sef_hal_io /dev/nvme0 write --domain 1 --lba 100 --adus 8 --seed 7 >w.json
 //   sef_hal_io /dev/nvme0 verify --from-json w.json
 //
+//   sef_hal_io /dev/nvme0 write --ftl --domain 2 --lba 0 --adus 64 --seed 3 >f.json
+//   sef_hal_io /dev/nvme0 verify --from-json f.json
+//
 // ADU i of a write has user address (LBA L+i, tag 0x10); its 512 data words and 2 metadata
 // words are hashes of (seed, LBA, word index), so a reader needs only the seed, the LBA and
-// the flash address. Output is one JSON document on stdout.
+// the flash address. With --ftl the blocks go through the block FTL (sef/ftl) of a domain
+// that `sef-cli configure ftl` formatted: block L+i holds the data words of LBA L+i, and a
+// reader needs only the seed and the LBA. Output is one JSON document on stdout.
 //
 // Exit status: 0 on success, 1 when the unit cannot be opened, a command fails or the data
 // does not match (one line on stderr), 2 on a usage error.
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
+#include "sef/ftl/ftl.h"
 #include "sef/hal/hal.h"
 
 namespace sef::tools {
@@ -54,6 +61,15 @@ constexpr char kUsage[] =
     "      pattern. --from-json takes a write's output; options given with it override the\n"
     "      file's. --address repeats (ADU i at the i-th); one --address with --adus N reads\n"
     "      A, A+1, ..., A+N-1. Prints {\"verified\":V,\"mismatches\":M,\"errors\":E,...}\n"
+    "  write --ftl --domain D --lba L --adus N [--seed S] [--no-unmount]\n"
+    "      through the block FTL of domain D (formatted by sef-cli configure ftl; never\n"
+    "      formatted here): mounts it (recovering it if needed), writes blocks L..L+N-1 with the\n"
+    "      pattern's data words, flushes and unmounts (--no-unmount: stops after the flush\n"
+    "      without the final checkpoint, as a crash would, so that the next mount replays);\n"
+    "      prints {\"domain\":D,\"lba\":L,\"adus\":N,\"seed\":S,\"ftl\":true,...}\n"
+    "  verify --ftl --domain D --lba L --adus N [--seed S] | --from-json FILE\n"
+    "      mounts the FTL, reads blocks L..L+N-1, compares them with the pattern, unmounts\n"
+    "      (a write --ftl's output says --ftl itself)\n"
     "\n"
     "options: --force-ioctl (kernel backend: ioctl instead of io_uring for I/O), -h/--help\n"
     "exit status: 0 success; 1 unit or device error, or data mismatch (one line on stderr);\n"
@@ -144,14 +160,17 @@ const std::map<std::string, std::map<std::string, bool>> kCommands = {
       {"adus", true},
       {"placement", true},
       {"seed", true},
-      {"no-flush", false}}},
+      {"no-flush", false},
+      {"ftl", false},
+      {"no-unmount", false}}},
     {"verify",
      {{"domain", true},
       {"lba", true},
       {"adus", true},
       {"seed", true},
       {"address", true},
-      {"from-json", true}}},
+      {"from-json", true},
+      {"ftl", false}}},
 };
 
 Args Parse(int argc, char** argv) {
@@ -301,6 +320,8 @@ json Write(hal::Unit& unit, const Args& a) {
 struct VerifyPlan {
   uint64_t domain = 0, lba = 0, seed = 0;
   std::vector<uint64_t> addresses;
+  bool ftl = false;  // through the block FTL: blocks lba .. lba + blocks - 1
+  uint64_t blocks = 0;
 };
 
 VerifyPlan PlanVerify(const Args& a) {
@@ -316,7 +337,9 @@ VerifyPlan PlanVerify(const Args& a) {
       p.domain = j.at("domain").get<uint64_t>();
       p.lba = j.at("lba").get<uint64_t>();
       p.seed = j.value("seed", uint64_t{0});
-      for (const json& s : j.at("addresses")) {
+      p.ftl = j.value("ftl", false);
+      p.blocks = j.value("adus", uint64_t{0});
+      for (const json& s : j.value("addresses", json::array())) {
         std::optional<uint64_t> v = ParseU64(s.get<std::string>());
         if (!v) throw UsageError{"--from-json: bad address " + s.dump() + " in " + file};
         p.addresses.push_back(*v);
@@ -342,6 +365,15 @@ VerifyPlan PlanVerify(const Args& a) {
       if (!v) throw UsageError{"--address: '" + s + "' is not a flash address"};
       p.addresses.push_back(*v);
     }
+  }
+  if (a.flags.count("ftl")) p.ftl = true;
+  if (p.ftl) {
+    if (a.has("address")) throw UsageError{"--address does not apply with --ftl"};
+    if (auto n = a.Number("adus", 0xFFFFFFFF)) p.blocks = *n;
+    if (!have_domain) throw UsageError{"verify needs --domain or --from-json"};
+    if (!have_lba) throw UsageError{"verify needs --lba or --from-json"};
+    if (p.blocks == 0) throw UsageError{"verify --ftl needs --adus N (at least 1) or --from-json"};
+    return p;
   }
   if (auto n = a.Number("adus", 0xFFFFFFFF)) {
     if (p.addresses.size() == 1) {
@@ -412,6 +444,96 @@ json Verify(hal::Unit& unit, const VerifyPlan& p, std::string* problem) {
           {"errors", errors},   {"failures", failures}};
 }
 
+// --- through the block FTL (--ftl) --------------------------------------------------------------
+
+constexpr uint32_t kFtlChunk = 256;  // blocks per FTL request
+
+std::unique_ptr<ftl::BlockDevice> MountFtl(hal::Unit& unit, uint64_t domain) {
+  return OrFail(ftl::BlockDevice::Mount(&unit, QosDomainId(static_cast<uint16_t>(domain))),
+                absl::StrFormat("mount the block FTL of QoS domain %u", domain));
+}
+
+json FtlWrite(hal::Unit& unit, const Args& a) {
+  const uint64_t domain_id = a.Required("domain", 0xFFFF);
+  const uint64_t lba = a.Required("lba", UserAddress::kMaxLba);
+  const uint64_t adus = a.Required("adus", 0xFFFFFFFF);
+  const uint64_t seed = a.Number("seed", UINT64_MAX).value_or(0);
+  if (adus == 0) throw UsageError{"--adus must be at least 1"};
+  if (a.has("placement") || a.flags.count("no-flush")) {
+    throw UsageError{"--placement and --no-flush do not apply with --ftl (see --no-unmount)"};
+  }
+  std::unique_ptr<ftl::BlockDevice> disk = MountFtl(unit, domain_id);
+  std::vector<uint8_t> data(size_t{kFtlChunk} * ftl::kBlockSize), meta(wire::kAduMetaBytes);
+  for (uint64_t done = 0; done < adus;) {
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(kFtlChunk, adus - done));
+    for (uint32_t i = 0; i < n; ++i) {
+      FillAdu(seed, lba + done + i, &data[size_t{i} * ftl::kBlockSize], meta.data());
+    }
+    iovec iov{data.data(), size_t{n} * ftl::kBlockSize};
+    OrFail(disk->Write(Lba(lba + done), n, {&iov, 1}),
+           absl::StrFormat("write blocks %u..%u through the FTL of QoS domain %u", lba + done,
+                           lba + done + n - 1, domain_id));
+    done += n;
+  }
+  OrFail(disk->Flush(), absl::StrFormat("flush the FTL of QoS domain %u", domain_id));
+  const bool unmount = !a.flags.count("no-unmount");
+  if (unmount) OrFail(disk->Unmount(), absl::StrFormat("unmount QoS domain %u", domain_id));
+  return {{"domain", domain_id},  {"lba", lba},
+          {"adus", adus},         {"seed", seed},
+          {"ftl", true},          {"flushed", true},
+          {"unmounted", unmount}, {"block_count", disk->block_count()}};
+}
+
+json FtlVerify(hal::Unit& unit, const VerifyPlan& p, std::string* problem) {
+  std::unique_ptr<ftl::BlockDevice> disk = MountFtl(unit, p.domain);
+  std::vector<uint8_t> data(size_t{kFtlChunk} * ftl::kBlockSize);
+  std::vector<uint8_t> want(ftl::kBlockSize), meta(wire::kAduMetaBytes);
+  uint64_t verified = 0, mismatches = 0, errors = 0;
+  json failures = json::array();
+  auto failed = [&](uint64_t lba, const std::string& failure) {
+    failures.push_back({{"lba", lba}, {"problem", failure}});
+    if (problem->empty()) {
+      *problem = absl::StrFormat("QoS domain %u block %u (FTL): %s", p.domain, lba, failure);
+    }
+  };
+  for (uint64_t done = 0; done < p.blocks;) {
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(kFtlChunk, p.blocks - done));
+    iovec iov{data.data(), size_t{n} * ftl::kBlockSize};
+    absl::Status s = disk->Read(Lba(p.lba + done), n, {&iov, 1});
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint64_t lba = p.lba + done + i;
+      if (!s.ok()) {
+        ++errors;
+        failed(lba, "read failed: " + s.ToString());
+        continue;
+      }
+      FillAdu(p.seed, lba, want.data(), meta.data());
+      const uint8_t* got = &data[size_t{i} * ftl::kBlockSize];
+      if (std::memcmp(got, want.data(), ftl::kBlockSize) == 0) {
+        ++verified;
+        continue;
+      }
+      ++mismatches;
+      size_t w = 0;
+      while (std::memcmp(got + 8 * w, &want[8 * w], 8) == 0) ++w;
+      uint64_t g = 0, e = 0;
+      std::memcpy(&g, got + 8 * w, 8);
+      std::memcpy(&e, &want[8 * w], 8);
+      failed(lba, absl::StrFormat("data differs from seed %u's pattern at word %u (got 0x%016x, "
+                                  "want 0x%016x)",
+                                  p.seed, w, g, e));
+    }
+    done += n;
+  }
+  OrFail(disk->Unmount(), absl::StrFormat("unmount QoS domain %u", p.domain));
+  if (!problem->empty()) {
+    *problem += absl::StrFormat(" (%u of %u blocks failed)", mismatches + errors, p.blocks);
+  }
+  return {{"domain", p.domain},       {"lba", p.lba},     {"adus", p.blocks},
+          {"seed", p.seed},           {"ftl", true},      {"verified", verified},
+          {"mismatches", mismatches}, {"errors", errors}, {"failures", failures}};
+}
+
 int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "-h" || std::string(argv[i]) == "--help") {
@@ -441,9 +563,9 @@ int Main(int argc, char** argv) {
     if (args.command == "setup") {
       out = Setup(**unit, args);
     } else if (args.command == "write") {
-      out = Write(**unit, args);
+      out = args.flags.count("ftl") ? FtlWrite(**unit, args) : Write(**unit, args);
     } else {
-      out = Verify(**unit, *plan, &problem);
+      out = plan->ftl ? FtlVerify(**unit, *plan, &problem) : Verify(**unit, *plan, &problem);
     }
     std::cout << out.dump() << std::endl;
     if (!problem.empty()) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sef_hal_io on a tiny model unit with a backing file: setup, write, then verify in a second
 # process (the backing file carries the data), a wrong seed and a wrong LBA (exit 1, one line),
-# a missing unit (exit 1, one line) and usage errors (exit 2).
+# a missing unit (exit 1, one line) and usage errors (exit 2); then the same through the block
+# FTL (--ftl) of a domain sef-cli formats, with an unclean stop (--no-unmount) replayed.
 set -euo pipefail
 io=tools/sef_hal_io/sef_hal_io
 unit="model:testdata/units/tiny.json:$TEST_TMPDIR/u.sef"
@@ -75,5 +76,46 @@ run 2 "$unit" write --domain 1 --lba x --adus 1
 one_line "bad number" "--lba: 'x'"
 run 0 --help
 grep -q '^usage: sef_hal_io' <<<"$out" || fail "--help: $out"
+ok
+# --- through the block FTL ---------------------------------------------------------------------
+cli=tools/sef_cli/sef-cli
+export SEF_UNITS_FILE="$TEST_TMPDIR/units.json" SEF_DATA_DIR="$TEST_TMPDIR/data"
+echo '{"discover": false}' >"$SEF_UNITS_FILE"
+fu="model:testdata/units/tiny.json:$TEST_TMPDIR/ftl.sef"
+"$cli" create virtual-device -u "$fu" --dies-per-sb 1 >/dev/null
+"$cli" create qos-domain -u "$fu" --capacity 50% --max-open-sbs 4 >/dev/null
+run 1 "$fu" write --ftl --domain 1 --lba 0 --adus 1
+one_line "unconfigured" "mount the block FTL of QoS domain 1: .*unconfigured"
+"$cli" configure ftl -u "$fu" -q 1 --overprovisioning 20 >/dev/null
+run 0 "$fu" write --ftl --domain 1 --lba 5 --adus 300 --seed 3
+echo "$out" >"$TEST_TMPDIR/ftl.json"
+grep -q '"ftl":true' <<<"$out" && grep -q '"unmounted":true' <<<"$out" || fail "write --ftl: $out"
+run 0 "$fu" verify --from-json "$TEST_TMPDIR/ftl.json"
+grep -q '"verified":300' <<<"$out" && grep -q '"mismatches":0' <<<"$out" || fail "verify --ftl: $out"
+run 0 "$fu" verify --ftl --domain 1 --lba 105 --adus 200 --seed 3
+grep -q '"verified":200' <<<"$out" || fail "verify --ftl, part: $out"
+ok
+run 1 "$fu" verify --from-json "$TEST_TMPDIR/ftl.json" --seed 4
+grep -q '"mismatches":300' <<<"$out" || fail "verify --ftl, wrong seed: $out"
+one_line "ftl, wrong seed" "QoS domain 1 block 5 \(FTL\): data differs from seed 4's pattern.*300 of 300"
+run 1 "$fu" verify --ftl --domain 1 --lba 0 --adus 5 --seed 3
+one_line "ftl, never written" "block 0 \(FTL\): data differs.*5 of 5"
+ok
+# An unclean stop after the flush: the next mount replays, the data is there.
+run 0 "$fu" write --ftl --domain 1 --lba 400 --adus 20 --seed 8 --no-unmount
+grep -q '"unmounted":false' <<<"$out" || fail "write --ftl --no-unmount: $out"
+run 0 "$fu" verify --ftl --domain 1 --lba 400 --adus 20 --seed 8
+grep -q '"verified":20' <<<"$out" || fail "verify after an unclean stop: $out"
+ok
+run 1 "$fu" write --ftl --domain 1 --lba 630 --adus 100
+one_line "ftl, beyond the end" "beyond the device's [0-9]+ blocks"
+run 1 "$fu" write --ftl --domain 2 --lba 0 --adus 1
+one_line "ftl, missing domain" "mount the block FTL of QoS domain 2"
+run 2 "$fu" write --ftl --domain 1 --lba 0 --adus 1 --no-flush
+one_line "ftl, --no-flush" "do not apply with --ftl"
+run 2 "$fu" verify --ftl --domain 1 --lba 0 --address 0x1
+one_line "ftl, --address" "--address does not apply with --ftl"
+run 2 "$fu" verify --ftl --domain 1 --lba 0
+one_line "ftl, no count" "verify --ftl needs --adus"
 ok
 echo "sef_hal_io_test: $passed passed, 0 failed"

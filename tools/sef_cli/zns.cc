@@ -1,11 +1,12 @@
-// Handlers of `zns` (over //sef/zns) and `ftl` (not yet wired to the block FTL, sef/ftl).
+// Handlers of `zns` (over //sef/zns).
+#include "sef/zns/zns.h"
+
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
-#include "sef/zns/zns.h"
 #include "tools/sef_cli/cli.h"
 
 namespace sef::cli {
@@ -142,11 +143,6 @@ absl::Status ZnsReport(Context& c) {
     }
     return absl::OkStatus();
   });
-}
-
-absl::Status FtlNotBuilt(Context&) {
-  // The block FTL (sef/ftl) is not on this branch yet: say so, never pretend.
-  return absl::UnimplementedError("ftl: the block FTL (sef/ftl) is not wired into sef-cli yet");
 }
 
 }  // namespace sef::cli
