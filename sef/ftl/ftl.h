@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -156,6 +157,10 @@ class BlockDevice {
   absl::Status Checkpoint();
 
   Stats GetStats() const;
+  // Diagnostics: the FTL's internal state as text (requests waiting for space or for their
+  // block range, super blocks, streams, journal, flush rounds). For tests and tools that
+  // look into a request that never completes; the format is not an interface.
+  std::string DebugState() const;
 
  private:
   explicit BlockDevice(std::unique_ptr<internal::Ftl> ftl);

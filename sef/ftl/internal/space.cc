@@ -290,10 +290,14 @@ void Ftl::CloseSlots(const std::vector<uint32_t>& slots) {
     Trace("close slot %u sb %u (a hole: failed writes or unused copy room)", slot, sb.value());
     // Until the close is done the slot is not released (ReleasableLocked): released first,
     // its id could be erased again and this close would close the new owner's SB.
+    BeginBackgroundIo();
     domain_->CloseSuperBlockAsync(sb, [this, slot](absl::StatusOr<bool>) {
-      MutexLock lock(&mu_);
-      slots_[slot].closing = false;
-      gc_cv_.Signal();
+      {
+        MutexLock lock(&mu_);
+        slots_[slot].closing = false;
+        gc_cv_.Signal();
+      }
+      EndBackgroundIo();
     });
   }
 }
@@ -319,6 +323,21 @@ void Ftl::MarkPendingLocked(uint32_t slot) {
 
 void Ftl::AllocatorLoop() {
   int failures = 0;
+  // After a failed allocation (mu_ held): a device that lost power fails the FTL
+  // (DeviceError); a device that refuses three times in a row fails what waits for room;
+  // "not now" (ResourceExhausted) waits a little.
+  auto allocation_failed = [this,
+                            &failures](const absl::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    mu_.Unlock();
+    DeviceError(s);
+    mu_.Lock();
+    if (s.code() != absl::StatusCode::kResourceExhausted && ++failures >= 3) {
+      failures = 0;
+      FailWaitersLocked(s);
+    } else {
+      allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
+    }
+  };
   MutexLock lock(&mu_);
   while (!stopping_) {
     if (!failed_.ok()) {  // the device is gone: nothing to do until the FTL is destroyed
@@ -340,7 +359,15 @@ void Ftl::AllocatorLoop() {
         JournalSetSuccessor(*slot, sb, serial);
       }
       mu_.Lock();
-      if (!slot.ok()) allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
+      // Before, a failure here only waited and tried again: after a power cut the allocator
+      // asked for the journal's successor forever, never reached the DeviceError below, and
+      // the writes waiting for room were never failed (the ShuffledOpen8 hang; regression
+      // test PowerCutWhileTheJournalNeedsItsSuccessorFailsWaitingWrites).
+      if (slot.ok()) {
+        failures = 0;
+      } else {
+        allocation_failed(slot.status());
+      }
       continue;
     }
     // 2. Room for the first waiting writer's stream, then successors for streams whose
@@ -370,19 +397,11 @@ void Ftl::AllocatorLoop() {
     if (want >= 0 && MayAllocateLocked(SlotKind::kUser, ahead || streams_[want].cur >= 0)) {
       mu_.Unlock();
       absl::Status s = AllocateForStream(want, SlotKind::kUser);
-      if (s.ok()) failures = 0;
-      DeviceError(s);
       mu_.Lock();
-      if (!s.ok() && s.code() != absl::StatusCode::kResourceExhausted) {
-        // The device refused (it may have lost power): nothing waiting for room can go on.
-        if (++failures >= 3) {
-          failures = 0;
-          FailWaitersLocked(s);
-        } else {
-          allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
-        }
-      } else if (!s.ok()) {
-        allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
+      if (s.ok()) {
+        failures = 0;
+      } else {
+        allocation_failed(s);
       }
       continue;
     }
@@ -436,9 +455,17 @@ void Ftl::StartRound() {
     round_active_ = true;
     ++rounds_started_;
     counters_.internal_flushes.fetch_add(1, std::memory_order_relaxed);
+    // Open data SBs, and data SBs the FTL counts as closed whose Close Super Block is still
+    // in flight (a GC destination the copy did not fill, an SB with a failed write): until
+    // that close is done their tail is as volatile as an open SB's. Skipping them let a
+    // victim whose data had been copied there be released before the copies were durable,
+    // and a power cut then lost blocks made durable long before (found by FtlPowerLossTest,
+    // ShuffledOpen8; regression test FlushRoundCoversSuperBlocksBeingClosed).
     for (uint32_t i = 0; i < slots_.size(); ++i) {
       const Slot& s = slots_[i];
-      if (s.state == SlotState::kOpen && IsData(s.kind) && s.completed > 0) sbs.push_back(s.sb);
+      if ((s.state == SlotState::kOpen || s.closing) && IsData(s.kind) && s.completed > 0) {
+        sbs.push_back(s.sb);
+      }
     }
     journal_upto = JournalAppended();
   }
@@ -448,12 +475,15 @@ void Ftl::StartRound() {
     auto first_error = std::make_shared<Mutex>();
     auto error = std::make_shared<absl::Status>();
     for (SuperBlockId sb : sbs) {
+      BeginBackgroundIo();
       domain_->FlushSuperBlockAsync(
           sb, [this, sb, left, first_error, error](absl::StatusOr<uint32_t> r) {
             if (!r.ok()) {
-              // An SB that closed meanwhile (it filled) is durable: not an error.
+              // An SB that closed meanwhile (it filled, or its close ran first) is durable:
+              // not an error. A device that lost power is one, closed or not: the close
+              // may have been cut short too.
               bool closed = false;
-              {
+              if (r.status().code() != absl::StatusCode::kUnavailable) {
                 MutexLock lock(&mu_);
                 for (const Slot& s : slots_) {
                   if (s.sb == sb && s.state != SlotState::kOpen) closed = true;
@@ -472,6 +502,7 @@ void Ftl::StartRound() {
               }
               RoundDone(std::move(e));
             }
+            EndBackgroundIo();
           });
     }
   });
