@@ -350,14 +350,17 @@ int Main(int argc, char** argv) {
   }
 
   if (!want("iops") && !want("recovery")) return 0;
-  const Iops iops = want("iops") ? MeasureIops(quick ? 0.2 : 0.5, 10) : Iops{1, 1, 1, 1};
-  std::printf("\n| QD %d, 4 KiB, before GC | FTL IOPS | raw HAL IOPS | ratio | target |\n", kDepth);
-  std::printf("|---|---|---|---|---|\n");
-  std::printf("| random write | %.0f | %.0f | %.2f | >= 0.7 |\n", iops.ftl_write, iops.raw_write,
-              iops.ftl_write / iops.raw_write);
-  std::printf("| random read | %.0f | %.0f | %.2f | >= 0.7 |\n", iops.ftl_read, iops.raw_read,
-              iops.ftl_read / iops.raw_read);
-  std::fflush(stdout);
+  if (want("iops")) {
+    const Iops iops = MeasureIops(quick ? 0.2 : 0.5, 10);
+    std::printf("\n| QD %d, 4 KiB, before GC | FTL IOPS | raw HAL IOPS | ratio | target |\n",
+                kDepth);
+    std::printf("|---|---|---|---|---|\n");
+    std::printf("| random write | %.0f | %.0f | %.2f | >= 0.7 |\n", iops.ftl_write, iops.raw_write,
+                iops.ftl_write / iops.raw_write);
+    std::printf("| random read | %.0f | %.0f | %.2f | >= 0.7 |\n", iops.ftl_read, iops.raw_read,
+                iops.ftl_read / iops.raw_read);
+    std::fflush(stdout);
+  }
 
   if (!want("recovery")) return 0;
   const uint64_t since = quick ? 1024 : 2048;
