@@ -659,6 +659,57 @@ TEST(FtlPowerLossRegressionTest, FlushRoundCoversSuperBlocksBeingClosed) {
   }
 }
 
+// A lost durable write: when a flush round ended with flushes waiting for the next one, it was
+// marked inactive before that next round started (after the finished round's callbacks); a
+// flush requested in between, e.g. from one of those callbacks, started a round of its own.
+// Two rounds then ran at once, and the first to end recorded the other's number as done: an
+// SB emptied between the two starts could be released before any round that started after
+// it had flushed the data that superseded it. Rounds must run one after another: a flush
+// requested while one hands over to the next waits for a round of its own.
+TEST(FlushRoundTest, AFlushRequestedWhileRoundsHandOverDoesNotStartASecondRound) {
+  absl::StatusOr<std::unique_ptr<hal::Transport>> inner =
+      hal::OpenTransport("model:testdata/units/tiny.json");
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  auto holding = std::make_unique<HoldingTransport>(*std::move(inner));
+  HoldingTransport* h = holding.get();
+  absl::StatusOr<std::unique_ptr<hal::Unit>> unit = hal::Unit::Open(std::move(holding));
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  absl::StatusOr<QosDomainId> id = testing::SetUpDomain(**unit);
+  ASSERT_TRUE(id.ok()) << id.status();
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+      BlockDevice::Format(unit->get(), *id, {.overprovisioning_percent = 25});
+  ASSERT_TRUE(d.ok()) << d.status();
+  BlockDevice* disk = d->get();
+  // Round 1 has a journal record to write (a trim), and that write is held: round 1 stays
+  // active, and the second flush waits for the next round.
+  ASSERT_TRUE(disk->Trim(Lba(0), 1).ok());
+  h->Hold(true);
+  auto second = std::make_shared<std::promise<absl::Status>>();
+  auto third = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> second_done = second->get_future(), third_done = third->get_future();
+  std::atomic<bool> third_inside_first{false};
+  auto first = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> first_done = first->get_future();
+  disk->FlushAsync([&, first, third](absl::Status s) {
+    // Round 1 has ended, round 2 (the second flush's) has not started yet.
+    disk->FlushAsync(SetTo(third));
+    third_inside_first = third_done.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    first->set_value(std::move(s));
+  });
+  disk->FlushAsync(SetTo(second));
+  h->Hold(false);
+  h->Release();
+  ASSERT_TRUE(ReadyWithin(first_done, std::chrono::seconds(10)));
+  EXPECT_TRUE(first_done.get().ok());
+  ASSERT_TRUE(ReadyWithin(second_done, std::chrono::seconds(10)));
+  EXPECT_TRUE(second_done.get().ok());
+  ASSERT_TRUE(ReadyWithin(third_done, std::chrono::seconds(10)));
+  EXPECT_TRUE(third_done.get().ok());
+  EXPECT_FALSE(third_inside_first)
+      << "a flush requested between two rounds ran a round of its own beside the next one";
+  d->reset();
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Cuts, FtlPowerLossTest,
     ::testing::Values(Config{"InlineOpen4", hal::CompletionOrder::kInline, 4, 80},

@@ -253,7 +253,7 @@ class Ftl {
   // at a time; `done` runs when a round that started after this call has finished.
   void RequestFlushRound(StatusCallback done);
   void StartRound();
-  void RoundDone(absl::Status s);
+  void RoundDone(absl::Status s, uint64_t number);  // round `number` (rounds_started_) ended
   absl::Status FlushRoundAndWait();
   // A pending SB may be released: a flush round that started after it emptied has
   // finished, and no close of it is in flight.

@@ -450,10 +450,11 @@ void Ftl::RequestFlushRound(StatusCallback done) {
 void Ftl::StartRound() {
   std::vector<SuperBlockId> sbs;
   uint64_t journal_upto = 0;
+  uint64_t number = 0;
   {
     MutexLock lock(&mu_);
     round_active_ = true;
-    ++rounds_started_;
+    number = ++rounds_started_;
     counters_.internal_flushes.fetch_add(1, std::memory_order_relaxed);
     // Open data SBs, and data SBs the FTL counts as closed whose Close Super Block is still
     // in flight (a GC destination the copy did not fill, an SB with a failed write): until
@@ -469,15 +470,15 @@ void Ftl::StartRound() {
     }
     journal_upto = JournalAppended();
   }
-  JournalCommitAsync(journal_upto, [this, sbs = std::move(sbs)](absl::Status s) {
-    if (!s.ok() || sbs.empty()) return RoundDone(std::move(s));
+  JournalCommitAsync(journal_upto, [this, number, sbs = std::move(sbs)](absl::Status s) {
+    if (!s.ok() || sbs.empty()) return RoundDone(std::move(s), number);
     auto left = std::make_shared<std::atomic<size_t>>(sbs.size());
     auto first_error = std::make_shared<Mutex>();
     auto error = std::make_shared<absl::Status>();
     for (SuperBlockId sb : sbs) {
       BeginBackgroundIo();
       domain_->FlushSuperBlockAsync(
-          sb, [this, sb, left, first_error, error](absl::StatusOr<uint32_t> r) {
+          sb, [this, sb, number, left, first_error, error](absl::StatusOr<uint32_t> r) {
             if (!r.ok()) {
               // An SB that closed meanwhile (it filled, or its close ran first) is durable:
               // not an error. A device that lost power is one, closed or not: the close
@@ -500,7 +501,7 @@ void Ftl::StartRound() {
                 MutexLock lock(first_error.get());
                 e = std::move(*error);
               }
-              RoundDone(std::move(e));
+              RoundDone(std::move(e), number);
             }
             EndBackgroundIo();
           });
@@ -508,20 +509,26 @@ void Ftl::StartRound() {
   });
 }
 
-void Ftl::RoundDone(absl::Status s) {
+void Ftl::RoundDone(absl::Status s, uint64_t number) {
   DeviceError(s);
   std::vector<StatusCallback> done;
   bool again = false;
   {
     MutexLock lock(&mu_);
-    if (s.ok()) rounds_done_ = rounds_started_;
+    if (s.ok()) rounds_done_ = std::max(rounds_done_, number);
     done = std::move(round_waiters_);
     round_waiters_.clear();
-    round_active_ = false;
-    if (!next_round_.empty()) {
+    // With requests waiting, the round stays active and goes straight on to the next one.
+    // It was marked inactive here before the next one started (after the callbacks below):
+    // a flush requested in between started a round of its own, two rounds ran at once,
+    // and the first to finish set rounds_done_ to the other's number, so an SB that emptied
+    // after the first had started was released before any round that started after it had
+    // made its superseding data durable (HAZARDS 1 and 2; FtlPowerLossTest, ShuffledOpen8).
+    again = !next_round_.empty();
+    round_active_ = again;
+    if (again) {
       round_waiters_ = std::move(next_round_);
       next_round_.clear();
-      again = true;
     }
     round_cv_.SignalAll();
     gc_cv_.Signal();
