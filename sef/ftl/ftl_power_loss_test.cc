@@ -475,6 +475,27 @@ std::function<void(absl::Status)> SetTo(std::shared_ptr<std::promise<absl::Statu
   return [p](absl::Status s) { p->set_value(std::move(s)); };
 }
 
+// A unit on the tiny model behind a HoldingTransport, with one QoS domain.
+struct HeldUnit {
+  HoldingTransport* hold = nullptr;  // owned by unit
+  std::unique_ptr<hal::Unit> unit;
+  QosDomainId domain;
+
+  void Open() {
+    absl::StatusOr<std::unique_ptr<hal::Transport>> inner =
+        hal::OpenTransport("model:testdata/units/tiny.json");
+    ASSERT_TRUE(inner.ok()) << inner.status();
+    auto holding = std::make_unique<HoldingTransport>(*std::move(inner));
+    hold = holding.get();
+    absl::StatusOr<std::unique_ptr<hal::Unit>> u = hal::Unit::Open(std::move(holding));
+    ASSERT_TRUE(u.ok()) << u.status();
+    unit = *std::move(u);
+    absl::StatusOr<QosDomainId> id = testing::SetUpDomain(*unit);
+    ASSERT_TRUE(id.ok()) << id.status();
+    domain = *id;
+  }
+};
+
 // The hang: after a power cut the allocator asked for the journal's next SB first, over and
 // over; its failure was never taken for the device's loss (DeviceError), so the writes
 // waiting for a data SB waited forever. Here the device refuses every super block command
@@ -528,22 +549,16 @@ TEST(FtlPowerLossRegressionTest, DeviceLossWhileTheJournalNeedsItsSuccessorFails
 // reset, and its completion called domain_->CloseSuperBlockAsync on null. Here that write's
 // completion is held until the destruction is under way.
 TEST(FtlPowerLossRegressionTest, DestructionWaitsForTheJournalChangeOverInFlight) {
-  absl::StatusOr<std::unique_ptr<hal::Transport>> inner =
-      hal::OpenTransport("model:testdata/units/tiny.json");
-  ASSERT_TRUE(inner.ok()) << inner.status();
-  auto holding = std::make_unique<HoldingTransport>(*std::move(inner));
-  HoldingTransport* h = holding.get();
-  absl::StatusOr<std::unique_ptr<hal::Unit>> unit = hal::Unit::Open(std::move(holding));
-  ASSERT_TRUE(unit.ok()) << unit.status();
-  absl::StatusOr<QosDomainId> id = testing::SetUpDomain(**unit);
-  ASSERT_TRUE(id.ok()) << id.status();
+  HeldUnit held;
+  ASSERT_NO_FATAL_FAILURE(held.Open());
+  HoldingTransport* h = held.hold;
   // The flush that makes the journal need its successor is held until the allocator has
   // erased the successor; its completion then starts the change-over write, held too. A
   // slow allocator misses that moment: then try again with a longer wait.
   bool caught = false;
   for (int attempt = 0; attempt < 3 && !caught; ++attempt) {
     absl::StatusOr<std::unique_ptr<BlockDevice>> d =
-        BlockDevice::Format(unit->get(), *id, {.overprovisioning_percent = 25});
+        BlockDevice::Format(held.unit.get(), held.domain, {.overprovisioning_percent = 25});
     ASSERT_TRUE(d.ok()) << d.status();
     const auto wait = std::chrono::milliseconds(150 << (2 * attempt));
     for (int i = 0; i < 64 && (*d)->GetStats().journal_sbs == 1; ++i) {
@@ -667,17 +682,11 @@ TEST(FtlPowerLossRegressionTest, FlushRoundCoversSuperBlocksBeingClosed) {
 // it had flushed the data that superseded it. Rounds must run one after another: a flush
 // requested while one hands over to the next waits for a round of its own.
 TEST(FlushRoundTest, AFlushRequestedWhileRoundsHandOverDoesNotStartASecondRound) {
-  absl::StatusOr<std::unique_ptr<hal::Transport>> inner =
-      hal::OpenTransport("model:testdata/units/tiny.json");
-  ASSERT_TRUE(inner.ok()) << inner.status();
-  auto holding = std::make_unique<HoldingTransport>(*std::move(inner));
-  HoldingTransport* h = holding.get();
-  absl::StatusOr<std::unique_ptr<hal::Unit>> unit = hal::Unit::Open(std::move(holding));
-  ASSERT_TRUE(unit.ok()) << unit.status();
-  absl::StatusOr<QosDomainId> id = testing::SetUpDomain(**unit);
-  ASSERT_TRUE(id.ok()) << id.status();
+  HeldUnit held;
+  ASSERT_NO_FATAL_FAILURE(held.Open());
+  HoldingTransport* h = held.hold;
   absl::StatusOr<std::unique_ptr<BlockDevice>> d =
-      BlockDevice::Format(unit->get(), *id, {.overprovisioning_percent = 25});
+      BlockDevice::Format(held.unit.get(), held.domain, {.overprovisioning_percent = 25});
   ASSERT_TRUE(d.ok()) << d.status();
   BlockDevice* disk = d->get();
   // Round 1 has a journal record to write (a trim), and that write is held: round 1 stays
