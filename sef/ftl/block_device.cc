@@ -53,6 +53,8 @@ QosDomainId BlockDevice::domain() const { return ftl_->domain_id(); }
 uint64_t BlockDevice::block_count() const { return ftl_->block_count(); }
 Stats BlockDevice::GetStats() const { return ftl_->GetStats(); }
 
+std::string BlockDevice::DebugState() const { return ftl_->DebugState(); }
+
 void BlockDevice::ReadAsync(Lba lba, uint32_t count, std::span<const iovec> data,
                             StatusCallback done) {
   ftl_->ReadAsync(lba, count, data, std::move(done));

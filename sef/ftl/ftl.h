@@ -158,6 +158,10 @@ class BlockDevice {
   absl::Status Checkpoint();
 
   Stats GetStats() const;
+  // Diagnostics: the FTL's internal state as text (requests waiting for space or for their
+  // block range, super blocks, streams, journal, flush rounds). For tests and tools that
+  // look into a request that never completes; the format is not an interface.
+  std::string DebugState() const;
 
  private:
   explicit BlockDevice(std::unique_ptr<internal::Ftl> ftl);

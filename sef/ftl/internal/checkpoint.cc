@@ -259,7 +259,11 @@ absl::Status Ftl::WriteCheckpoint() {
       e.kind = static_cast<uint8_t>(s.kind);
       e.flags = s.state == SlotState::kPendingRelease ? kSlotPendingRelease : 0;
       e.stream = s.stream;
-      if (s.state == SlotState::kOpen && s.kind != SlotKind::kJournal) flush.push_back(s.sb);
+      // Data SBs being closed too: until the close is done their tail is volatile (as in
+      // a flush round, space.cc StartRound).
+      if ((s.state == SlotState::kOpen || s.closing) && s.kind != SlotKind::kJournal) {
+        flush.push_back(s.sb);
+      }
     }
   }
   if (absl::StatusOr<FlashAddress> w =
@@ -272,14 +276,15 @@ absl::Status Ftl::WriteCheckpoint() {
   for (SuperBlockId sb : flush) {
     absl::StatusOr<uint32_t> r = domain_->FlushSuperBlock(sb);
     if (!r.ok()) {
-      bool still_open = false;
-      {
+      // An SB that closed meanwhile is durable; a device that lost power is a failure.
+      bool fatal = r.status().code() == absl::StatusCode::kUnavailable;
+      if (!fatal) {
         MutexLock lock(&mu_);
         for (const Slot& s : slots_) {
-          if (s.sb == sb && s.state == SlotState::kOpen) still_open = true;
+          if (s.sb == sb && s.state == SlotState::kOpen) fatal = true;
         }
       }
-      if (still_open) return fail(r.status());
+      if (fatal) return fail(r.status());
     }
   }
 

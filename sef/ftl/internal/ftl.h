@@ -21,6 +21,7 @@
 #include <deque>
 #include <memory>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -136,6 +137,9 @@ class Ftl {
   // checkpoint.cc: a checkpoint now, waited for. Not from a callback.
   absl::Status CheckpointNow();
   Stats GetStats() const;
+  // debug.cc: the engine's state in text (requests waiting, slots, streams, journal, flush
+  // rounds), for diagnosing a hang. Takes mu_ and jmu_.
+  std::string DebugState() const;
 
   // OK, or FailedPrecondition naming `method` on a thread inside an FTL callback.
   static absl::Status CheckSynchronousCallAllowed(const char* method);
@@ -162,6 +166,14 @@ class Ftl {
   bool BeginOp();  // false once unmounting: the caller fails the request
   void EndOp();
   void WaitIdle();
+  // HAL operations the FTL starts by itself, that no user request waits for (journal
+  // writes, closes, a flush round's Flush Super Block): each is counted from before its
+  // ...Async call until its callback has returned (a callback that starts another counts it
+  // first). Unmount and the destructor wait for none to be left before they destroy
+  // domain_: a callback that ran during ~QosDomain would find domain_ already null.
+  void BeginBackgroundIo();
+  void EndBackgroundIo();
+  void WaitBackgroundIo();
   void OnNotification(const hal::Notification& n);  // gc.cc
 
   // ---- io.cc ----
@@ -241,7 +253,7 @@ class Ftl {
   // at a time; `done` runs when a round that started after this call has finished.
   void RequestFlushRound(StatusCallback done);
   void StartRound();
-  void RoundDone(absl::Status s);
+  void RoundDone(absl::Status s, uint64_t number);  // round `number` (rounds_started_) ended
   absl::Status FlushRoundAndWait();
   // A pending SB may be released: a flush round that started after it emptied has
   // finished, and no close of it is in flight.
@@ -315,6 +327,7 @@ class Ftl {
   RangeLock range_lock_;
   std::atomic<bool> accepting_{false};
   std::atomic<int64_t> active_ops_{0};
+  std::atomic<int64_t> background_io_{0};  // BeginBackgroundIo
   Mutex idle_mu_;
   CondVar idle_cv_;
 
@@ -368,7 +381,7 @@ class Ftl {
   std::thread allocator_, gc_, checkpointer_;
 
   // The journal.
-  Mutex jmu_;
+  mutable Mutex jmu_;
   std::vector<JournalRecord> jbuf_ ABSL_GUARDED_BY(jmu_);  // appended, not yet written
   uint64_t j_appended_ ABSL_GUARDED_BY(jmu_) = 0;          // records appended
   uint64_t j_written_ ABSL_GUARDED_BY(jmu_) = 0;           // taken into writes

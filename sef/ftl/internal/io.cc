@@ -316,6 +316,7 @@ void Ftl::SubmitChunks(UpdateOp* op, size_t first, size_t end) {
 void Ftl::ChunkDone(UpdateOp* op, size_t index, absl::StatusOr<hal::WriteResult> r) {
   const UpdateOp::Chunk c = op->chunks[index];
   uint32_t ok = 0;
+  std::vector<uint32_t> to_close;
   if (!r.ok()) {
     if (TraceOn()) {
       MutexLock lock(&mu_);
@@ -328,6 +329,8 @@ void Ftl::ChunkDone(UpdateOp* op, size_t index, absl::StatusOr<hal::WriteResult>
     }
     OpFailed(op, r.status());
     DeviceError(r.status());
+    MutexLock lock(&mu_);
+    SlotCompletedLocked(c.slot, 0, c.n, &to_close);
   } else {
     const std::vector<FlashAddress>& addresses = r->addresses;
     uint32_t n = static_cast<uint32_t>(std::min<size_t>(addresses.size(), c.n));
@@ -338,6 +341,16 @@ void Ftl::ChunkDone(UpdateOp* op, size_t index, absl::StatusOr<hal::WriteResult>
       }
     }
     valid_[c.slot].fetch_add(n, std::memory_order_acq_rel);
+    // The slot counts these ADUs as written before the map leaves the old versions: an old
+    // SB emptied by the map updates below waits for a flush round that starts after it
+    // emptied, and that round must see this SB as written to (completed > 0) to flush it.
+    // Counted after the map updates, a round starting in between skipped the SB (when this
+    // was its first write), and the old SB could be released before the new data was
+    // durable.
+    {
+      MutexLock lock(&mu_);
+      SlotCompletedLocked(c.slot, n, c.n - n, &to_close);
+    }
     for (uint32_t j = 0; j < n; ++j) {
       MapSet(op->lba + c.first + j, Encode(c.slot, domain_->OffsetOf(addresses[j]).value()));
     }
@@ -350,11 +363,9 @@ void Ftl::ChunkDone(UpdateOp* op, size_t index, absl::StatusOr<hal::WriteResult>
                                        n, c.n, c.sb.value())));
     }
   }
-  std::vector<uint32_t> to_close;
   uint64_t alloc_record = 0;
   {
     MutexLock lock(&mu_);
-    SlotCompletedLocked(c.slot, ok, c.n - ok, &to_close);
     alloc_record = slots_[c.slot].alloc_record;
     if (--inflight_ == 0 && barrier_) inflight_cv_.SignalAll();
   }

@@ -235,8 +235,11 @@ void Ftl::JournalSubmit(const JournalPlan& plan) {
   w.fua = true;
   counters_.metadata_adus_written.fetch_add(plan.pages, std::memory_order_relaxed);
   counters_.flash_adus_written.fetch_add(plan.pages, std::memory_order_relaxed);
-  domain_->WriteAsync(
-      w, [this](absl::StatusOr<hal::WriteResult> r) { JournalWriteDone(std::move(r)); });
+  BeginBackgroundIo();
+  domain_->WriteAsync(w, [this](absl::StatusOr<hal::WriteResult> r) {
+    JournalWriteDone(std::move(r));
+    EndBackgroundIo();
+  });
 }
 
 void Ftl::JournalWriteDone(absl::StatusOr<hal::WriteResult> r) {
@@ -286,11 +289,15 @@ void Ftl::JournalWriteDone(absl::StatusOr<hal::WriteResult> r) {
     // Its unused pages are padded; nothing more goes there. It retires (a checkpoint will
     // release it) only once the close is done: released before, its id could be erased
     // again for data and this close would close that SB under the new owner's writes.
+    BeginBackgroundIo();
     domain_->CloseSuperBlockAsync(
         old, [this, slot = static_cast<uint32_t>(switched_from)](absl::StatusOr<bool>) {
-          MutexLock lock(&mu_);
-          retired_journals_.push_back(slot);
-          checkpoint_cv_.Signal();
+          {
+            MutexLock lock(&mu_);
+            retired_journals_.push_back(slot);
+            checkpoint_cv_.Signal();
+          }
+          EndBackgroundIo();
         });
     ServeWaiters();  // trims may have waited for room
   }

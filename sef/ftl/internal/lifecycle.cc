@@ -93,7 +93,10 @@ Ftl::~Ftl() {
     WaitIdle();
     StopThreads();
   }
-  domain_.reset();  // waits for the FTL's own operations still in flight
+  // The journal write, closes and flushes still in flight run their callbacks, which may
+  // use domain_, first; then ~QosDomain waits for what is left of the HAL's own.
+  WaitBackgroundIo();
+  domain_.reset();
 }
 
 absl::Status Ftl::OpenDomain() {
@@ -235,6 +238,7 @@ absl::Status Ftl::Unmount() {
   WaitIdle();
   StopThreads();
   absl::Status s = WriteCheckpoint();
+  WaitBackgroundIo();
   domain_.reset();
   return s;
 }
@@ -278,6 +282,22 @@ void Ftl::EndOp() {
   if (active_ops_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     MutexLock lock(&idle_mu_);
     idle_cv_.SignalAll();
+  }
+}
+
+void Ftl::BeginBackgroundIo() { background_io_.fetch_add(1, std::memory_order_seq_cst); }
+
+void Ftl::EndBackgroundIo() {
+  if (background_io_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    MutexLock lock(&idle_mu_);
+    idle_cv_.SignalAll();
+  }
+}
+
+void Ftl::WaitBackgroundIo() {
+  MutexLock lock(&idle_mu_);
+  while (background_io_.load(std::memory_order_acquire) != 0) {
+    idle_cv_.WaitWithTimeout(&idle_mu_, std::chrono::milliseconds(1));
   }
 }
 

@@ -64,4 +64,9 @@ size_t RangeLock::active() const {
   return count_;
 }
 
+void RangeLock::ForEach(absl::FunctionRef<void(const Entry&)> fn) const {
+  MutexLock lock(&mu_);
+  for (const Entry* e = head_; e != nullptr; e = e->next) fn(*e);
+}
+
 }  // namespace sef::ftl::internal

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "sef/base/mutex.h"
 
 namespace sef::ftl::internal {
@@ -33,6 +34,8 @@ class RangeLock {
   // Removes a running `e`; appends the entries that became runnable to `ready`.
   void Release(Entry* e, std::vector<Entry*>* ready);
   size_t active() const;
+  // Diagnostics: calls `fn` for every entry, oldest first, under the lock (no other call).
+  void ForEach(absl::FunctionRef<void(const Entry&)> fn) const;
 
  private:
   bool BlockedLocked(const Entry* e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -290,10 +290,14 @@ void Ftl::CloseSlots(const std::vector<uint32_t>& slots) {
     Trace("close slot %u sb %u (a hole: failed writes or unused copy room)", slot, sb.value());
     // Until the close is done the slot is not released (ReleasableLocked): released first,
     // its id could be erased again and this close would close the new owner's SB.
+    BeginBackgroundIo();
     domain_->CloseSuperBlockAsync(sb, [this, slot](absl::StatusOr<bool>) {
-      MutexLock lock(&mu_);
-      slots_[slot].closing = false;
-      gc_cv_.Signal();
+      {
+        MutexLock lock(&mu_);
+        slots_[slot].closing = false;
+        gc_cv_.Signal();
+      }
+      EndBackgroundIo();
     });
   }
 }
@@ -319,6 +323,21 @@ void Ftl::MarkPendingLocked(uint32_t slot) {
 
 void Ftl::AllocatorLoop() {
   int failures = 0;
+  // After a failed allocation (mu_ held): a device that lost power fails the FTL
+  // (DeviceError); a device that refuses three times in a row fails what waits for room;
+  // "not now" (ResourceExhausted) waits a little.
+  auto allocation_failed = [this,
+                            &failures](const absl::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    mu_.Unlock();
+    DeviceError(s);
+    mu_.Lock();
+    if (s.code() != absl::StatusCode::kResourceExhausted && ++failures >= 3) {
+      failures = 0;
+      FailWaitersLocked(s);
+    } else {
+      allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
+    }
+  };
   MutexLock lock(&mu_);
   while (!stopping_) {
     if (!failed_.ok()) {  // the device is gone: nothing to do until the FTL is destroyed
@@ -340,7 +359,15 @@ void Ftl::AllocatorLoop() {
         JournalSetSuccessor(*slot, sb, serial);
       }
       mu_.Lock();
-      if (!slot.ok()) allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
+      // Before, a failure here only waited and tried again: after a power cut the allocator
+      // asked for the journal's successor forever, never reached the DeviceError below, and
+      // the writes waiting for room were never failed (the ShuffledOpen8 hang; regression
+      // test PowerCutWhileTheJournalNeedsItsSuccessorFailsWaitingWrites).
+      if (slot.ok()) {
+        failures = 0;
+      } else {
+        allocation_failed(slot.status());
+      }
       continue;
     }
     // 2. Room for the first waiting writer's stream, then successors for streams whose
@@ -370,19 +397,11 @@ void Ftl::AllocatorLoop() {
     if (want >= 0 && MayAllocateLocked(SlotKind::kUser, ahead || streams_[want].cur >= 0)) {
       mu_.Unlock();
       absl::Status s = AllocateForStream(want, SlotKind::kUser);
-      if (s.ok()) failures = 0;
-      DeviceError(s);
       mu_.Lock();
-      if (!s.ok() && s.code() != absl::StatusCode::kResourceExhausted) {
-        // The device refused (it may have lost power): nothing waiting for room can go on.
-        if (++failures >= 3) {
-          failures = 0;
-          FailWaitersLocked(s);
-        } else {
-          allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
-        }
-      } else if (!s.ok()) {
-        allocator_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(10));
+      if (s.ok()) {
+        failures = 0;
+      } else {
+        allocation_failed(s);
       }
       continue;
     }
@@ -431,29 +450,41 @@ void Ftl::RequestFlushRound(StatusCallback done) {
 void Ftl::StartRound() {
   std::vector<SuperBlockId> sbs;
   uint64_t journal_upto = 0;
+  uint64_t number = 0;
   {
     MutexLock lock(&mu_);
     round_active_ = true;
-    ++rounds_started_;
+    number = ++rounds_started_;
     counters_.internal_flushes.fetch_add(1, std::memory_order_relaxed);
+    // Open data SBs, and data SBs the FTL counts as closed whose Close Super Block is still
+    // in flight (a GC destination the copy did not fill, an SB with a failed write): until
+    // that close is done their tail is as volatile as an open SB's. Skipping them let a
+    // victim whose data had been copied there be released before the copies were durable,
+    // and a power cut then lost blocks made durable long before (found by FtlPowerLossTest,
+    // ShuffledOpen8; regression test FlushRoundCoversSuperBlocksBeingClosed).
     for (uint32_t i = 0; i < slots_.size(); ++i) {
       const Slot& s = slots_[i];
-      if (s.state == SlotState::kOpen && IsData(s.kind) && s.completed > 0) sbs.push_back(s.sb);
+      if ((s.state == SlotState::kOpen || s.closing) && IsData(s.kind) && s.completed > 0) {
+        sbs.push_back(s.sb);
+      }
     }
     journal_upto = JournalAppended();
   }
-  JournalCommitAsync(journal_upto, [this, sbs = std::move(sbs)](absl::Status s) {
-    if (!s.ok() || sbs.empty()) return RoundDone(std::move(s));
+  JournalCommitAsync(journal_upto, [this, number, sbs = std::move(sbs)](absl::Status s) {
+    if (!s.ok() || sbs.empty()) return RoundDone(std::move(s), number);
     auto left = std::make_shared<std::atomic<size_t>>(sbs.size());
     auto first_error = std::make_shared<Mutex>();
     auto error = std::make_shared<absl::Status>();
     for (SuperBlockId sb : sbs) {
+      BeginBackgroundIo();
       domain_->FlushSuperBlockAsync(
-          sb, [this, sb, left, first_error, error](absl::StatusOr<uint32_t> r) {
+          sb, [this, sb, number, left, first_error, error](absl::StatusOr<uint32_t> r) {
             if (!r.ok()) {
-              // An SB that closed meanwhile (it filled) is durable: not an error.
+              // An SB that closed meanwhile (it filled, or its close ran first) is durable:
+              // not an error. A device that lost power is one, closed or not: the close
+              // may have been cut short too.
               bool closed = false;
-              {
+              if (r.status().code() != absl::StatusCode::kUnavailable) {
                 MutexLock lock(&mu_);
                 for (const Slot& s : slots_) {
                   if (s.sb == sb && s.state != SlotState::kOpen) closed = true;
@@ -470,27 +501,34 @@ void Ftl::StartRound() {
                 MutexLock lock(first_error.get());
                 e = std::move(*error);
               }
-              RoundDone(std::move(e));
+              RoundDone(std::move(e), number);
             }
+            EndBackgroundIo();
           });
     }
   });
 }
 
-void Ftl::RoundDone(absl::Status s) {
+void Ftl::RoundDone(absl::Status s, uint64_t number) {
   DeviceError(s);
   std::vector<StatusCallback> done;
   bool again = false;
   {
     MutexLock lock(&mu_);
-    if (s.ok()) rounds_done_ = rounds_started_;
+    if (s.ok()) rounds_done_ = std::max(rounds_done_, number);
     done = std::move(round_waiters_);
     round_waiters_.clear();
-    round_active_ = false;
-    if (!next_round_.empty()) {
+    // With requests waiting, the round stays active and goes straight on to the next one.
+    // It was marked inactive here before the next one started (after the callbacks below):
+    // a flush requested in between started a round of its own, two rounds ran at once,
+    // and the first to finish set rounds_done_ to the other's number, so an SB that emptied
+    // after the first had started was released before any round that started after it had
+    // made its superseding data durable (HAZARDS 1 and 2; FtlPowerLossTest, ShuffledOpen8).
+    again = !next_round_.empty();
+    round_active_ = again;
+    if (again) {
       round_waiters_ = std::move(next_round_);
       next_round_.clear();
-      again = true;
     }
     round_cv_.SignalAll();
     gc_cv_.Signal();
