@@ -58,7 +58,7 @@ jq -n --rawfile raw "$RAW" --slurpfile meta "$META" --arg cells "$CELLS" --arg c
          then "\($r.column) \($r.pair): the pair is listed as pending but its SEF device works (update the list)"
          else empty end),
         (($r.stock, $r.sef) | select(.status == "failed")
-         | "\($r.column) \($r.pair) \($r.cell): \(.reason)"))) as $problems
+         | "\($r.column) \($r.pair) \($r.cell): \(.reason)")) | unique) as $problems
   | $meta[0] + {results: $results, problems: $problems, pending: $pending}
 ' >"$OUT/results.json"
 

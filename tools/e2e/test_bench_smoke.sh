@@ -4,12 +4,14 @@
 # 1-second cell per device and the passthrough pair at QD 1. Checks that every available cell
 # has a number on both sides and a ratio, that the table, the JSON and the chart are written,
 # and (devices.sh's own check) that exactly the pairs listed as pending are missing: today the
-# block FTL's devices (sef-aio, nvme-ns sef=true); SEF_BENCH_PENDING overrides the list, and
-# once they are on main the list is empty, so that a missing device fails this test.
+# block FTL's devices (sef-aio, nvme-ns sef=true; devices.sh's PENDING_DEFAULT);
+# SEF_BENCH_PENDING overrides the list. Once they are on main the list is emptied, so that a
+# missing device fails this test.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-PENDING="${SEF_BENCH_PENDING-virtio,nvme}"
+# devices.sh's own list (PENDING_DEFAULT) unless SEF_BENCH_PENDING is set.
+PENDING="${SEF_BENCH_PENDING-$(sed -n 's/^PENDING_DEFAULT="\(.*\)"$/\1/p' "$REPO_ROOT/tools/bench/devices.sh" | tr ' ' ',')}"
 rc=0
 "$REPO_ROOT/tools/bench/devices.sh" --smoke --pending "$PENDING" --out "$E2E_TMP/out" \
   >"$E2E_TMP/table.txt" 2>"$E2E_TMP/bench.err" || rc=$?
