@@ -2,11 +2,15 @@
 # The project's main job: boots a Linux guest (TCG) on the patched QEMU with the seed's SEF
 # devices on the embedded default unit (unit 0, docs/qemu-devices.md; its data persists in
 # ${SEF_DATA_DIR:-~/.local/share/sef}/unit0.sef) and shows, from inside the guest, lsblk,
-# lsblk -z, the head of blkzone report and a short fio run on each device. Today that is the
-# ZNS namespace (-device nvme-ns,...,sef=true,zoned=true,sef_qos_domain=3); the seed's sef-aio
-# disk and NVM namespace need the block FTL (sef/ftl), not built yet, and are left out with a
-# line saying so. On a fresh machine it first installs what is missing, builds the bridge
-# library, QEMU and the guest (cached under ~/.cache/sef/).
+# lsblk -z, the head of blkzone report and a short fio run on each device. The three devices,
+# each on its own QoS domain (one domain holds one device):
+#   -drive driver=sef-aio,file=0:1,cache=none,if=virtio        virtual disk, block FTL (vda)
+#   -device nvme-ns,drive=...,nsid=1,sef=true                   NVM namespace, block FTL,
+#                                                               domain 2 (the default; nvme0n1)
+#   -device nvme-ns,drive=...,nsid=1,sef=true,zoned=true,sef_qos_domain=3   ZNS (nvme1n1)
+# (the seed puts sef-aio on domain 3 in its own VM; here the ZNS namespace has it). On a fresh
+# machine it first installs what is missing, builds the bridge library, QEMU and the guest
+# (cached under ~/.cache/sef/).
 #
 #   scripts/run_vm.sh [--controller [--unit FILE] [--backing FILE]] [--stock] [--shell]
 #                     [--timeout SEC] [--out DIR] [-- <extra qemu args>]
@@ -59,9 +63,10 @@ scripts/setup.sh --with-qemu
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/sef-main-vm.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 RUNNER_ARGS=()
-# write_block_report [N]: the guest script's start: lsblk, lsblk -z and blkzone report of
-# /dev/nvme0n1 (its first N lines).
+# write_block_report [N [ZONED-DEV]]: the guest script's start: lsblk, lsblk -z and blkzone
+# report of ZONED-DEV (default nvme0n1; its first N lines).
 write_block_report() {
+  local z="${2:-nvme0n1}"
   cat >"$TMP/report.sh" <<EOF
 #!/bin/bash
 echo "== lsblk"
@@ -70,8 +75,8 @@ echo
 echo "== lsblk -z"
 lsblk -z
 echo
-echo "== blkzone report /dev/nvme0n1${1:+ | head -$1}"
-blkzone report /dev/nvme0n1${1:+ | head -$1}
+echo "== blkzone report /dev/$z${1:+ | head -$1}"
+blkzone report /dev/$z${1:+ | head -$1}
 EOF
 }
 if [[ $STOCK -eq 1 ]]; then
@@ -83,16 +88,27 @@ elif [[ $CONTROLLER -eq 0 ]]; then
   echo "[main] building QEMU and the bridge it links (cached after the first run)..." >&2
   QEMU="$(tools/qemu/build_qemu.sh | tail -n1)"
   RUNNER_ARGS=(--qemu "$QEMU")
-  echo "[main] the seed's ZNS device on unit 0, QoS domain 3 (sef-aio and nvme-ns sef=true: not built yet, they need the block FTL)" >&2
-  : >"$TMP/nvme3.raw" # the seed's backing file: required by nvme-ns, unused
-  DEVS=(-drive "if=none,id=nvme1,file=$TMP/nvme3.raw,format=raw" -device nvme,serial=654321
-        -device nvme-ns,drive=nvme1,nsid=1,sef=true,zoned=true,sef_qos_domain=3)
-  write_block_report 4
+  echo "[main] the seed's three devices on unit 0: sef-aio on QoS domain 1 (vda), nvme-ns sef=true on domain 2 (nvme0n1), nvme-ns sef=true,zoned=true on domain 3 (nvme1n1)" >&2
+  : >"$TMP/nvme2.raw" # the seed's backing files: required by nvme-ns, unused
+  : >"$TMP/nvme3.raw"
+  # shellcheck disable=SC2054 # commas inside QEMU option strings
+  DEVS=(-drive driver=sef-aio,file=0:1,cache=none,if=virtio
+        -drive "if=none,id=nvme1,file=$TMP/nvme2.raw,format=raw" -device nvme,id=nvme-a,serial=123456
+        -device nvme-ns,bus=nvme-a,drive=nvme1,nsid=1,sef=true
+        -drive "if=none,id=nvme2,file=$TMP/nvme3.raw,format=raw" -device nvme,id=nvme-b,serial=654321
+        -device nvme-ns,bus=nvme-b,drive=nvme2,nsid=1,sef=true,zoned=true,sef_qos_domain=3)
+  write_block_report 4 nvme1n1
   cat >>"$TMP/report.sh" <<'EOF'
+for d in vda nvme0n1; do
+  echo
+  echo "== fio: the seed's randrw on /dev/$d (libaio, 32M, direct)"
+  fio --ioengine=libaio --filename=/dev/$d --name=rw --rw=randrw --size=32M --direct=1 \
+      --eta=never | grep -E 'err=|READ:|WRITE:'
+done
 echo
-echo mq-deadline >/sys/block/nvme0n1/queue/scheduler
-echo "== fio: the seed's zbd randrw job on /dev/nvme0n1, 32M instead of 8G"
-fio --aux-path=/tmp --allow_file_create=0 --name=job1 --filename=/dev/nvme0n1 --rw=randrw \
+echo mq-deadline >/sys/block/nvme1n1/queue/scheduler
+echo "== fio: the seed's zbd randrw job on /dev/nvme1n1, 32M instead of 8G"
+fio --aux-path=/tmp --allow_file_create=0 --name=job1 --filename=/dev/nvme1n1 --rw=randrw \
     --direct=1 --zonemode=zbd --bs=128k --size=32M --eta=never | grep -E 'err=|READ:|WRITE:|zone reset'
 EOF
 else

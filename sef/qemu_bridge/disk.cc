@@ -11,6 +11,11 @@
 //   the status NVMe defines), else one derived from the code. The host maps it to what its
 //   front end needs (QEMU's NVMe namespace hands it to the guest as it is; sef-aio turns any
 //   error into -EIO).
+// - A block disk is the block FTL (sef/ftl) mounted on the domain (MountOrFormat: the seed's
+//   auto-configuration). Write Zeroes is a trim: the FTL's contract is that a trimmed block
+//   reads zeros, so the guest sees exactly what zeros written would give, without writing
+//   flash (and a whole-disk zeroing costs nothing); like a trim it is durable at the next
+//   flush, so with FUA the bridge follows it with an FTL flush before completing.
 // - The disk claims its QoS domain in the shared unit for its lifetime, so two devices of one
 //   QEMU on one domain are refused at open instead of corrupting each other.
 #include <sys/uio.h>
@@ -29,6 +34,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
+#include "sef/ftl/ftl.h"
 #include "sef/hal/cmd/command.h"
 #include "sef/hal/cmd/types.h"
 #include "sef/hal/cmd/wire.h"
@@ -52,6 +58,7 @@ struct sef_bridge_disk {
   sef::QosDomainId domain;
   std::shared_ptr<sef::qemu_bridge::CompletionQueue> queue;
   std::unique_ptr<sef::zns::ZonedNamespace> zoned;  // SEF_BRIDGE_DISK_ZONED
+  std::unique_ptr<sef::ftl::BlockDevice> block;     // SEF_BRIDGE_DISK_BLOCK
   sef_bridge_disk_info info{};
 
   ~sef_bridge_disk() {
@@ -63,6 +70,7 @@ namespace sef::qemu_bridge {
 namespace {
 
 constexpr NvmeStatus kInvalidOpcode(0, wire::sc::kInvalidOpcode, true);
+constexpr NvmeStatus kLbaOutOfRange(0, wire::sc::kLbaOutOfRange, true);
 
 // `status` with "<prefix>: " before its message; payloads kept.
 absl::Status WithPrefix(const absl::Status& status, const std::string& prefix) {
@@ -117,6 +125,15 @@ absl::Status OpenZoned(sef_bridge_disk& disk, const sef_bridge_disk_options& o) 
   return absl::OkStatus();
 }
 
+absl::Status OpenBlock(sef_bridge_disk& disk, const sef_bridge_disk_options& o) {
+  absl::StatusOr<std::unique_ptr<ftl::BlockDevice>> mounted =
+      ftl::BlockDevice::MountOrFormat(&disk.unit->hal(), disk.domain);
+  if (!mounted.ok()) return NameTheDomain(mounted.status(), o.domain);
+  disk.block = *std::move(mounted);
+  disk.info.blocks = disk.block->block_count();
+  return absl::OkStatus();
+}
+
 absl::Status OpenDisk(const char* name, const sef_bridge_disk_options* o, sef_bridge_disk** out) {
   if (out == nullptr || o == nullptr) {
     return absl::InvalidArgumentError("sef_bridge_disk_open: NULL options or `out`");
@@ -157,8 +174,7 @@ absl::Status OpenDisk(const char* name, const sef_bridge_disk_options* o, sef_br
   if (o->kind == SEF_BRIDGE_DISK_ZONED) {
     opened = OpenZoned(*disk, *o);
   } else {
-    opened = absl::UnimplementedError(
-        "a block device needs the block FTL (sef/ftl), which this build does not have yet");
+    opened = OpenBlock(*disk, *o);
   }
   if (!opened.ok()) {
     // The layers say "QoS domain N: ..." themselves; the unit is what they cannot name.
@@ -211,14 +227,22 @@ absl::Status CheckWrite(sef_bridge_disk* disk, const iovec* iov, uint32_t iovcnt
   return absl::OkStatus();
 }
 
+// Block disks: a range past the end completes with LBA Out of Range (the FTL would call it
+// InvalidArgument, which a guest would see as Invalid Field). True when it did.
+bool CompletedOutOfRange(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, uint64_t tag) {
+  if (lba < disk->info.blocks && blocks <= disk->info.blocks - lba) return false;
+  CompleteNow(disk, tag, kLbaOutOfRange);
+  return true;
+}
+
 absl::Status Read(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks, const iovec* iov,
                   uint32_t iovcnt, uint64_t tag) {
   SEF_RETURN_IF_ERROR(CheckIo(disk, iov, iovcnt));
   const std::span<const iovec> data(iov, iovcnt);
   if (disk->zoned != nullptr) {
     disk->zoned->ReadAsync(Lba(lba), blocks, data, Completer(disk, tag));
-  } else {
-    CompleteNow(disk, tag, kInvalidOpcode);
+  } else if (!CompletedOutOfRange(disk, lba, blocks, tag)) {
+    disk->block->ReadAsync(Lba(lba), blocks, data, Completer(disk, tag));
   }
   return absl::OkStatus();
 }
@@ -230,8 +254,8 @@ absl::Status Write(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks, const i
   const bool fua = (flags & SEF_BRIDGE_FUA) != 0;
   if (disk->zoned != nullptr) {
     disk->zoned->WriteAsync(Lba(lba), blocks, data, fua, Completer(disk, tag));
-  } else {
-    CompleteNow(disk, tag, kInvalidOpcode);
+  } else if (!CompletedOutOfRange(disk, lba, blocks, tag)) {
+    disk->block->WriteAsync(Lba(lba), blocks, data, fua, Completer(disk, tag));
   }
   return absl::OkStatus();
 }
@@ -257,9 +281,43 @@ absl::Status Append(sef_bridge_disk* disk, uint64_t zslba, uint32_t blocks, cons
 
 absl::Status Trim(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, uint64_t tag) {
   if (disk == nullptr) return absl::InvalidArgumentError("sef_bridge_disk: NULL disk");
-  (void)lba;
-  (void)blocks;
-  CompleteNow(disk, tag, kInvalidOpcode);
+  if (disk->block == nullptr) {
+    CompleteNow(disk, tag, kInvalidOpcode);
+    return absl::OkStatus();
+  }
+  if (CompletedOutOfRange(disk, lba, blocks, tag)) return absl::OkStatus();
+  disk->block->TrimAsync(Lba(lba), blocks, Completer(disk, tag));
+  return absl::OkStatus();
+}
+
+// A trim (see the file comment); with FUA, the trim then an FTL flush, completing once.
+absl::Status WriteZeroes(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, uint32_t flags,
+                         uint64_t tag) {
+  if (disk == nullptr) return absl::InvalidArgumentError("sef_bridge_disk: NULL disk");
+  if ((flags & ~SEF_BRIDGE_FUA) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("sef_bridge_disk: unknown flags 0x%x", flags));
+  }
+  if (disk->block == nullptr) {
+    CompleteNow(disk, tag, kInvalidOpcode);
+    return absl::OkStatus();
+  }
+  if (CompletedOutOfRange(disk, lba, blocks, tag)) return absl::OkStatus();
+  if ((flags & SEF_BRIDGE_FUA) == 0) {
+    disk->block->TrimAsync(Lba(lba), blocks, Completer(disk, tag));
+    return absl::OkStatus();
+  }
+  // The flush is submitted from the trim's callback, which the FTL allows (it runs with no
+  // FTL lock held). The disk outlives the callback: close waits for operations in flight.
+  disk->block->TrimAsync(
+      Lba(lba), blocks,
+      [block = disk->block.get(), done = Completer(disk, tag)](absl::Status trimmed) mutable {
+        if (!trimmed.ok()) {
+          std::move(done)(std::move(trimmed));
+          return;
+        }
+        block->FlushAsync(std::move(done));
+      });
   return absl::OkStatus();
 }
 
@@ -268,7 +326,7 @@ absl::Status Flush(sef_bridge_disk* disk, uint64_t tag) {
   if (disk->zoned != nullptr) {
     disk->zoned->FlushAsync(Completer(disk, tag));
   } else {
-    CompleteNow(disk, tag, kInvalidOpcode);
+    disk->block->FlushAsync(Completer(disk, tag));
   }
   return absl::OkStatus();
 }
@@ -319,8 +377,8 @@ absl::Status ZoneReport(sef_bridge_disk* disk, uint64_t start, uint32_t filter, 
 
 void CloseDisk(sef_bridge_disk* disk) {
   disk->queue->Close();  // nothing reaches the host from now on
-  if (disk->zoned != nullptr) {
-    absl::Status s = disk->zoned->Unmount();
+  if (disk->zoned != nullptr || disk->block != nullptr) {
+    absl::Status s = disk->zoned != nullptr ? disk->zoned->Unmount() : disk->block->Unmount();
     if (!s.ok()) {
       std::fprintf(stderr, "sef_bridge_disk_close: %s: unmount failed: %s\n",
                    disk->info.description, std::string(s.message()).c_str());
@@ -398,6 +456,12 @@ int sef_bridge_disk_append(sef_bridge_disk* disk, uint64_t zslba, uint32_t block
 
 int sef_bridge_disk_trim(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, uint64_t tag) {
   return Run(nullptr, 0, [&] { return sef::qemu_bridge::Trim(disk, lba, blocks, tag); });
+}
+
+int sef_bridge_disk_write_zeroes(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks,
+                                 uint32_t flags, uint64_t tag) {
+  return Run(nullptr, 0,
+             [&] { return sef::qemu_bridge::WriteZeroes(disk, lba, blocks, flags, tag); });
 }
 
 int sef_bridge_disk_flush(sef_bridge_disk* disk, uint64_t tag) {

@@ -81,8 +81,9 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of this header; sef_bridge_info.abi_version reports the
- * library's value. 3: disks (sef_bridge_disk_*). */
-#define SEF_BRIDGE_ABI_VERSION 3
+ * library's value. 3: disks (sef_bridge_disk_*). 4: block disks work (the block FTL),
+ * sef_bridge_disk_write_zeroes. */
+#define SEF_BRIDGE_ABI_VERSION 4
 
 /* sef_bridge_submit `admin` argument. */
 #define SEF_BRIDGE_QUEUE_IO 0
@@ -242,7 +243,8 @@ SEF_BRIDGE_API int sef_bridge_unit_info(sef_bridge_unit* unit, sef_bridge_info* 
  *
  * A disk handle is one QoS domain of a unit (named as above; the unit is shared with every
  * other handle of the process that names it), used through one of the stack's layers:
- *   SEF_BRIDGE_DISK_BLOCK  the block FTL (sef/ftl): read, write (FUA), trim, flush
+ *   SEF_BRIDGE_DISK_BLOCK  the block FTL (sef/ftl): read, write (FUA), trim, write zeroes,
+ *                          flush
  *   SEF_BRIDGE_DISK_ZONED  the zoned namespace (sef/zns): read, write (FUA), append, flush,
  *                          zone management send, zone report; zone = super block
  * Open mounts the domain, formatting it first when it is unconfigured; a domain that holds
@@ -322,8 +324,7 @@ typedef struct sef_bridge_zone {
  *   -ENOENT  no such unit or QoS domain; -EACCES permission denied
  *   -EBUSY   the domain holds another kind (or foreign data), is used by another handle, or
  *            the unit is used by another process
- *   -EIO     a device or file failure; -ENOMEM out of memory
- *   -ENOTSUP SEF_BRIDGE_DISK_BLOCK: the block FTL is not built yet (one line says so) */
+ *   -EIO     a device or file failure (a corrupt FTL checkpoint); -ENOMEM out of memory */
 SEF_BRIDGE_API int sef_bridge_disk_open(const char* unit, const sef_bridge_disk_options* options,
                                         sef_bridge_disk** out, char* err, size_t err_len);
 /* Unmounts (waits for the disk's operations, makes every completed write durable) and
@@ -351,7 +352,12 @@ SEF_BRIDGE_API int sef_bridge_disk_append(sef_bridge_disk* disk, uint64_t zslba,
 /* Block: deallocate; the blocks read zeros afterwards, durable at the next flush. */
 SEF_BRIDGE_API int sef_bridge_disk_trim(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks,
                                         uint64_t tag);
-/* Makes every write completed before the call durable. */
+/* Block: Write Zeroes. Done as a trim (the blocks read zeros afterwards, no flash is
+ * written), so it is durable at the next flush; with SEF_BRIDGE_FUA the disk flushes before
+ * completing it. */
+SEF_BRIDGE_API int sef_bridge_disk_write_zeroes(sef_bridge_disk* disk, uint64_t lba,
+                                                uint64_t blocks, uint32_t flags, uint64_t tag);
+/* Makes every write (and trim) completed before the call durable. */
 SEF_BRIDGE_API int sef_bridge_disk_flush(sef_bridge_disk* disk, uint64_t tag);
 /* Zoned: Zone Management Send `action` (SEF_BRIDGE_ZONE_*) on the zone starting at `zslba`,
  * or with `all` non-zero on every zone in the states NVMe selects for the action. */

@@ -23,9 +23,9 @@
 # A SEF device QEMU refuses to start (probed one by one first) is reported as
 # "not available: <QEMU's message>" and never measured. --pending LIST (comma-separated:
 # virtio,nvme,zns,passthrough; "" for none) names the pairs that may be missing; the default,
-# PENDING_DEFAULT below, is "virtio,nvme" (the block FTL's devices, not on main yet) and becomes
-# empty when they land. A missing pair not in the list, a pending pair that is there, a failed
-# run or a missing result make the exit status 1.
+# PENDING_DEFAULT below, is empty now that every SEF device is on main. A missing pair not in
+# the list, a pending pair that is there, a failed run or a missing result make the exit
+# status 1.
 #
 # --smoke: one VM (file column), one 1-second run of one cell per device, the passthrough pair
 # at QD 1 (~1-2 min under TCG); tools/e2e/test_bench_smoke.sh runs it.
@@ -65,9 +65,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-# The pairs whose SEF device is not on main yet (sef-aio and nvme-ns sef=true need the block
-# FTL behind a QEMU device): empty this when they land, so that a missing device fails.
-PENDING_DEFAULT="virtio nvme"
+# The pairs whose SEF device is not on main yet (space-separated), reported as not available
+# instead of failing the run. Empty: every SEF device is there, and a missing one fails.
+PENDING_DEFAULT=""
 [[ $PENDING_SET -eq 1 ]] || PENDING="$PENDING_DEFAULT"
 if [[ $SMOKE -eq 1 ]]; then
   : "${COLUMNS:=file}" "${REPEATS:=1}" "${RUNTIME:=1}" "${TIMEOUT:=400}"

@@ -63,3 +63,54 @@ qemu_procs_with() {
     if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == qemu-system-* ]]; then echo "$pid"; fi
   done
 }
+
+# qemu_start_error QEMU NAME EXPECTED-ERE QEMU-ARGS...: QEMU (no guest) exits 1 at start with
+# one line of output matching EXPECTED-ERE (three checks); the output is kept in $E2E_TMP/NAME.out.
+qemu_start_error() {
+  local qemu="$1" name="$2" want="$3" rc=0
+  shift 3
+  timeout 60 "$qemu" -nodefaults -display none -machine q35 -accel tcg \
+    -L /usr/share/seabios -L /usr/share/qemu "$@" >"$E2E_TMP/$name.out" 2>&1 || rc=$?
+  sed 's/^/  | /' "$E2E_TMP/$name.out"
+  check "$name: QEMU exits 1 at start (got $rc)" test "$rc" -eq 1
+  check "$name: one line of output" test "$(wc -l <"$E2E_TMP/$name.out")" -eq 1
+  check "$name: the message names the problem" has "$E2E_TMP/$name.out" "$want"
+}
+
+# run_guest_until_killed SCRIPT KILL-AT ON-READY QEMU-ARGS...: boots a VM running SCRIPT, which
+# writes "ready" to $SEF_OUT/progress.txt, waits for $SEF_OUT/go, then works and logs progress
+# lines there. When "ready" appears, runs the command ON-READY (e.g. checks that need this
+# QEMU running) and creates "go"; when the line KILL-AT appears, kill -9s the test's QEMU
+# (every QEMU whose command line holds $E2E_TMP). Sets KILLED (1 when it did) and PROGRESS
+# (the progress file); the guest's output is $E2E_TMP/output2.txt.
+run_guest_until_killed() {
+  local script="$1" kill_at="$2" on_ready="$3" runner ready=0 pids
+  shift 3
+  PROGRESS="$E2E_TMP/out/progress.txt"
+  KILLED=0
+  rm -f "$PROGRESS" "$E2E_TMP/out/go"
+  set +e
+  "$RUN_VM" --timeout 300 --out "$E2E_TMP/out" --script "$script" -- "$@" \
+    >"$E2E_TMP/output2.txt" 2>"$E2E_TMP/runner2.err" &
+  runner=$!
+  set -e
+  for _ in $(seq 1 1200); do
+    kill -0 "$runner" 2>/dev/null || break
+    if [[ $ready -eq 0 ]] && grep -q '^ready$' "$PROGRESS" 2>/dev/null; then
+      ready=1
+      $on_ready
+      touch "$E2E_TMP/out/go"
+    fi
+    if grep -qx -- "$kill_at" "$PROGRESS" 2>/dev/null; then
+      pids="$(qemu_procs_with "$E2E_TMP")"
+      # shellcheck disable=SC2086 # one pid per word
+      if [[ -n "$pids" ]]; then kill -KILL $pids && KILLED=1; fi
+      break
+    fi
+    sleep 0.25
+  done
+  wait "$runner" 2>/dev/null || true
+  show "$E2E_TMP/output2.txt"
+  echo "  progress file:"
+  show "$PROGRESS"
+}

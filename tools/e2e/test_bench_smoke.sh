@@ -3,10 +3,9 @@
 # one VM on the embedded default unit in a temporary SEF_DATA_DIR with every device pair, one
 # 1-second cell per device and the passthrough pair at QD 1. Checks that every available cell
 # has a number on both sides and a ratio, that the table, the JSON and the chart are written,
-# and (devices.sh's own check) that exactly the pairs listed as pending are missing: today the
-# block FTL's devices (sef-aio, nvme-ns sef=true; devices.sh's PENDING_DEFAULT);
-# SEF_BENCH_PENDING overrides the list. Once they are on main the list is emptied, so that a
-# missing device fails this test.
+# and (devices.sh's own check) that exactly the pairs listed as pending are missing: none since
+# the block FTL's devices landed (devices.sh's PENDING_DEFAULT is empty), so a missing SEF
+# device fails this test. SEF_BENCH_PENDING overrides the list.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 

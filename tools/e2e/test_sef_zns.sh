@@ -6,8 +6,8 @@
 #
 # Host: `-device nvme-ns,help` lists the options; malformed options make QEMU exit 1 at start
 # with one line (file-less: a malformed or unknown unit, a missing domain, a zone size the
-# domain was not formatted with, sef=true without zoned=true and the seed's sef-aio disk, which
-# need the block FTL; and, while boot 2 runs, a second QEMU on the unit in use).
+# domain was not formatted with; and, while boot 2 runs, a second QEMU on the unit in use). The
+# block devices (sef=true without zoned=true, sef-aio) are test_sef_block.sh's.
 # Boot 1: lsblk -z says host-managed with 8 MiB zones (the default unit's super block), 128 of
 # them (1 GiB, what the ZNS layer exports); blkzone report shows len/cap 0x4000 sectors; the
 # seed's zbd randrw job (64M instead of 8G) runs twice without error; a sequential write with
@@ -41,21 +41,10 @@ for opt in sef sef_unit sef_qos_domain 'sef\.unit' 'sef\.qos_domain'; do
   check "-device nvme-ns,help lists $opt" has "$E2E_TMP/help.txt" "^ +$opt=<[a-z0-9]+> +- "
 done
 
-# start_error_args NAME EXPECTED-ERE QEMU-ARGS...: QEMU exits 1 at start with one matching line.
-start_error_args() {
-  local name="$1" want="$2" rc=0
-  shift 2
-  timeout 60 "$QEMU" -nodefaults -display none -machine q35 -accel tcg \
-    -L /usr/share/seabios -L /usr/share/qemu "$@" >"$E2E_TMP/$name.out" 2>&1 || rc=$?
-  sed 's/^/  | /' "$E2E_TMP/$name.out"
-  check "$name: QEMU exits 1 at start (got $rc)" test "$rc" -eq 1
-  check "$name: one line of output" test "$(wc -l <"$E2E_TMP/$name.out")" -eq 1
-  check "$name: the message names the problem" has "$E2E_TMP/$name.out" "$want"
-}
 start_error() { # NAME NVME-NS-DEVICE EXPECTED-ERE: the seed's ZNS lines with another nvme-ns
   local args
   mapfile -t args < <(seed_args "$2" "$E2E_TMP/other.raw")
-  start_error_args "$1" "$3" "${args[@]}"
+  qemu_start_error "$QEMU" "$1" "$3" "${args[@]}"
 }
 start_error malformed-unit "$SEED_NS,sef_unit=abc" "unit 'abc' is neither a unit number"
 start_error unknown-unit "$SEED_NS,sef_unit=7" "unit 7: no such SEF unit"
@@ -64,12 +53,7 @@ start_error missing-domain "nvme-ns,drive=nvme1,nsid=1,sef=true,zoned=true,sef_q
 start_error domain-zero "nvme-ns,drive=nvme1,nsid=1,sef=true,zoned=true,sef.qos_domain=0" \
   "QoS domain 0"
 start_error dotted-disagree "$SEED_NS,sef.qos_domain=4" "sef_qos_domain=3 and sef.qos_domain=4 disagree"
-start_error block-not-built "nvme-ns,drive=nvme1,nsid=1,sef=true" \
-  "sef=true without zoned=true .* not built yet"
 start_error sef-options-without-sef "nvme-ns,drive=nvme1,nsid=1,sef_unit=0" "need sef=true"
-# The seed's sef-aio disk: the block FTL is not built yet.
-start_error_args sef-aio-not-built "sef-aio: file=0:3: .*block FTL.* not built yet" \
-  -drive driver=sef-aio,file=0:3,cache=none,if=virtio
 
 # --- boot 1: geometry, the seed's fio job twice, verify, a pattern ------------------------------
 cat >"$E2E_TMP/guest.sh" <<'GUEST'
@@ -147,34 +131,10 @@ for i in $(seq 0 31); do
 done
 sleep 600
 GUEST
-PROGRESS="$E2E_TMP/out/progress.txt"
-rm -f "$PROGRESS" "$E2E_TMP/out/go"
-set +e
-"$RUN_VM" --timeout 300 --out "$E2E_TMP/out" --script "$E2E_TMP/guest2.sh" -- "${ARGS[@]}" \
-  >"$E2E_TMP/output2.txt" 2>"$E2E_TMP/runner2.err" &
-runner=$!
-set -e
-killed=0
-ready=0
-for _ in $(seq 1 1200); do
-  kill -0 "$runner" 2>/dev/null || break
-  if [[ $ready -eq 0 ]] && grep -q '^ready$' "$PROGRESS" 2>/dev/null; then
-    ready=1
-    # While this QEMU has the unit, a second QEMU on it is refused.
-    start_error unit-in-use "$SEED_NS" "unit 0 .*(in use|locked)"
-    touch "$E2E_TMP/out/go"
-  fi
-  if grep -q '^flushed 5$' "$PROGRESS" 2>/dev/null; then
-    pids="$(qemu_procs_with "$E2E_TMP/nvme3.raw")"
-    if [[ -n "$pids" ]]; then kill -KILL $pids && killed=1; fi
-    break
-  fi
-  sleep 0.25
-done
-wait "$runner" 2>/dev/null || true
-show "$E2E_TMP/output2.txt"
-echo "  progress file:"; show "$PROGRESS"
-check "boot 2: QEMU killed with SIGKILL during the workload" test "$killed" -eq 1
+# While this QEMU has the unit, a second QEMU on it is refused.
+unit_in_use() { start_error unit-in-use "$SEED_NS" "unit 0 .*(in use|locked)"; }
+run_guest_until_killed "$E2E_TMP/guest2.sh" "flushed 5" unit_in_use "${ARGS[@]}"
+check "boot 2: QEMU killed with SIGKILL during the workload" test "$KILLED" -eq 1
 O2="$E2E_TMP/output2.txt"
 check "boot 2: blkzone report exited 0" has "$O2" '^report-2-status=0$'
 wptrs "$E2E_TMP/out/zones-2.txt" >"$E2E_TMP/wp-2.txt"
