@@ -161,7 +161,8 @@ serial_of() { # PAIR WHICH
 
 # run_column COLUMN: boots one VM with every available device of the column.
 run_column() {
-  local col="$1" dir="$TMP/$col" unit ctrl data
+  local col="$1"
+  local dir="$TMP/$col" unit ctrl data
   mkdir -p "$dir"
   for f in virtio nvme zns; do truncate -s "${SIZE_MIB}M" "$dir/$f.raw"; done
   : >"$dir/empty-nvme.raw"

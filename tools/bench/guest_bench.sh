@@ -68,11 +68,11 @@ cell_args() {
   local common=(--direct=1 --ioengine=libaio --time_based --runtime="$BENCH_RUNTIME" --eta=never
                 --norandommap --randrepeat=0)
   case "$cell" in
-    rr4k-qd1) echo "${common[@]} ${zbd[@]} --rw=randread --bs=4k --iodepth=1 --offset=0 --size=${BENCH_READ_MIB}M" ;;
-    rr4k-qd32) echo "${common[@]} ${zbd[@]} --rw=randread --bs=4k --iodepth=32 --offset=0 --size=${BENCH_READ_MIB}M" ;;
-    rw4k-qd1) echo "${common[@]} ${zbd[@]} --rw=randwrite --bs=4k --iodepth=1 --offset=${BENCH_WRITE_OFF}M --size=${BENCH_WRITE_MIB}M" ;;
-    rw4k-qd32) echo "${common[@]} ${zbd[@]} --rw=randwrite --bs=4k --iodepth=32 --offset=${BENCH_WRITE_OFF}M --size=${BENCH_WRITE_MIB}M" ;;
-    sw128k-qd8) echo "${common[@]} ${zbd[@]} --rw=write --bs=128k --iodepth=8 --offset=${BENCH_WRITE_OFF}M --size=${BENCH_WRITE_MIB}M" ;;
+    rr4k-qd1) echo "${common[*]} ${zbd[*]} --rw=randread --bs=4k --iodepth=1 --offset=0 --size=${BENCH_READ_MIB}M" ;;
+    rr4k-qd32) echo "${common[*]} ${zbd[*]} --rw=randread --bs=4k --iodepth=32 --offset=0 --size=${BENCH_READ_MIB}M" ;;
+    rw4k-qd1) echo "${common[*]} ${zbd[*]} --rw=randwrite --bs=4k --iodepth=1 --offset=${BENCH_WRITE_OFF}M --size=${BENCH_WRITE_MIB}M" ;;
+    rw4k-qd32) echo "${common[*]} ${zbd[*]} --rw=randwrite --bs=4k --iodepth=32 --offset=${BENCH_WRITE_OFF}M --size=${BENCH_WRITE_MIB}M" ;;
+    sw128k-qd8) echo "${common[*]} ${zbd[*]} --rw=write --bs=128k --iodepth=8 --offset=${BENCH_WRITE_OFF}M --size=${BENCH_WRITE_MIB}M" ;;
   esac
 }
 
@@ -106,6 +106,7 @@ for pair in $BENCH_PAIRS; do
     printf 'device\t%s\t%s\t%s\t%s\n' "$group" "$which" "$d" "$(lsblk -dnbo SIZE "$d")" >>"$RAW"
     # The random-read region, written once.
     is_zoned "$d" && blkzone reset -o 0 -l $((BENCH_READ_MIB * 2048)) "$d"
+    # shellcheck disable=SC2046  # no word at all when the device is not zoned
     r="$(fio_run pre "$d" --direct=1 --ioengine=libaio --rw=write --bs=128k --iodepth=8 \
          --offset=0 --size="${BENCH_READ_MIB}M" $(is_zoned "$d" && echo --zonemode=zbd))"
     [[ "$r" == fail* ]] && record precondition "$group" "$which" 0 "$r"
