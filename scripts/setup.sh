@@ -18,7 +18,7 @@ QEMU_PACKAGES=(
   dpkg-dev meson ninja-build ccache libglib2.0-dev libpixman-1-dev libfdt-dev
   libcap-ng-dev libaio-dev zlib1g-dev xz-utils
   seabios qemu-system-data busybox-static cpio kmod
-  fio util-linux nvme-cli patch procps
+  fio util-linux nvme-cli patch procps gnuplot-nox
 )
 
 packages=("${BUILD_PACKAGES[@]}")

@@ -73,6 +73,7 @@ absl::Status OsError(int err, const std::string& what) {
 struct UnitsFile {
   std::string path;  // "" when there is none
   std::map<uint32_t, std::string> units;
+  std::set<uint32_t> provision;  // units named in "units" that get the default layout
   bool discover = true;
 };
 
@@ -128,8 +129,26 @@ absl::StatusOr<UnitsFile> LoadUnitsFile(const Environment& env) {
           return bad(absl::StrFormat("unit %u is named twice", *n));
         }
       }
+    } else if (key == "provision") {
+      if (!value.is_array()) return bad("\"provision\" must be an array of unit numbers");
+      for (const auto& number : value) {
+        absl::StatusOr<uint32_t> n = number.is_string()
+                                         ? ParseNumber(number.get<std::string>())
+                                         : absl::StatusOr<uint32_t>(absl::InvalidArgumentError(""));
+        if (!n.ok()) {
+          return bad(
+              absl::StrFormat("\"provision\": %s is not a unit number (a string)", number.dump()));
+        }
+        file.provision.insert(*n);
+      }
     } else {
-      return bad(absl::StrFormat("unknown key \"%s\" (known: \"units\", \"discover\")", key));
+      return bad(absl::StrFormat(
+          "unknown key \"%s\" (known: \"units\", \"discover\", \"provision\")", key));
+    }
+  }
+  for (uint32_t n : file.provision) {
+    if (file.units.count(n) == 0) {
+      return bad(absl::StrFormat("\"provision\" names unit %u, which \"units\" does not name", n));
     }
   }
   return file;
@@ -254,6 +273,7 @@ absl::StatusOr<ResolvedUnit> Resolve(std::string_view name, const Environment& e
   if (auto it = file.units.find(*number); it != file.units.end()) {
     r.source = Source::kUnitsFile;
     r.spec = it->second;
+    r.provision = file.provision.count(*number) != 0;
     r.description = absl::StrFormat("unit %u (from %s: %s)", *number, file.path, r.spec);
     return r;
   }
@@ -350,7 +370,7 @@ absl::Status ProvisionDefault(hal::Unit& unit) {
 }  // namespace
 
 absl::Status Provision(const ResolvedUnit& unit, hal::Unit& opened) {
-  if (unit.source != Source::kEmbeddedDefault) return absl::OkStatus();
+  if (unit.source != Source::kEmbeddedDefault && !unit.provision) return absl::OkStatus();
   absl::Status s = ProvisionDefault(opened);
   if (s.ok()) return s;
   return WithPrefix(s, unit.description + ": provisioning failed");

@@ -9,8 +9,11 @@
 //   1. Explicit configuration: the units file, $SEF_UNITS_FILE if set (it must exist), else
 //      ${XDG_CONFIG_HOME:-~/.config}/sef/units.json if present. JSON:
 //        {"units": {"0": "model:/etc/sef/big.json:/var/lib/sef/big.sef", "1": "/dev/nvme0"},
-//         "discover": true}
-//      "units" maps numbers to specs; "discover" (default true) allows step 2.
+//         "discover": true, "provision": ["2"]}
+//      "units" maps numbers to specs; "discover" (default true) allows step 2; "provision"
+//      lists units of "units" that are provisioned on open as the embedded default unit is
+//      (below): the way to use a model unit in RAM, which starts empty at every open, where
+//      QoS domains must exist when it opens (QEMU's disks).
 //   2. SEF units found on the host: every /dev/nvmeN (N ascending) whose controller lists
 //      CSI 0x30 in Identify CNS 1Ch, less those the file names, take the lowest numbers the
 //      file does not name.
@@ -76,6 +79,9 @@ struct ResolvedUnit {
   std::string name;  // as given
   std::string spec;  // the HAL spec to open: model:<config>[:<backing>] or /dev/nvmeN
   Source source = Source::kSpec;
+  // Provision() gives the unit the default layout (the embedded default unit, and units the
+  // units file lists in "provision").
+  bool provision = false;
   // For messages: "unit 0 (the embedded default unit, /home/u/.local/share/sef/unit0.sef)",
   // "unit 1 (from /home/u/.config/sef/units.json: /dev/nvme0)", "model:a.json:b.sef".
   std::string description;
@@ -93,9 +99,10 @@ absl::StatusOr<ResolvedUnit> Resolve(std::string_view name,
 // Errors: the OS error, naming the path.
 absl::Status Prepare(const ResolvedUnit& unit);
 
-// After a resolved unit was opened as `opened`: provisions the embedded default unit if it
-// lacks its virtual device or QoS domains (see above). Nothing for other units: they are
-// configured by whoever configured them. Errors: the HAL's, prefixed with the description.
+// After a resolved unit was opened as `opened`: provisions the embedded default unit (and
+// the units file's "provision" units) if it lacks its virtual device or QoS domains (see
+// above). Nothing for other units: they are configured by whoever configured them. Errors: the
+// HAL's, prefixed with the description.
 absl::Status Provision(const ResolvedUnit& unit, hal::Unit& opened);
 
 // Resolve, Prepare, hal::Unit::Open(spec), Provision.

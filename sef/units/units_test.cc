@@ -153,6 +153,11 @@ TEST(Resolve, BadUnitsFilesAreRefusedNamingTheFileAndTheProblem) {
       {R"({"units": {"1": "disk.img"}})", "unit 1: \"disk.img\" is not a SEF unit spec"},
       {R"({"units": {"1": 7}})", "unit 1: 7 is not a SEF unit spec"},
       {R"({"discover": "yes"})", "\"discover\" must be true or false"},
+      {R"({"provision": "1"})", "\"provision\" must be an array of unit numbers"},
+      {R"({"units": {"1": "/dev/nvme0"}, "provision": [1]})",
+       "\"provision\": 1 is not a unit number"},
+      {R"({"units": {"1": "/dev/nvme0"}, "provision": ["2"]})",
+       "\"provision\" names unit 2, which \"units\" does not name"},
   };
   for (const auto& [text, want] : cases) {
     WriteFile(env.units_file, text);
@@ -242,6 +247,22 @@ TEST(Open, OtherUnitsAreNotProvisioned) {
   absl::StatusOr<std::unique_ptr<hal::Unit>> unit = Open("1", env);
   ASSERT_TRUE(unit.ok()) << unit.status();
   EXPECT_TRUE((*unit)->ListVirtualDevices()->empty());
+}
+
+TEST(Open, UnitsTheFileListsInProvisionGetTheDefaultLayout) {
+  Environment env = Empty("prov");
+  env.units_file = TempDir("prov") + "/units.json";
+  WriteFile(
+      env.units_file,
+      R"({"units": {"1": "model:testdata/units/default.json", "2": "model:testdata/units/default.json"},
+                "provision": ["1"]})");
+  absl::StatusOr<std::unique_ptr<hal::Unit>> unit = Open("1", env);
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  EXPECT_EQ((*unit)->ListVirtualDevices()->size(), 1u);
+  EXPECT_EQ((*unit)->ListQosDomains()->size(), kDefaultQosDomains);
+  absl::StatusOr<std::unique_ptr<hal::Unit>> other = Open("2", env);  // a second RAM unit
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_TRUE((*other)->ListVirtualDevices()->empty());
 }
 
 TEST(Open, ErrorsSayHowTheUnitWasFound) {

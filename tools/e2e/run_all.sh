@@ -25,7 +25,7 @@ TEST_TIMEOUT="${SEF_E2E_TEST_TIMEOUT:-900}"
 # Tests that need no VM (they run even if QEMU or the guest cannot be built).
 NO_VM_TESTS=(test_broken_patch)
 # VM tests, cheapest first.
-VM_TESTS=(test_runner test_virtio_blk test_zns test_sef_controller test_sef_zns test_sef_block)
+VM_TESTS=(test_runner test_virtio_blk test_zns test_sef_controller test_sef_zns test_sef_block test_bench_smoke)
 
 selected=("$@")
 want() { [[ ${#selected[@]} -eq 0 ]] || [[ " ${selected[*]} " == *" $1 "* ]]; }

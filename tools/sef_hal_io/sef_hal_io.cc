@@ -14,10 +14,18 @@
 // that `sef-cli configure ftl` formatted: block L+i holds the data words of LBA L+i, and a
 // reader needs only the seed and the LBA. Output is one JSON document on stdout.
 //
+//   sef_hal_io /dev/nvme0 bench-read --domain 1 --adus 4096 --qd 32 --seconds 10
+//
+// bench-read measures 4 KiB reads through the HAL (on /dev/nvmeN: io_uring uring_cmd on the
+// domain's /dev/ngXnY, the kernel backend's default): it writes --adus ADUs once, then keeps
+// --qd reads of random ones of them in flight for --seconds and prints IOPS and MiB/s
+// (tools/bench/devices.sh puts it next to fio's io_uring_cmd engine on a stock namespace).
+//
 // Exit status: 0 on success, 1 when the unit cannot be opened, a command fails or the data
 // does not match (one line on stderr), 2 on a usage error.
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -33,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
+#include "sef/base/mutex.h"
 #include "sef/ftl/ftl.h"
 #include "sef/hal/hal.h"
 
@@ -70,6 +79,11 @@ constexpr char kUsage[] =
     "  verify --ftl --domain D --lba L --adus N [--seed S] | --from-json FILE\n"
     "      mounts the FTL, reads blocks L..L+N-1, compares them with the pattern, unmounts\n"
     "      (a write --ftl's output says --ftl itself)\n"
+    "\n"
+    "  bench-read --domain D --adus N --seconds S [--qd Q] [--seed S]\n"
+    "      writes N ADUs by placement id 0 (flushed), then keeps Q (default 1) 4 KiB reads of\n"
+    "      uniformly random ones of them in flight for S seconds; prints\n"
+    "      {\"reads\":R,\"errors\":0,\"seconds\":T,\"iops\":I,\"mib_s\":M,\"qd\":Q,...}\n"
     "\n"
     "options: --force-ioctl (kernel backend: ioctl instead of io_uring for I/O), -h/--help\n"
     "exit status: 0 success; 1 unit or device error, or data mismatch (one line on stderr);\n"
@@ -171,6 +185,8 @@ const std::map<std::string, std::map<std::string, bool>> kCommands = {
       {"address", true},
       {"from-json", true},
       {"ftl", false}}},
+    {"bench-read",
+     {{"domain", true}, {"adus", true}, {"seconds", true}, {"qd", true}, {"seed", true}}},
 };
 
 Args Parse(int argc, char** argv) {
@@ -534,6 +550,109 @@ json FtlVerify(hal::Unit& unit, const VerifyPlan& p, std::string* problem) {
           {"mismatches", mismatches}, {"errors", errors}, {"failures", failures}};
 }
 
+// bench-read's shared state: the free read buffers and the counts, updated by completions
+// (which run on the submitting thread or a backend thread).
+struct ReadBench {
+  Mutex mu;
+  CondVar freed;
+  std::vector<uint32_t> free_slots ABSL_GUARDED_BY(mu);
+  uint64_t reads ABSL_GUARDED_BY(mu) = 0;
+  uint64_t errors ABSL_GUARDED_BY(mu) = 0;
+  std::string first_error ABSL_GUARDED_BY(mu);
+};
+
+json BenchRead(hal::Unit& unit, const Args& a) {
+  const uint64_t domain_id = a.Required("domain", 0xFFFF);
+  const uint64_t adus = a.Required("adus", 1u << 24);
+  const uint64_t seconds = a.Required("seconds", 3600);
+  const uint64_t qd = a.Number("qd", 1024).value_or(1);
+  const uint64_t seed = a.Number("seed", UINT64_MAX).value_or(0);
+  if (adus == 0 || seconds == 0 || qd == 0) {
+    throw UsageError{"--adus, --seconds and --qd must be at least 1"};
+  }
+  std::unique_ptr<hal::QosDomain> domain =
+      OrFail(unit.OpenQosDomain(QosDomainId(static_cast<uint16_t>(domain_id))),
+             absl::StrFormat("open QoS domain %u", domain_id));
+  // The data to read: N ADUs written once, in pieces the kernel's transfer limit allows.
+  constexpr uint64_t kChunk = 64;
+  std::vector<FlashAddress> addresses;
+  std::vector<uint8_t> data(kChunk * wire::kAduDataBytes), meta(kChunk * wire::kAduMetaBytes);
+  std::set<SuperBlockId> super_blocks;
+  for (uint64_t lba = 0; lba < adus; lba += kChunk) {
+    const uint64_t n = std::min(kChunk, adus - lba);
+    for (uint64_t i = 0; i < n; ++i) {
+      FillAdu(seed, lba + i, &data[i * wire::kAduDataBytes], &meta[i * wire::kAduMetaBytes]);
+    }
+    iovec iov{data.data(), n * wire::kAduDataBytes};
+    hal::WriteResult r = OrFail(
+        domain->Write({.target = hal::ByPlacement{PlacementId(0)},
+                       .start = OrFail(UserAddress::Make(Lba(lba), kTag), "user address"),
+                       .data = {&iov, 1},
+                       .metadata = std::span<uint8_t>(meta.data(), n * wire::kAduMetaBytes)}),
+        absl::StrFormat("write LBA %u..%u to QoS domain %u", lba, lba + n - 1, domain_id));
+    for (FlashAddress f : r.addresses) {
+      addresses.push_back(f);
+      super_blocks.insert(domain->SuperBlockOf(f));
+    }
+  }
+  for (SuperBlockId sb : super_blocks) {
+    OrFail(domain->FlushSuperBlock(sb).status(),
+           absl::StrFormat("flush super block %u", sb.value()));
+  }
+
+  std::vector<std::vector<uint8_t>> buffers(qd, std::vector<uint8_t>(wire::kAduDataBytes));
+  std::vector<iovec> iovs(qd);
+  ReadBench b;
+  {
+    MutexLock lock(&b.mu);
+    for (uint32_t i = 0; i < qd; ++i) {
+      iovs[i] = {buffers[i].data(), wire::kAduDataBytes};
+      b.free_slots.push_back(i);
+    }
+  }
+  uint64_t x = Mix(seed ^ 0xBE4C4ull);
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    uint32_t slot;
+    {
+      MutexLock lock(&b.mu);
+      while (b.free_slots.empty()) b.freed.Wait(&b.mu);
+      slot = b.free_slots.back();
+      b.free_slots.pop_back();
+    }
+    x = Mix(x + 0x9E3779B97F4A7C15ull);
+    domain->ReadAsync({.address = addresses[x % addresses.size()], .data = {&iovs[slot], 1}},
+                      [&b, slot](absl::Status s) {
+                        MutexLock lock(&b.mu);
+                        if (s.ok()) {
+                          ++b.reads;
+                        } else if (b.errors++ == 0) {
+                          b.first_error = s.ToString();
+                        }
+                        b.free_slots.push_back(slot);
+                        b.freed.Signal();
+                      });
+  }
+  MutexLock lock(&b.mu);
+  while (b.free_slots.size() < qd) b.freed.Wait(&b.mu);
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (b.errors != 0) {
+    throw Failure{absl::StrFormat("%u of %u reads failed; the first: %s", b.errors,
+                                  b.errors + b.reads, b.first_error)};
+  }
+  const double iops = static_cast<double>(b.reads) / elapsed;
+  return {{"domain", domain_id},
+          {"adus", adus},
+          {"qd", qd},
+          {"reads", b.reads},
+          {"errors", b.errors},
+          {"seconds", elapsed},
+          {"iops", iops},
+          {"mib_s", iops * wire::kAduDataBytes / (1024.0 * 1024.0)}};
+}
+
 int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "-h" || std::string(argv[i]) == "--help") {
@@ -564,6 +683,8 @@ int Main(int argc, char** argv) {
       out = Setup(**unit, args);
     } else if (args.command == "write") {
       out = args.flags.count("ftl") ? FtlWrite(**unit, args) : Write(**unit, args);
+    } else if (args.command == "bench-read") {
+      out = BenchRead(**unit, args);
     } else {
       out = plan->ftl ? FtlVerify(**unit, *plan, &problem) : Verify(**unit, *plan, &problem);
     }

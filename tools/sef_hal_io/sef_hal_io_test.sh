@@ -66,6 +66,17 @@ run 1 "model:testdata/units/tiny.json:$TEST_TMPDIR/other.sef" write --domain 1 -
 one_line "missing domain" 'open QoS domain 1'
 ok
 
+# bench-read: writes, then reads for a second at QD 4 (the model completes on the caller).
+run 0 "$unit" bench-read --domain 1 --adus 100 --seconds 1 --qd 4
+grep -q '"qd":4' <<<"$out" && grep -q '"errors":0' <<<"$out" \
+  && grep -Eq '"reads":[1-9][0-9]*' <<<"$out" && grep -Eq '"iops":[0-9.e+]+' <<<"$out" \
+  || fail "bench-read: $out"
+run 2 "$unit" bench-read --domain 1 --adus 100 --seconds 0
+one_line "bench-read --seconds 0" 'at least 1'
+run 1 "$unit" bench-read --domain 9 --adus 1 --seconds 1
+one_line "bench-read on a missing domain" 'open QoS domain 9'
+ok
+
 run 2 "$unit"
 one_line "no command" 'usage|command'
 run 2 "$unit" write --domain 1 --lba 0

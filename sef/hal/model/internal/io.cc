@@ -274,7 +274,7 @@ void Model::AppendAdu(Domain& d, uint32_t id, uint64_t ua, const uint8_t* data,
   SuperBlock& sb = vd.sbs[id];
   const uint64_t phys = PhysicalAdu(vd, id, sb.written);
   AduInfo* info = media_->info(phys);
-  std::memcpy(media_->data(phys), data, wire::kAduDataBytes);
+  media_->WriteData(phys, data);
   info->user_address = ua;
   if (meta != nullptr) {
     std::memcpy(info->metadata, meta, wire::kAduMetaBytes);
@@ -414,8 +414,8 @@ Outcome Model::Read(Domain& d, const cmd::ReadRequest& r) {
 // ---- nameless copy ----------------------------------------------------------------------------
 
 Outcome Model::CopyLocked(const std::vector<Mutex*>& locks, Domain& dest,
-                          const cmd::NamelessCopyRequest& nlc,
-                          const cmd::GetCopyResultRequest& gcr, Outcome& nlc_outcome) {
+                          const cmd::NamelessCopyRequest& nlc, const cmd::GetCopyResultRequest& gcr,
+                          Outcome& nlc_outcome) {
   for (Mutex* mu : locks) mu->Lock();
   const Outcome o = Copy(dest, nlc, gcr, nlc_outcome);
   for (auto it = locks.rbegin(); it != locks.rend(); ++it) (*it)->Unlock();

@@ -324,6 +324,26 @@ void Media::WriteSb(uint64_t slot, const SbRecord& record) {
             &sb_generation_[slot], &record, sizeof(record));
 }
 
+void Media::WriteData(uint64_t physical_adu, const uint8_t* src) {
+  uint8_t* dst = data(physical_adu);
+  if (fd_ >= 0) {
+    const off_t at = static_cast<off_t>(dst - base_);
+    size_t done = 0;
+    while (done < wire::kAduDataBytes) {
+      const ssize_t n = pwrite(fd_, src + done, wire::kAduDataBytes - done, at + done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    if (done == wire::kAduDataBytes) return;
+    // pwrite failed (e.g. ENOSPC): store through the mapping as before, whose failure is the
+    // mapping's (SIGBUS), so a write is never acknowledged without its data.
+    std::memmove(dst + done, src + done, wire::kAduDataBytes - done);
+    return;
+  }
+  std::memmove(dst, src, wire::kAduDataBytes);
+}
+
 void Media::Sync(uint64_t first_physical_adu, uint64_t count) {
   if (fd_ < 0 || count == 0) return;
   const auto sync = [this](const uint8_t* begin, const uint8_t* end) {

@@ -50,6 +50,12 @@ class Media {
 
   AduInfo* info(uint64_t physical_adu) { return info_ + physical_adu; }
   uint8_t* data(uint64_t physical_adu) { return data_ + physical_adu * wire::kAduDataBytes; }
+  // Stores one ADU's data (wire::kAduDataBytes at `src`, which may point into this media).
+  // File-backed units write it with pwrite: a whole, page-aligned page written so does not
+  // fault the page in first, where a store through the mapping makes the kernel read (for a
+  // sparse file: zero-fill) the page and its readahead window before the copy. The mapping is
+  // MAP_SHARED, so both reach the same page cache and Sync covers them alike.
+  void WriteData(uint64_t physical_adu, const uint8_t* src);
 
   // Makes the given ADUs durable (FUA, flush): msync of their data and info (file only).
   void Sync(uint64_t first_physical_adu, uint64_t count);
@@ -79,7 +85,7 @@ class Media {
   uint8_t* data_ = nullptr;
   uint32_t unit_slot_bytes_ = 0, domain_slot_bytes_ = 0, sb_slot_bytes_ = 0;
   uint32_t unit_state_bytes_ = 0;  // UnitStateBytes(config)
-  bool in_use_ = false;  // stored with every unit state write
+  bool in_use_ = false;            // stored with every unit state write
   // Newest generation per record, so that a write goes to the other slot.
   uint64_t unit_generation_ = 0;
   std::vector<uint64_t> domain_generation_, sb_generation_;
