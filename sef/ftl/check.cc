@@ -14,6 +14,7 @@
 #include "sef/base/status_macros.h"
 #include "sef/ftl/ftl.h"
 #include "sef/ftl/internal/format.h"
+#include "sef/ftl/internal/ftl.h"
 #include "sef/hal/domain_kind.h"
 
 namespace sef::ftl {
@@ -80,20 +81,7 @@ class Checker {
 
 absl::Status Checker::ReadAdus(SuperBlockId sb, uint32_t first, uint32_t count, uint8_t* data,
                                uint8_t* meta) {
-  const uint32_t batch = std::min(kReadBatch, std::max(1u, domain_->max_adus_per_command()));
-  for (uint32_t done = 0; done < count;) {
-    const uint32_t n = std::min(batch, count - done);
-    SEF_ASSIGN_OR_RETURN(FlashAddress a, domain_->AddressOf(sb, AduOffset(first + done)));
-    iovec iov{data == nullptr ? nullptr : data + uint64_t{done} * kAduBytes, size_t{n} * kAduBytes};
-    hal::ReadOp r;
-    r.address = a;
-    r.adus = AduCount(n);
-    if (data != nullptr) r.data = {&iov, 1};
-    r.metadata = {meta + uint64_t{done} * kMetaBytes, size_t{n} * kMetaBytes};
-    SEF_RETURN_IF_ERROR(domain_->Read(r));
-    done += n;
-  }
-  return absl::OkStatus();
+  return internal::ReadAdus(*domain_, sb, first, count, data, meta);
 }
 
 absl::Status Checker::Run() {

@@ -110,6 +110,12 @@ struct ReadOp {
 // Data streams by temperature (gc.cc): at most this many open data SBs take writes at once.
 inline constexpr int kMaxStreams = 6;
 
+// Reads ADUs first .. first+count-1 of `sb` (their 4096-byte data into `data`, unless null,
+// and their 16-byte metadata into `meta`), in commands of at most 256 ADUs and at most the
+// domain's per-command limit. Shared by recovery and `Check`. Errors: the HAL's.
+absl::Status ReadAdus(hal::QosDomain& domain, SuperBlockId sb, uint32_t first, uint32_t count,
+                      uint8_t* data, uint8_t* meta);
+
 class Ftl {
  public:
   // lifecycle.cc
@@ -308,7 +314,9 @@ class Ftl {
   // ---- recovery.cc ----
   absl::Status Recover(FlashAddress header_address, const MountOptions& options);
   absl::Status ReadAdus(SuperBlockId sb, uint32_t first, uint32_t count, uint8_t* data,
-                        uint8_t* meta);
+                        uint8_t* meta) {
+    return internal::ReadAdus(*domain_, sb, first, count, data, meta);
+  }
 
   // ---- state ----
   hal::Unit* const unit_;

@@ -46,18 +46,19 @@ struct PostStart {
 
 }  // namespace
 
-absl::Status Ftl::ReadAdus(SuperBlockId sb, uint32_t first, uint32_t count, uint8_t* data,
-                           uint8_t* meta) {
+absl::Status ReadAdus(hal::QosDomain& domain, SuperBlockId sb, uint32_t first, uint32_t count,
+                      uint8_t* data, uint8_t* meta) {
+  const uint32_t batch = std::min(kReadBatch, std::max(1u, domain.max_adus_per_command()));
   for (uint32_t done = 0; done < count;) {
-    const uint32_t n = std::min(kReadBatch, count - done);
-    SEF_ASSIGN_OR_RETURN(FlashAddress a, domain_->AddressOf(sb, AduOffset(first + done)));
+    const uint32_t n = std::min(batch, count - done);
+    SEF_ASSIGN_OR_RETURN(FlashAddress a, domain.AddressOf(sb, AduOffset(first + done)));
     iovec iov{data == nullptr ? nullptr : data + uint64_t{done} * kAduBytes, size_t{n} * kAduBytes};
     hal::ReadOp r;
     r.address = a;
     r.adus = AduCount(n);
     if (data != nullptr) r.data = {&iov, 1};
     r.metadata = {meta + uint64_t{done} * kMetaBytes, size_t{n} * kMetaBytes};
-    SEF_RETURN_IF_ERROR(domain_->Read(r));
+    SEF_RETURN_IF_ERROR(domain.Read(r));
     done += n;
   }
   return absl::OkStatus();
