@@ -20,6 +20,9 @@
 // domain's /dev/ngXnY, the kernel backend's default): it writes --adus ADUs once, then keeps
 // --qd reads of random ones of them in flight for --seconds and prints IOPS and MiB/s
 // (tools/bench/devices.sh puts it next to fio's io_uring_cmd engine on a stock namespace).
+// At QD 1 it calls the synchronous QosDomain::Read in a loop, as a program with one read in
+// flight does (the kernel backend then reaps on the calling thread, as fio does); --async
+// makes it use ReadAsync and wait for the callback instead (the only form at QD > 1).
 //
 // Exit status: 0 on success, 1 when the unit cannot be opened, a command fails or the data
 // does not match (one line on stderr), 2 on a usage error.
@@ -80,10 +83,11 @@ constexpr char kUsage[] =
     "      mounts the FTL, reads blocks L..L+N-1, compares them with the pattern, unmounts\n"
     "      (a write --ftl's output says --ftl itself)\n"
     "\n"
-    "  bench-read --domain D --adus N --seconds S [--qd Q] [--seed S]\n"
+    "  bench-read --domain D --adus N --seconds S [--qd Q] [--seed S] [--async]\n"
     "      writes N ADUs by placement id 0 (flushed), then keeps Q (default 1) 4 KiB reads of\n"
     "      uniformly random ones of them in flight for S seconds; prints\n"
     "      {\"reads\":R,\"errors\":0,\"seconds\":T,\"iops\":I,\"mib_s\":M,\"qd\":Q,...}\n"
+    "      Q 1 uses the synchronous QosDomain::Read unless --async (ReadAsync + a wait)\n"
     "\n"
     "options: --force-ioctl (kernel backend: ioctl instead of io_uring for I/O), -h/--help\n"
     "exit status: 0 success; 1 unit or device error, or data mismatch (one line on stderr);\n"
@@ -186,7 +190,12 @@ const std::map<std::string, std::map<std::string, bool>> kCommands = {
       {"from-json", true},
       {"ftl", false}}},
     {"bench-read",
-     {{"domain", true}, {"adus", true}, {"seconds", true}, {"qd", true}, {"seed", true}}},
+     {{"domain", true},
+      {"adus", true},
+      {"seconds", true},
+      {"qd", true},
+      {"seed", true},
+      {"async", false}}},
 };
 
 Args Parse(int argc, char** argv) {
@@ -611,9 +620,21 @@ json BenchRead(hal::Unit& unit, const Args& a) {
     }
   }
   uint64_t x = Mix(seed ^ 0xBE4C4ull);
+  const bool synchronous = qd == 1 && !a.flags.count("async");
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (synchronous && std::chrono::steady_clock::now() < deadline) {
+    x = Mix(x + 0x9E3779B97F4A7C15ull);
+    const absl::Status s =
+        domain->Read({.address = addresses[x % addresses.size()], .data = {&iovs[0], 1}});
+    MutexLock lock(&b.mu);
+    if (s.ok()) {
+      ++b.reads;
+    } else if (b.errors++ == 0) {
+      b.first_error = s.ToString();
+    }
+  }
+  while (!synchronous && std::chrono::steady_clock::now() < deadline) {
     uint32_t slot;
     {
       MutexLock lock(&b.mu);
@@ -646,6 +667,7 @@ json BenchRead(hal::Unit& unit, const Args& a) {
   return {{"domain", domain_id},
           {"adus", adus},
           {"qd", qd},
+          {"form", synchronous ? "sync" : "async"},
           {"reads", b.reads},
           {"errors", b.errors},
           {"seconds", elapsed},
