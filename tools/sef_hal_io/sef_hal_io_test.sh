@@ -71,6 +71,14 @@ run 0 "$unit" bench-read --domain 1 --adus 100 --seconds 1 --qd 4
 grep -q '"qd":4' <<<"$out" && grep -q '"errors":0' <<<"$out" \
   && grep -Eq '"reads":[1-9][0-9]*' <<<"$out" && grep -Eq '"iops":[0-9.e+]+' <<<"$out" \
   || fail "bench-read: $out"
+grep -q '"form":"async"' <<<"$out" || fail "bench-read at QD 4 is asynchronous: $out"
+# QD 1: the synchronous Read, unless --async.
+run 0 "$unit" bench-read --domain 1 --adus 100 --seconds 1
+grep -q '"form":"sync"' <<<"$out" && grep -Eq '"reads":[1-9][0-9]*' <<<"$out" \
+  || fail "bench-read at QD 1: $out"
+run 0 "$unit" bench-read --domain 1 --adus 100 --seconds 1 --async
+grep -q '"form":"async"' <<<"$out" && grep -Eq '"reads":[1-9][0-9]*' <<<"$out" \
+  || fail "bench-read --async at QD 1: $out"
 run 2 "$unit" bench-read --domain 1 --adus 100 --seconds 0
 one_line "bench-read --seconds 0" 'at least 1'
 run 1 "$unit" bench-read --domain 9 --adus 1 --seconds 1
