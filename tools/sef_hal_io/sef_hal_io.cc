@@ -609,7 +609,11 @@ json BenchRead(hal::Unit& unit, const Args& a) {
            absl::StrFormat("flush super block %u", sb.value()));
   }
 
-  std::vector<std::vector<uint8_t>> buffers(qd, std::vector<uint8_t>(wire::kAduDataBytes));
+  // Each read buffer is followed by a guard the reads must leave alone (checked at the end).
+  constexpr size_t kGuard = 4096;
+  constexpr uint8_t kGuardByte = 0xA5;
+  std::vector<std::vector<uint8_t>> buffers(
+      qd, std::vector<uint8_t>(wire::kAduDataBytes + kGuard, kGuardByte));
   std::vector<iovec> iovs(qd);
   ReadBench b;
   {
@@ -662,6 +666,16 @@ json BenchRead(hal::Unit& unit, const Args& a) {
   if (b.errors != 0) {
     throw Failure{absl::StrFormat("%u of %u reads failed; the first: %s", b.errors,
                                   b.errors + b.reads, b.first_error)};
+  }
+  for (uint64_t i = 0; i < qd; ++i) {
+    const auto guard = buffers[i].begin() + wire::kAduDataBytes;
+    const auto bad =
+        std::find_if(guard, buffers[i].end(), [](uint8_t v) { return v != kGuardByte; });
+    if (bad != buffers[i].end()) {
+      throw Failure{absl::StrFormat(
+          "a read wrote past its %u-byte buffer (slot %u: byte %u of the guard after it)",
+          wire::kAduDataBytes, i, bad - guard)};
+    }
   }
   const double iops = static_cast<double>(b.reads) / elapsed;
   return {{"domain", domain_id},
