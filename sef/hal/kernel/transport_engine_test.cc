@@ -73,6 +73,21 @@ TransportResult SubmitAndWait(Transport& t, const Command& c) {
   return p.get_future().get();
 }
 
+// One command through RunAndWait, as a synchronous HAL call sends it.
+TransportResult RunAndWaitOne(Transport& t, const Command& c) {
+  TransportResult result;
+  SyncWaiter waiter;
+  t.RunAndWait(
+      [&] {
+        t.Submit(c, [&](TransportResult r) {
+          result = std::move(r);
+          waiter.Notify();
+        });
+      },
+      waiter);
+  return result;
+}
+
 std::pair<TransportResult, TransportResult> PairAndWait(Transport& t, const Command& a,
                                                         const Command& b) {
   std::promise<TransportResult> pa, pb;
@@ -328,16 +343,7 @@ TEST(SyncRingTest, FirstUseEopnotsuppRerunsByIoctl) {
   EXPECT_TRUE(absl::StartsWith(nlw.os.message(), "ioctl NVME_IOCTL_IO64_CMD_VEC " + path))
       << nlw.os;
   // Later synchronous calls go by ioctl from the start.
-  TransportResult one;
-  SyncWaiter again;
-  t->RunAndWait(
-      [&] {
-        t->Submit(Far(b), [&](TransportResult r) {
-          one = std::move(r);
-          again.Notify();
-        });
-      },
-      again);
+  const TransportResult one = RunAndWaitOne(*t, Far(b));
   EXPECT_TRUE(absl::StartsWith(one.os.message(), "ioctl NVME_IOCTL_IO64_CMD " + path)) << one.os;
 }
 
@@ -345,16 +351,7 @@ TEST(SyncRingTest, ForcedIoctl) {
   std::unique_ptr<Transport> t = Open("/dev/null", /*force_ioctl=*/true);
   ASSERT_NE(t, nullptr);
   Buffers b;
-  TransportResult r;
-  SyncWaiter waiter;
-  t->RunAndWait(
-      [&] {
-        t->Submit(Far(b), [&](TransportResult result) {
-          r = std::move(result);
-          waiter.Notify();
-        });
-      },
-      waiter);
+  const TransportResult r = RunAndWaitOne(*t, Far(b));
   EXPECT_TRUE(absl::StartsWith(r.os.message(), "ioctl NVME_IOCTL_IO64_CMD /dev/null: ")) << r.os;
 }
 
