@@ -14,8 +14,9 @@
 // Completions. Every operation on a QoS domain has an ...Async form taking a callback that
 // runs exactly once, and a synchronous form built on it. A callback may run on any thread:
 // on the submitting thread before the ...Async call returns (the model backend's default),
-// or later on a backend thread (the kernel's completion reaper, the model's shuffled mode),
-// in any order relative to other operations' callbacks. Callbacks never run while the HAL
+// or later on a backend thread (the kernel's completion reaper, the model's shuffled mode;
+// for the commands of a synchronous call on the kernel backend: the calling thread, while
+// it waits), in any order relative to other operations' callbacks. Callbacks never run while the HAL
 // holds one of its locks, so they may submit more ...Async operations. They must not block
 // for long (on the kernel backend they hold up every other completion) and must not call a
 // synchronous HAL method: such a call fails at once with FailedPrecondition naming the

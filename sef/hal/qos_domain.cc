@@ -4,7 +4,6 @@
 #include <memory>
 
 #include "absl/strings/str_format.h"
-#include "sef/base/await.h"
 #include "sef/base/status_macros.h"
 #include "sef/hal/cmd/codec.h"
 #include "sef/hal/cmd/results.h"
@@ -115,8 +114,9 @@ void QosDomain::SetRootPointerAsync(RootPointerIndex index, FlashAddress value,
 
 absl::Status QosDomain::SetRootPointer(RootPointerIndex index, FlashAddress value) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::SetRootPointer"));
-  return Await<absl::Status>(
-      [&](StatusCallback done) { SetRootPointerAsync(index, value, std::move(done)); });
+  return internal::AwaitOn<absl::Status>(*unit_->transport_, [&](StatusCallback done) {
+    SetRootPointerAsync(index, value, std::move(done));
+  });
 }
 
 void QosDomain::GetRootPointerAsync(RootPointerIndex index, Callback<FlashAddress> done) {
@@ -133,7 +133,8 @@ void QosDomain::GetRootPointerAsync(RootPointerIndex index, Callback<FlashAddres
 
 absl::StatusOr<FlashAddress> QosDomain::GetRootPointer(RootPointerIndex index) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::GetRootPointer"));
-  return Await<absl::StatusOr<FlashAddress>>(
+  return internal::AwaitOn<absl::StatusOr<FlashAddress>>(
+      *unit_->transport_,
       [&](Callback<FlashAddress> done) { GetRootPointerAsync(index, std::move(done)); });
 }
 
@@ -167,7 +168,8 @@ void QosDomain::AllocateSuperBlockAsync(const AllocateOp& op, Callback<SuperBloc
 
 absl::StatusOr<SuperBlockAllocation> QosDomain::AllocateSuperBlock(const AllocateOp& op) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::AllocateSuperBlock"));
-  return Await<absl::StatusOr<SuperBlockAllocation>>(
+  return internal::AwaitOn<absl::StatusOr<SuperBlockAllocation>>(
+      *unit_->transport_,
       [&](Callback<SuperBlockAllocation> done) { AllocateSuperBlockAsync(op, std::move(done)); });
 }
 
@@ -201,8 +203,8 @@ void QosDomain::CloseSuperBlockAsync(SuperBlockId sb, Callback<bool> done) {
 
 absl::StatusOr<bool> QosDomain::CloseSuperBlock(SuperBlockId sb) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::CloseSuperBlock"));
-  return Await<absl::StatusOr<bool>>(
-      [&](Callback<bool> done) { CloseSuperBlockAsync(sb, std::move(done)); });
+  return internal::AwaitOn<absl::StatusOr<bool>>(
+      *unit_->transport_, [&](Callback<bool> done) { CloseSuperBlockAsync(sb, std::move(done)); });
 }
 
 void QosDomain::FlushSuperBlockAsync(SuperBlockId sb, Callback<uint32_t> done) {
@@ -218,7 +220,8 @@ void QosDomain::FlushSuperBlockAsync(SuperBlockId sb, Callback<uint32_t> done) {
 
 absl::StatusOr<uint32_t> QosDomain::FlushSuperBlock(SuperBlockId sb) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::FlushSuperBlock"));
-  return Await<absl::StatusOr<uint32_t>>(
+  return internal::AwaitOn<absl::StatusOr<uint32_t>>(
+      *unit_->transport_,
       [&](Callback<uint32_t> done) { FlushSuperBlockAsync(sb, std::move(done)); });
 }
 
@@ -232,8 +235,9 @@ void QosDomain::ReleaseSuperBlockAsync(SuperBlockId sb, StatusCallback done) {
 
 absl::Status QosDomain::ReleaseSuperBlock(SuperBlockId sb) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::ReleaseSuperBlock"));
-  return Await<absl::Status>(
-      [&](StatusCallback done) { ReleaseSuperBlockAsync(sb, std::move(done)); });
+  return internal::AwaitOn<absl::Status>(*unit_->transport_, [&](StatusCallback done) {
+    ReleaseSuperBlockAsync(sb, std::move(done));
+  });
 }
 
 void QosDomain::CheckSuperBlockAsync(SuperBlockId sb, Callback<uint8_t> done) {
@@ -247,7 +251,8 @@ void QosDomain::CheckSuperBlockAsync(SuperBlockId sb, Callback<uint8_t> done) {
 
 absl::StatusOr<uint8_t> QosDomain::CheckSuperBlock(SuperBlockId sb) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::CheckSuperBlock"));
-  return Await<absl::StatusOr<uint8_t>>(
+  return internal::AwaitOn<absl::StatusOr<uint8_t>>(
+      *unit_->transport_,
       [&](Callback<uint8_t> done) { CheckSuperBlockAsync(sb, std::move(done)); });
 }
 

@@ -3,7 +3,6 @@
 #include <memory>
 
 #include "absl/strings/str_format.h"
-#include "sef/base/await.h"
 #include "sef/base/iovec.h"
 #include "sef/base/mutex.h"
 #include "sef/base/status_macros.h"
@@ -179,8 +178,8 @@ void QosDomain::WritePairDone(std::shared_ptr<WriteState> state) {
 
 absl::StatusOr<WriteResult> QosDomain::Write(const WriteOp& op) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::Write"));
-  return Await<absl::StatusOr<WriteResult>>(
-      [&](Callback<WriteResult> done) { WriteAsync(op, std::move(done)); });
+  return internal::AwaitOn<absl::StatusOr<WriteResult>>(
+      *unit_->transport_, [&](Callback<WriteResult> done) { WriteAsync(op, std::move(done)); });
 }
 
 // ---- read -----------------------------------------------------------------------------------
@@ -260,7 +259,8 @@ void QosDomain::ReadAsync(const ReadOp& op, StatusCallback done) {
 
 absl::Status QosDomain::Read(const ReadOp& op) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::Read"));
-  return Await<absl::Status>([&](StatusCallback done) { ReadAsync(op, std::move(done)); });
+  return internal::AwaitOn<absl::Status>(
+      *unit_->transport_, [&](StatusCallback done) { ReadAsync(op, std::move(done)); });
 }
 
 // ---- copy -----------------------------------------------------------------------------------
@@ -340,8 +340,8 @@ void QosDomain::CopyAsync(const CopyOp& op, Callback<CopyResult> done) {
 
 absl::StatusOr<CopyResult> QosDomain::Copy(const CopyOp& op) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed("QosDomain::Copy"));
-  return Await<absl::StatusOr<CopyResult>>(
-      [&](Callback<CopyResult> done) { CopyAsync(op, std::move(done)); });
+  return internal::AwaitOn<absl::StatusOr<CopyResult>>(
+      *unit_->transport_, [&](Callback<CopyResult> done) { CopyAsync(op, std::move(done)); });
 }
 
 }  // namespace sef::hal

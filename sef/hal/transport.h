@@ -15,8 +15,10 @@
 #include <utility>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sef/base/mutex.h"
 #include "sef/hal/cmd/command.h"
 #include "sef/hal/cmd/types.h"
 #include "sef/hal/cmd/wire.h"
@@ -45,6 +47,30 @@ struct TransportEvent {
   std::optional<std::pair<VirtualDeviceId, uint8_t>> vd_warning;
 };
 
+// A one-shot event a synchronous caller waits for (Transport::RunAndWait): Notify once, from
+// any thread; Wait blocks until then. Thread-safe.
+class SyncWaiter {
+ public:
+  void Notify() {
+    MutexLock lock(&mu_);
+    notified_ = true;
+    cv_.SignalAll();  // under the lock: the waiter may destroy *this as soon as it returns
+  }
+  bool notified() {
+    MutexLock lock(&mu_);
+    return notified_;
+  }
+  void Wait() {
+    MutexLock lock(&mu_);
+    while (!notified_) cv_.Wait(&mu_);
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool notified_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -60,6 +86,20 @@ class Transport {
   // to back, `first` first (spec §1.10). Each completes through its own callback.
   virtual void SubmitPair(const Command& first, TransportCallback first_done, const Command& second,
                           TransportCallback second_done) = 0;
+
+  // The synchronous form: runs `start` on the calling thread (it submits commands through
+  // this transport, from this thread; their callbacks, directly or through other code,
+  // eventually call waiter.Notify()) and returns once `waiter` has been notified and every
+  // command submitted from this thread inside the call has completed. A backend may keep
+  // those commands to the calling thread and run their callbacks on it while it waits (the
+  // kernel backend submits them on a ring of the calling thread and reaps it there, as a
+  // synchronous io_uring user does, so a command costs one wake-up of one thread instead of
+  // three across two); callbacks they submit from there are kept the same way. The default
+  // runs start() and waits. REQUIRES: not called from a completion callback.
+  virtual void RunAndWait(absl::FunctionRef<void()> start, SyncWaiter& waiter) {
+    start();
+    waiter.Wait();
+  }
 
   // Starts delivering SEF asynchronous events to `on_event`, on a backend thread, until the
   // transport is destroyed. At most one watcher. The kernel backend listens for the NVMe

@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
-#include "sef/base/await.h"
 #include "sef/base/status_macros.h"
 #include "sef/hal/cmd/codec.h"
 #include "sef/hal/cmd/results.h"
@@ -95,14 +94,14 @@ TransportResult Unit::ExecuteRaw(const Command& c) {
   if (absl::Status s = internal::CheckSynchronousCallAllowed("Unit::ExecuteRaw"); !s.ok()) {
     return {std::move(s), NvmeStatus(), 0};
   }
-  return Await<TransportResult>(
-      [&](TransportCallback done) { transport_->Submit(c, std::move(done)); });
+  return internal::AwaitOn<TransportResult>(
+      *transport_, [&](TransportCallback done) { transport_->Submit(c, std::move(done)); });
 }
 
 absl::StatusOr<TransportResult> Unit::Execute(const Command& c, const char* method) {
   SEF_RETURN_IF_ERROR(internal::CheckSynchronousCallAllowed(method));
-  return Await<TransportResult>(
-      [&](TransportCallback done) { transport_->Submit(c, std::move(done)); });
+  return internal::AwaitOn<TransportResult>(
+      *transport_, [&](TransportCallback done) { transport_->Submit(c, std::move(done)); });
 }
 
 absl::StatusOr<std::vector<uint8_t>> Unit::AdminData(const cmd::AdminRequest& r, uint32_t bytes,

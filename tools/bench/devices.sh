@@ -2,8 +2,9 @@
 # Guest I/O benchmark: each SEF-backed QEMU device next to the stock QEMU device a user would
 # otherwise pick, in one VM, as ratios measured in one run (docs/performance.md).
 #
-#   tools/bench/devices.sh [--smoke] [--columns file,ram] [--repeats N] [--runtime SEC]
-#                          [--out DIR] [--data-dir DIR] [--pending LIST] [--timeout SEC]
+#   tools/bench/devices.sh [--smoke] [--columns file,ram] [--pairs LIST] [--repeats N]
+#                          [--runtime SEC] [--out DIR] [--data-dir DIR] [--pending LIST]
+#                          [--timeout SEC]
 #
 # Pairs (stock | SEF), all about 1 GiB, in one VM per column:
 #   virtio       virtio-blk on a raw file       | -drive driver=sef-aio,file=<unit>:1 under virtio
@@ -11,6 +12,9 @@
 #   zns          zoned nvme-ns on a raw file    | nvme-ns sef=true,zoned=true, sef_qos_domain=3
 #   passthrough  fio io_uring_cmd on the stock  | sef_hal_io bench-read (the HAL's io_uring
 #                namespace's /dev/ngXnY         | uring_cmd) on -device nvme,sef.unit=...
+# --pairs LIST (comma-separated, default all: virtio,nvme,zns,passthrough) runs only those
+# pairs' devices and cells, e.g. --pairs passthrough --columns file,ram (the passthrough pair's
+# stock side is the nvme pair's stock namespace, which is then attached without its cells).
 # Columns: "file" = the embedded default unit (unit 0, file-backed, in a temporary
 # SEF_DATA_DIR unless --data-dir is given); "ram" = the same configuration as a model unit in
 # RAM (a units file names it and lists it in "provision"). The passthrough pair's SEF unit is a
@@ -48,12 +52,14 @@ DATA_DIR=""
 PENDING=""
 PENDING_SET=0
 TIMEOUT=""
+SELECTED="virtio nvme zns passthrough"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 bad() { echo "devices.sh: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --smoke) SMOKE=1; shift ;;
     --columns) COLUMNS="${2//,/ }"; shift 2 ;;
+    --pairs) SELECTED="${2//,/ }"; shift 2 ;;
     --repeats) REPEATS="$2"; shift 2 ;;
     --runtime) RUNTIME="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
@@ -82,6 +88,18 @@ for c in $COLUMNS; do [[ $c == file || $c == ram ]] || bad "--columns: '$c' is n
 for p in $PENDING; do
   [[ " virtio nvme zns passthrough " == *" $p "* ]] || bad "--pending: unknown pair '$p'"
 done
+[[ -n "${SELECTED// /}" ]] || bad "--pairs: no pair given (virtio,nvme,zns,passthrough)"
+for p in $SELECTED; do
+  [[ " virtio nvme zns passthrough " == *" $p "* ]] || bad "--pairs: unknown pair '$p'"
+done
+# Only the selected pairs' cells: the passthrough pair has the pt-* cells, the others the rest.
+selected() { [[ " $SELECTED " == *" $1 "* ]]; }
+kept=""
+for c in $CELLS; do
+  if [[ $c == pt-* ]]; then selected passthrough && kept+=" $c"
+  else [[ -n "$(for p in virtio nvme zns; do selected $p && echo y; done)" ]] && kept+=" $c"; fi
+done
+CELLS="${kept# }"
 [[ "$REPEATS" =~ ^[1-9][0-9]*$ ]] || bad "--repeats: '$REPEATS' is not a positive number"
 [[ "$RUNTIME" =~ ^[1-9][0-9]*$ ]] || bad "--runtime: '$RUNTIME' is not a positive number"
 [[ -z "$DATA_DIR" || "$DATA_DIR" != *[,:]* ]] || bad "--data-dir: '$DATA_DIR' must not contain ',' or ':'"
@@ -152,6 +170,9 @@ probe() {
 }
 
 PAIRS="virtio nvme zns passthrough"
+# in_vm PAIR WHICH: whether the device goes into the VM (the nvme pair's stock namespace also
+# serves the passthrough pair).
+in_vm() { selected "$1" || { [[ $1.$2 == nvme.stock ]] && selected passthrough; }; }
 serial_of() { # PAIR WHICH
   case "$1.$2" in
     passthrough.sef) echo sef-ctrl ;; passthrough.stock) echo bench-nstk ;;
@@ -185,6 +206,7 @@ run_column() {
   local args=() missing="" pairs="" p which reason a
   for p in $PAIRS; do
     for which in stock sef; do
+      in_vm "$p" "$which" || continue
       mapfile -t a < <(dev_args "$p" "$which" "$unit" "$ctrl" "$dir")
       [[ ${#a[@]} -gt 0 ]] || continue
       reason=""
@@ -197,7 +219,7 @@ run_column() {
         args+=("${a[@]}")
       fi
     done
-    [[ $p == passthrough ]] || pairs+=" $p:$(serial_of "$p" stock):$(serial_of "$p" sef)"
+    [[ $p == passthrough ]] || ! selected "$p" || pairs+=" $p:$(serial_of "$p" stock):$(serial_of "$p" sef)"
   done
   log "$col: booting the VM (cells: $CELLS; $REPEATS x ${RUNTIME}s each)"
   local rc=0 t=$SECONDS
@@ -208,6 +230,7 @@ run_column() {
     --env "BENCH_REPEATS=$REPEATS" --env "BENCH_RUNTIME=$RUNTIME" --env "BENCH_READ_MIB=$READ_MIB" \
     --env "BENCH_WRITE_OFF=$WRITE_OFF" --env "BENCH_WRITE_MIB=$WRITE_MIB" \
     --env "BENCH_ZONE_MIB=$ZONE_MIB" --env "BENCH_HAL_IO=$HAL_IO" --env "BENCH_PT_ADUS=$PT_ADUS" \
+    --env "BENCH_PT_STOCK=$(selected passthrough && serial_of passthrough stock)" \
     -- "${args[@]}" >"$OUT/guest-$col.log" 2>"$OUT/runner-$col.err" || rc=$?
   log "$col: VM done in $((SECONDS - t)) s (status $rc)"
   grep -E '^bench: (FAILED|.* = /dev/)' "$OUT/guest-$col.log" | sed "s/^/  [$col] /" >&2 || true
@@ -238,4 +261,4 @@ versions() {
       load_average: $load, cpus: ($cpus | tonumber), command: $command, accel: "tcg"}'
 }
 versions "$@" >"$TMP/meta.json"
-"$HERE/report.sh" "$OUT/raw.tsv" "$TMP/meta.json" "$CELLS" "$COLUMNS" "$PENDING" "$OUT"
+"$HERE/report.sh" "$OUT/raw.tsv" "$TMP/meta.json" "$CELLS" "$COLUMNS" "$PENDING" "$OUT" "$SELECTED"

@@ -14,6 +14,8 @@
 #   BENCH_ZONE_MIB  zone size of the zoned devices (MiB)
 #   BENCH_HAL_IO    path of sef_hal_io (the passthrough cells' SEF side)
 #   BENCH_PT_ADUS   ADUs bench-read writes and then reads
+#   BENCH_PT_STOCK  serial of the passthrough pair's stock namespace (the nvme pair's stock
+#                   one; set up here when the nvme pair itself is not run)
 #
 # Output: $SEF_OUT/raw.tsv, one line per run: cell group device(stock|sef) repeat iops mib_s,
 # and "missing" lines (group device reason); progress on stdout.
@@ -134,6 +136,19 @@ pt_cells=""
 for cell in $BENCH_CELLS; do [[ $cell == pt-* ]] && pt_cells+=" $cell"; done
 if [[ -n "$pt_cells" ]]; then
   stock_ng=""
+  if [[ -z "${DEV[nvme.stock]:-}" && -n "${BENCH_PT_STOCK:-}" ]]; then
+    # The nvme pair was not run: find its stock namespace and write the region read below.
+    d="$(dev_by_serial "$BENCH_PT_STOCK")"
+    if [[ -z "$d" ]]; then
+      say "FAILED: no device with serial $BENCH_PT_STOCK in the guest"
+      printf 'error\tsetup\tpassthrough\tstock\tno device with serial %s in the guest\n' "$BENCH_PT_STOCK" >>"$RAW"
+    else
+      DEV[nvme.stock]="$d"
+      r="$(fio_run pre "$d" --direct=1 --ioengine=libaio --rw=write --bs=128k --iodepth=8 \
+           --offset=0 --size="$((BENCH_PT_ADUS * 4))k")"
+      [[ "$r" == fail* ]] && record precondition passthrough stock 0 "$r"
+    fi
+  fi
   [[ -n "${DEV[nvme.stock]:-}" ]] && stock_ng="${DEV[nvme.stock]/nvme/ng}"
   ctrl=""
   [[ " $BENCH_MISSING " == *" sef-ctrl "* ]] || ctrl="$(sef_ctrl)"

@@ -3,8 +3,9 @@
 # (results.txt), the JSON (results.json) and the chart (ratios.svg, gnuplot). Also usable on a
 # kept raw.tsv:
 #
-#   tools/bench/report.sh RAW.TSV META.JSON "CELLS" "COLUMNS" "PENDING PAIRS" OUT_DIR
+#   tools/bench/report.sh RAW.TSV META.JSON "CELLS" "COLUMNS" "PENDING PAIRS" OUT_DIR ["PAIRS"]
 #
+# PAIRS: the pairs that were run (default all four: virtio nvme zns passthrough).
 # raw.tsv lines (tab-separated), each starting with the column (file|ram):
 #   run CELL PAIR stock|sef REPEAT IOPS MIB_S      device PAIR stock|sef PATH BYTES
 #   missing PAIR stock|sef REASON                  error CELL|vm|setup PAIR WHICH REASON
@@ -12,10 +13,10 @@
 # Exit status 1 when a run failed, an expected result is missing, a pair not listed as pending
 # is missing, or a pending pair is there (the list must then be updated); else 0.
 set -euo pipefail
-RAW="$1" META="$2" CELLS="$3" COLUMNS="$4" PENDING="$5" OUT="$6"
+RAW="$1" META="$2" CELLS="$3" COLUMNS="$4" PENDING="$5" OUT="$6" PAIRS="${7:-virtio nvme zns passthrough}"
 
 jq -n --rawfile raw "$RAW" --slurpfile meta "$META" --arg cells "$CELLS" --arg columns "$COLUMNS" \
-  --arg pending "$PENDING" '
+  --arg pending "$PENDING" --arg pairs "$PAIRS" '
   def median: sort | if length == 0 then null
     elif length % 2 == 1 then .[length / 2 | floor]
     else (.[length / 2 - 1] + .[length / 2]) / 2 end;
@@ -23,7 +24,7 @@ jq -n --rawfile raw "$RAW" --slurpfile meta "$META" --arg cells "$CELLS" --arg c
   | ($cells | split(" ") | map(select(length > 0))) as $cells
   | ($columns | split(" ") | map(select(length > 0))) as $columns
   | ($pending | split(" ") | map(select(length > 0))) as $pending
-  | ["virtio", "nvme", "zns", "passthrough"] as $pairs
+  | ($pairs | split(" ") | map(select(length > 0))) as $pairs
   | def side($col; $cell; $pair; $which):
       ($rows | map(select(.[0] == $col and .[1] == "run" and .[2] == $cell and .[3] == $pair
                           and .[4] == $which))) as $runs

@@ -20,6 +20,12 @@
 // domain's /dev/ngXnY, the kernel backend's default): it writes --adus ADUs once, then keeps
 // --qd reads of random ones of them in flight for --seconds and prints IOPS and MiB/s
 // (tools/bench/devices.sh puts it next to fio's io_uring_cmd engine on a stock namespace).
+// --form: "sync" (the default at QD 1) calls the synchronous QosDomain::Read in a loop, as a
+// program with one read in flight does (the kernel backend then reaps on the calling thread,
+// as fio does); "chained" (the default at QD > 1) starts Q ReadAsync calls and each callback
+// starts the next read itself, as fio's loop submits from the thread that reaps (on the
+// kernel backend that is the completion thread); "async" submits every read from the
+// calling thread, which waits for a callback to free a slot.
 //
 // Exit status: 0 on success, 1 when the unit cannot be opened, a command fails or the data
 // does not match (one line on stderr), 2 on a usage error.
@@ -30,11 +36,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -80,10 +88,13 @@ constexpr char kUsage[] =
     "      mounts the FTL, reads blocks L..L+N-1, compares them with the pattern, unmounts\n"
     "      (a write --ftl's output says --ftl itself)\n"
     "\n"
-    "  bench-read --domain D --adus N --seconds S [--qd Q] [--seed S]\n"
+    "  bench-read --domain D --adus N --seconds S [--qd Q] [--seed S] [--form F]\n"
     "      writes N ADUs by placement id 0 (flushed), then keeps Q (default 1) 4 KiB reads of\n"
     "      uniformly random ones of them in flight for S seconds; prints\n"
     "      {\"reads\":R,\"errors\":0,\"seconds\":T,\"iops\":I,\"mib_s\":M,\"qd\":Q,...}\n"
+    "      F: sync (Read in a loop; only at Q 1, its default), chained (each callback\n"
+    "      starts the next ReadAsync; the default at Q > 1) or async (the calling thread\n"
+    "      starts every ReadAsync and waits for a callback to free a slot)\n"
     "\n"
     "options: --force-ioctl (kernel backend: ioctl instead of io_uring for I/O), -h/--help\n"
     "exit status: 0 success; 1 unit or device error, or data mismatch (one line on stderr);\n"
@@ -186,7 +197,12 @@ const std::map<std::string, std::map<std::string, bool>> kCommands = {
       {"from-json", true},
       {"ftl", false}}},
     {"bench-read",
-     {{"domain", true}, {"adus", true}, {"seconds", true}, {"qd", true}, {"seed", true}}},
+     {{"domain", true},
+      {"adus", true},
+      {"seconds", true},
+      {"qd", true},
+      {"seed", true},
+      {"form", true}}},
 };
 
 Args Parse(int argc, char** argv) {
@@ -555,6 +571,7 @@ json FtlVerify(hal::Unit& unit, const VerifyPlan& p, std::string* problem) {
 struct ReadBench {
   Mutex mu;
   CondVar freed;
+  uint64_t x ABSL_GUARDED_BY(mu) = 0;  // the random address sequence's state
   std::vector<uint32_t> free_slots ABSL_GUARDED_BY(mu);
   uint64_t reads ABSL_GUARDED_BY(mu) = 0;
   uint64_t errors ABSL_GUARDED_BY(mu) = 0;
@@ -570,6 +587,15 @@ json BenchRead(hal::Unit& unit, const Args& a) {
   if (adus == 0 || seconds == 0 || qd == 0) {
     throw UsageError{"--adus, --seconds and --qd must be at least 1"};
   }
+  std::string form = qd == 1 ? "sync" : "chained";
+  if (auto it = a.values.find("form"); it != a.values.end()) {
+    if (it->second.size() != 1) throw UsageError{"--form given more than once"};
+    form = it->second[0];
+  }
+  if (form != "sync" && form != "chained" && form != "async") {
+    throw UsageError{"--form must be sync, chained or async, not '" + form + "'"};
+  }
+  if (form == "sync" && qd != 1) throw UsageError{"--form sync needs --qd 1"};
   std::unique_ptr<hal::QosDomain> domain =
       OrFail(unit.OpenQosDomain(QosDomainId(static_cast<uint16_t>(domain_id))),
              absl::StrFormat("open QoS domain %u", domain_id));
@@ -600,7 +626,11 @@ json BenchRead(hal::Unit& unit, const Args& a) {
            absl::StrFormat("flush super block %u", sb.value()));
   }
 
-  std::vector<std::vector<uint8_t>> buffers(qd, std::vector<uint8_t>(wire::kAduDataBytes));
+  // Each read buffer is followed by a guard the reads must leave alone (checked at the end).
+  constexpr size_t kGuard = 4096;
+  constexpr uint8_t kGuardByte = 0xA5;
+  std::vector<std::vector<uint8_t>> buffers(
+      qd, std::vector<uint8_t>(wire::kAduDataBytes + kGuard, kGuardByte));
   std::vector<iovec> iovs(qd);
   ReadBench b;
   {
@@ -610,29 +640,72 @@ json BenchRead(hal::Unit& unit, const Args& a) {
       b.free_slots.push_back(i);
     }
   }
-  uint64_t x = Mix(seed ^ 0xBE4C4ull);
+  {
+    MutexLock lock(&b.mu);
+    b.x = Mix(seed ^ 0xBE4C4ull);
+    if (form == "chained") b.free_slots.clear();  // every slot stays busy until the deadline
+  }
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    uint32_t slot;
-    {
-      MutexLock lock(&b.mu);
-      while (b.free_slots.empty()) b.freed.Wait(&b.mu);
-      slot = b.free_slots.back();
-      b.free_slots.pop_back();
+  const auto next_address = [&] {
+    MutexLock lock(&b.mu);
+    b.x = Mix(b.x + 0x9E3779B97F4A7C15ull);
+    return addresses[b.x % addresses.size()];
+  };
+  // Counts one read; true when the caller should start the next one in the same slot
+  // (chained), else the slot is free again.
+  const auto finished = [&](uint32_t slot, const absl::Status& s, bool chain) {
+    MutexLock lock(&b.mu);
+    if (s.ok()) {
+      ++b.reads;
+    } else if (b.errors++ == 0) {
+      b.first_error = s.ToString();
     }
-    x = Mix(x + 0x9E3779B97F4A7C15ull);
-    domain->ReadAsync({.address = addresses[x % addresses.size()], .data = {&iovs[slot], 1}},
-                      [&b, slot](absl::Status s) {
-                        MutexLock lock(&b.mu);
-                        if (s.ok()) {
-                          ++b.reads;
-                        } else if (b.errors++ == 0) {
-                          b.first_error = s.ToString();
+    if (chain && s.ok() && std::chrono::steady_clock::now() < deadline) return true;
+    b.free_slots.push_back(slot);
+    b.freed.Signal();
+    return false;
+  };
+  // The chained form: each slot's callback starts the slot's next read. A callback that
+  // runs on this thread (inside ReadAsync: the model backend completes inline) only hands its
+  // slot back to the loop below, so the stack stays flat. Callbacks on other threads use
+  // `issue` until the wait at the end: it must outlive every read.
+  const std::thread::id caller = std::this_thread::get_id();
+  std::vector<uint32_t> ready;  // touched by this thread only
+  std::function<void(uint32_t)> issue = [&](uint32_t slot) {
+    domain->ReadAsync({.address = next_address(), .data = {&iovs[slot], 1}},
+                      [&, slot](absl::Status s) {
+                        if (!finished(slot, s, true)) return;
+                        if (std::this_thread::get_id() == caller) {
+                          ready.push_back(slot);
+                        } else {
+                          issue(slot);
                         }
-                        b.free_slots.push_back(slot);
-                        b.freed.Signal();
                       });
+  };
+  if (form == "sync") {
+    while (std::chrono::steady_clock::now() < deadline) {
+      finished(0, domain->Read({.address = next_address(), .data = {&iovs[0], 1}}), false);
+    }
+  } else if (form == "async") {
+    while (std::chrono::steady_clock::now() < deadline) {
+      uint32_t slot;
+      {
+        MutexLock lock(&b.mu);
+        while (b.free_slots.empty()) b.freed.Wait(&b.mu);
+        slot = b.free_slots.back();
+        b.free_slots.pop_back();
+      }
+      domain->ReadAsync({.address = next_address(), .data = {&iovs[slot], 1}},
+                        [&finished, slot](absl::Status s) { finished(slot, s, false); });
+    }
+  } else {
+    for (uint32_t slot = 0; slot < qd; ++slot) ready.push_back(slot);
+    while (!ready.empty()) {
+      const uint32_t slot = ready.back();
+      ready.pop_back();
+      issue(slot);
+    }
   }
   MutexLock lock(&b.mu);
   while (b.free_slots.size() < qd) b.freed.Wait(&b.mu);
@@ -642,10 +715,21 @@ json BenchRead(hal::Unit& unit, const Args& a) {
     throw Failure{absl::StrFormat("%u of %u reads failed; the first: %s", b.errors,
                                   b.errors + b.reads, b.first_error)};
   }
+  for (uint64_t i = 0; i < qd; ++i) {
+    const auto guard = buffers[i].begin() + wire::kAduDataBytes;
+    const auto bad =
+        std::find_if(guard, buffers[i].end(), [](uint8_t v) { return v != kGuardByte; });
+    if (bad != buffers[i].end()) {
+      throw Failure{absl::StrFormat(
+          "a read wrote past its %u-byte buffer (slot %u: byte %u of the guard after it)",
+          wire::kAduDataBytes, i, bad - guard)};
+    }
+  }
   const double iops = static_cast<double>(b.reads) / elapsed;
   return {{"domain", domain_id},
           {"adus", adus},
           {"qd", qd},
+          {"form", form},
           {"reads", b.reads},
           {"errors", b.errors},
           {"seconds", elapsed},

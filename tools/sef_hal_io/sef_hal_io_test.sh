@@ -71,6 +71,21 @@ run 0 "$unit" bench-read --domain 1 --adus 100 --seconds 1 --qd 4
 grep -q '"qd":4' <<<"$out" && grep -q '"errors":0' <<<"$out" \
   && grep -Eq '"reads":[1-9][0-9]*' <<<"$out" && grep -Eq '"iops":[0-9.e+]+' <<<"$out" \
   || fail "bench-read: $out"
+grep -q '"form":"chained"' <<<"$out" || fail "bench-read at QD 4 is chained by default: $out"
+# The other forms: sync (QD 1's default) and async, at QD 1 and 4.
+run 0 "$unit" bench-read --domain 1 --adus 100 --seconds 1
+grep -q '"form":"sync"' <<<"$out" && grep -Eq '"reads":[1-9][0-9]*' <<<"$out" \
+  || fail "bench-read at QD 1: $out"
+for args in "--qd 1 --form async" "--qd 4 --form async" "--qd 1 --form chained"; do
+  # shellcheck disable=SC2086
+  run 0 "$unit" bench-read --domain 1 --adus 100 --seconds 1 $args
+  grep -q "\"form\":\"${args##* }\"" <<<"$out" && grep -Eq '"reads":[1-9][0-9]*' <<<"$out" \
+    && grep -q '"errors":0' <<<"$out" || fail "bench-read $args: $out"
+done
+run 2 "$unit" bench-read --domain 1 --adus 100 --seconds 1 --qd 2 --form sync
+one_line "bench-read --form sync at QD 2" 'needs --qd 1'
+run 2 "$unit" bench-read --domain 1 --adus 100 --seconds 1 --form fast
+one_line "bench-read --form fast" "sync, chained or async, not 'fast'"
 run 2 "$unit" bench-read --domain 1 --adus 100 --seconds 0
 one_line "bench-read --seconds 0" 'at least 1'
 run 1 "$unit" bench-read --domain 9 --adus 1 --seconds 1

@@ -6,7 +6,12 @@
 #ifndef SEF_HAL_INTERNAL_CALLBACKS_H_
 #define SEF_HAL_INTERNAL_CALLBACKS_H_
 
+#include <optional>
+#include <utility>
+
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "sef/hal/transport.h"
 
 namespace sef::hal::internal {
 
@@ -22,6 +27,25 @@ class CallbackScope {
 // OK, or FailedPrecondition naming `method` when called from inside a HAL completion
 // callback.
 absl::Status CheckSynchronousCallAllowed(const char* method);
+
+// A synchronous HAL call: runs `start` (an ...Async call handed its callback) through
+// Transport::RunAndWait and returns the callback's argument. The kernel backend then reaps
+// the call's commands on the calling thread (transport.h). REQUIRES: the callback runs
+// exactly once.
+template <typename T, typename Start>
+T AwaitOn(Transport& transport, Start&& start) {
+  std::optional<T> value;
+  SyncWaiter waiter;
+  transport.RunAndWait(
+      [&] {
+        std::forward<Start>(start)(absl::AnyInvocable<void(T) &&>([&](T v) {
+          value.emplace(std::move(v));
+          waiter.Notify();
+        }));
+      },
+      waiter);
+  return *std::move(value);
+}
 
 }  // namespace sef::hal::internal
 

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -27,6 +28,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -57,6 +59,9 @@ constexpr unsigned kRingDepth = 256;
 // thread's own submissions (which do not wait) still fit without relying on CQ overflow.
 constexpr size_t kMaxInFlight = kRingDepth;
 constexpr auto kReaperPoll = std::chrono::milliseconds(100);
+// Depth of a synchronous caller's own ring (RunAndWait); commands beyond it go to the shared
+// ring. Its CQ has twice as many entries, so it cannot overflow.
+constexpr unsigned kSyncRingDepth = 64;
 
 // A file descriptor closed on destruction.
 class Fd {
@@ -206,6 +211,44 @@ struct Work {
   TransportCallback done;
 };
 
+// Sets up `ring` with kUringSetupFlags (plus SUBMIT_ALL where the kernel has it, 5.18: the
+// kernel then takes every SQE of a submission even when one fails early, so a submission
+// error is always a ring-level one).
+int InitRing(unsigned depth, io_uring* ring, io_uring_params* params) {
+  *params = {};
+  params->flags = kernel::kUringSetupFlags | IORING_SETUP_SUBMIT_ALL;
+  int ret = io_uring_queue_init_params(depth, ring, params);
+  if (ret == -EINVAL) {
+    *params = {};
+    params->flags = kernel::kUringSetupFlags;
+    ret = io_uring_queue_init_params(depth, ring, params);
+  }
+  return ret;
+}
+
+// The ring of one synchronous caller (KernelTransport::RunAndWait): used by one thread at a
+// time, kept in a pool between calls. No IORING_SETUP_SINGLE_ISSUER, for that reason.
+struct SyncRing {
+  SyncRing() = default;
+  SyncRing(const SyncRing&) = delete;
+  SyncRing& operator=(const SyncRing&) = delete;
+  ~SyncRing() {
+    if (ready) io_uring_queue_exit(&ring);
+  }
+  io_uring ring{};
+  bool ready = false;
+  bool broken = false;     // io_uring_enter failed: no more submissions here
+  unsigned in_flight = 0;  // submitted, not yet reaped
+};
+
+// The synchronous call running on this thread, if any (innermost first).
+struct SyncCall {
+  const void* transport;
+  SyncRing* ring;
+  SyncCall* outer;
+};
+thread_local SyncCall* current_sync_call = nullptr;
+
 class KernelTransport final : public Transport {
  public:
   static absl::StatusOr<std::unique_ptr<Transport>> Open(const std::string& path,
@@ -214,6 +257,7 @@ class KernelTransport final : public Transport {
 
   const std::string& name() const override { return path_; }
   void Submit(const Command& c, TransportCallback done) override;
+  void RunAndWait(absl::FunctionRef<void()> start, SyncWaiter& waiter) override;
   void SubmitPair(const Command& first, TransportCallback first_done, const Command& second,
                   TransportCallback second_done) override;
   absl::Status WatchEvents(absl::AnyInvocable<void(const TransportEvent&)> on_event) override;
@@ -251,9 +295,28 @@ class KernelTransport final : public Transport {
   absl::Status RescanLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns_mu_);
 
   void SubmitAdmin(const Command& c, TransportCallback done);
-  // Queues 1 or 2 commands (a pair, first first) on the ring, or on the ioctl path when the
-  // ring has been given up.
+  // Sends 1 or 2 commands (a pair, first first) by ioctl, on the calling thread's own ring
+  // inside RunAndWait, or on the shared ring.
+  void SubmitWorks(std::span<Work> works);
+  // Queues 1 or 2 commands on the shared ring, or on the ioctl path when the ring has been
+  // given up.
   void UringSubmit(std::span<Work> works);
+  // The same on the calling thread's ring of a RunAndWait. REQUIRES: room for works.size().
+  void SyncSubmit(SyncRing& ring, std::span<Work> works);
+  // Registers `works` in pending_ under fresh user_data values (ids), a pair's halves linked.
+  void AddPendingLocked(std::span<Work> works, uint64_t* ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
+  // Prepares the SQEs of `works` in `ring` and submits them. Returns 0, or the errno of a
+  // ring-level failure; then `*lost` of our SQEs (the last ones) were not taken.
+  static int PrepareAndSubmit(io_uring* ring, std::span<Work> works, const uint64_t* ids,
+                              unsigned* lost);
+  // Removes the last `lost` of the `n` commands `ids` from pending_; returns their callbacks
+  // with `error` as the result, to be run once no lock is held.
+  std::vector<std::pair<TransportCallback, TransportResult>> FailLost(const uint64_t* ids, size_t n,
+                                                                      unsigned lost, int error);
+  std::unique_ptr<SyncRing> TakeSyncRing();
+  // Copies every CQE of `ring` into `batch` and advances the CQ; returns how many.
+  static unsigned DrainCq(io_uring* ring, std::vector<Cqe>* batch);
   void ReapLoop();
   void Complete(std::span<const Cqe> cqes);
   void IoctlSubmit(Work work);
@@ -281,7 +344,7 @@ class KernelTransport final : public Transport {
 
   // Held around get_sqe + prepare + io_uring_submit. Order: submit_mu_ before pending_mu_.
   Mutex submit_mu_;
-  uint64_t next_user_data_ ABSL_GUARDED_BY(submit_mu_) = 1;
+  std::atomic<uint64_t> next_user_data_{1};
   bool ring_broken_ ABSL_GUARDED_BY(submit_mu_) = false;
 
   Mutex pending_mu_;
@@ -291,6 +354,12 @@ class KernelTransport final : public Transport {
   // re-run together through the ioctl path.
   absl::flat_hash_map<uint64_t, std::pair<Pending, TransportResult>> stashed_
       ABSL_GUARDED_BY(pending_mu_);
+
+  // Idle rings of synchronous callers (RunAndWait), reused across calls and threads.
+  Mutex sync_mu_;
+  std::vector<std::unique_ptr<SyncRing>> idle_sync_rings_ ABSL_GUARDED_BY(sync_mu_);
+  // A synchronous caller's ring could not be set up: RunAndWait uses the shared ring.
+  std::atomic<bool> no_sync_rings_{false};
 
   std::unique_ptr<kernel::WorkerPool> pool_ = std::make_unique<kernel::WorkerPool>();
 
@@ -361,16 +430,8 @@ absl::StatusOr<std::unique_ptr<Transport>> KernelTransport::Open(const std::stri
 }
 
 absl::Status KernelTransport::SetUpRing() {
-  // SUBMIT_ALL (5.18) makes the kernel take every SQE of a submission even when one fails
-  // early, so a submission error is always a ring-level one.
-  io_uring_params params{};
-  params.flags = kernel::kUringSetupFlags | IORING_SETUP_SUBMIT_ALL;
-  int ret = io_uring_queue_init_params(kRingDepth, &ring_, &params);
-  if (ret == -EINVAL) {
-    params = {};
-    params.flags = kernel::kUringSetupFlags;
-    ret = io_uring_queue_init_params(kRingDepth, &ring_, &params);
-  }
+  io_uring_params params;
+  const int ret = InitRing(kRingDepth, &ring_, &params);
   if (ret < 0) return ErrnoStatus(-ret, "io_uring_setup for", path_);
   io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
   const bool supported =
@@ -414,6 +475,10 @@ KernelTransport::~KernelTransport() {
     }
     reaper_.join();
     io_uring_queue_exit(&ring_);
+  }
+  {
+    MutexLock lock(&sync_mu_);
+    idle_sync_rings_.clear();
   }
   pool_.reset();  // runs the queued ioctls and joins their threads
 }
@@ -464,11 +529,7 @@ void KernelTransport::Submit(const Command& c, TransportCallback done) {
     };
   }
   Work work{*std::move(device), with_data.value_or(c), std::move(done)};
-  if (use_ioctl_) {
-    IoctlSubmit(std::move(work));
-  } else {
-    UringSubmit(std::span<Work>(&work, 1));
-  }
+  SubmitWorks(std::span<Work>(&work, 1));
 }
 
 void KernelTransport::SubmitPair(const Command& first, TransportCallback first_done,
@@ -495,11 +556,83 @@ void KernelTransport::SubmitPair(const Command& first, TransportCallback first_d
   }
   Work works[2] = {{*std::move(first_device), first, std::move(first_done)},
                    {*std::move(second_device), second, std::move(second_done)}};
+  SubmitWorks(works);
+}
+
+void KernelTransport::SubmitWorks(std::span<Work> works) {
   if (use_ioctl_) {
-    IoctlPair(std::move(works[0]), std::move(works[1]));
-  } else {
-    UringSubmit(works);
+    if (works.size() == 2) {
+      IoctlPair(std::move(works[0]), std::move(works[1]));
+    } else {
+      IoctlSubmit(std::move(works[0]));
+    }
+    return;
   }
+  for (SyncCall* call = current_sync_call; call != nullptr; call = call->outer) {
+    if (call->transport != this) continue;
+    SyncRing& ring = *call->ring;
+    if (!ring.broken && ring.in_flight + works.size() <= kSyncRingDepth) {
+      SyncSubmit(ring, works);
+      return;
+    }
+    break;
+  }
+  UringSubmit(works);
+}
+
+std::unique_ptr<SyncRing> KernelTransport::TakeSyncRing() {
+  if (no_sync_rings_) return nullptr;
+  {
+    MutexLock lock(&sync_mu_);
+    if (!idle_sync_rings_.empty()) {
+      std::unique_ptr<SyncRing> ring = std::move(idle_sync_rings_.back());
+      idle_sync_rings_.pop_back();
+      return ring;
+    }
+  }
+  auto ring = std::make_unique<SyncRing>();
+  io_uring_params params;
+  if (InitRing(kSyncRingDepth, &ring->ring, &params) < 0) {
+    no_sync_rings_ = true;  // e.g. out of locked memory: the shared ring still works
+    return nullptr;
+  }
+  ring->ready = true;
+  return ring;
+}
+
+void KernelTransport::RunAndWait(absl::FunctionRef<void()> start, SyncWaiter& waiter) {
+  // The commands `start` (and the callbacks run here) submit go to this thread's own ring,
+  // and this thread waits for their completions in io_uring_enter. In Linux 6.1 a URING_CMD
+  // completes as task work of the submitting thread: a thread that submits and then sleeps
+  // elsewhere is woken to run it, which then wakes the reaper, whose callback wakes the
+  // caller; here the one wake-up of the waiting thread does all three (docs/performance.md,
+  // finding 2).
+  std::unique_ptr<SyncRing> ring = use_ioctl_ ? nullptr : TakeSyncRing();
+  if (ring == nullptr) {
+    Transport::RunAndWait(start, waiter);
+    return;
+  }
+  SyncCall call{this, ring.get(), current_sync_call};
+  current_sync_call = &call;
+  start();
+  std::vector<Cqe> batch;
+  while (ring->in_flight > 0) {
+    io_uring_cqe* cqe = nullptr;
+    const int ret = io_uring_wait_cqe(&ring->ring, &cqe);
+    if (ret < 0) {
+      if (ret != -EINTR) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    const unsigned count = DrainCq(&ring->ring, &batch);
+    ring->in_flight -= std::min(count, ring->in_flight);
+    Complete(batch);  // may submit more to this ring
+  }
+  current_sync_call = call.outer;
+  if (!ring->broken) {
+    MutexLock lock(&sync_mu_);
+    idle_sync_rings_.push_back(std::move(ring));
+  }
+  waiter.Wait();  // at once, unless the commands went elsewhere (ioctl, shared ring)
 }
 
 void KernelTransport::SubmitAdmin(const Command& c, TransportCallback done) {
@@ -514,6 +647,67 @@ void KernelTransport::SubmitAdmin(const Command& c, TransportCallback done) {
   pool_->Run([this, c, done = std::move(done)]() mutable {
     std::move(done)(AdminPassthru(controller_.get(), c, path_));
   });
+}
+
+void KernelTransport::AddPendingLocked(std::span<Work> works, uint64_t* ids) {
+  const size_t n = works.size();
+  for (size_t i = 0; i < n; ++i) ids[i] = next_user_data_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
+    Pending p{.work = {works[i].device, works[i].command, std::move(works[i].done)}};
+    if (n == 2) {
+      p.partner = ids[1 - i];
+      p.first_of_pair = i == 0;
+    }
+    pending_.emplace(ids[i], std::move(p));
+  }
+}
+
+int KernelTransport::PrepareAndSubmit(io_uring* ring, std::span<Work> works, const uint64_t* ids,
+                                      unsigned* lost) {
+  const size_t n = works.size();
+  // The SQ is empty here (every submission below drains it before the ring is handed on),
+  // so preparation cannot run out of SQEs; the loop is the "SQ full: push and retry" path.
+  while (true) {
+    bool prepared = false;
+    if (n == 2) {
+      prepared = kernel::PrepareUringPair(ring, works[0].device->fd.get(), works[0].command, ids[0],
+                                          works[1].device->fd.get(), works[1].command, ids[1]);
+    } else if (io_uring_sqe* sqe = io_uring_get_sqe(ring)) {
+      kernel::PrepareUringCmd(sqe, works[0].device->fd.get(), works[0].command, ids[0]);
+      prepared = true;
+    }
+    if (prepared) break;
+    io_uring_submit(ring);
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  while (io_uring_sq_ready(ring) > 0) {
+    const int ret = io_uring_submit(ring);
+    if (ret > 0) continue;
+    if (ret == 0 || ret == -EAGAIN || ret == -EBUSY || ret == -EINTR) {
+      // Out of kernel resources or CQ space for now; completions will make room.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    // A ring-level failure: the kernel took none of the SQEs still in the SQ (ours, the
+    // last ones prepared) and will take no more.
+    *lost = std::min<unsigned>(io_uring_sq_ready(ring), n);
+    return -ret;
+  }
+  *lost = 0;
+  return 0;
+}
+
+std::vector<std::pair<TransportCallback, TransportResult>> KernelTransport::FailLost(
+    const uint64_t* ids, size_t n, unsigned lost, int error) {
+  std::vector<std::pair<TransportCallback, TransportResult>> failed;
+  const absl::Status status = ErrnoStatus(error, "io_uring_enter for", path_);
+  MutexLock lock(&pending_mu_);
+  for (size_t i = n - lost; i < n; ++i) {
+    auto node = pending_.extract(ids[i]);
+    failed.emplace_back(std::move(node.mapped().work.done), TransportResult{.os = status});
+  }
+  pending_cv_.SignalAll();
+  return failed;
 }
 
 void KernelTransport::UringSubmit(std::span<Work> works) {
@@ -538,61 +732,46 @@ void KernelTransport::UringSubmit(std::span<Work> works) {
       if (std::this_thread::get_id() != reaper_id_) {
         while (pending_.size() + n > kMaxInFlight) pending_cv_.Wait(&pending_mu_);
       }
-      for (size_t i = 0; i < n; ++i) ids[i] = next_user_data_++;
-      for (size_t i = 0; i < n; ++i) {
-        Pending p{.work = {works[i].device, works[i].command, std::move(works[i].done)}};
-        if (n == 2) {
-          p.partner = ids[1 - i];
-          p.first_of_pair = i == 0;
-        }
-        pending_.emplace(ids[i], std::move(p));
-      }
+      AddPendingLocked(works, ids);
     }
-    // The SQ is empty here (every submission below drains it before the lock is released),
-    // so preparation cannot run out of SQEs; the loop is the "SQ full: push and retry" path.
-    while (true) {
-      bool prepared = false;
-      if (n == 2) {
-        prepared =
-            kernel::PrepareUringPair(&ring_, works[0].device->fd.get(), works[0].command, ids[0],
-                                     works[1].device->fd.get(), works[1].command, ids[1]);
-      } else if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) {
-        kernel::PrepareUringCmd(sqe, works[0].device->fd.get(), works[0].command, ids[0]);
-        prepared = true;
-      }
-      if (prepared) break;
-      io_uring_submit(&ring_);
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-    int error = 0;
-    while (io_uring_sq_ready(&ring_) > 0) {
-      const int ret = io_uring_submit(&ring_);
-      if (ret > 0) continue;
-      if (ret == 0 || ret == -EAGAIN || ret == -EBUSY || ret == -EINTR) {
-        // Out of kernel resources or CQ space for now; completions will make room.
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        continue;
-      }
-      error = -ret;
-      break;
-    }
-    if (error != 0) {
-      // A ring-level failure: the kernel took none of the SQEs still in the SQ (ours, the
-      // last ones prepared) and will take no more. Fail those and use the ioctl path from
-      // now on.
+    unsigned lost = 0;
+    if (const int error = PrepareAndSubmit(&ring_, works, ids, &lost); error != 0) {
+      // Use the ioctl path from now on.
       ring_broken_ = true;
       use_ioctl_ = true;
-      const unsigned lost = std::min<unsigned>(io_uring_sq_ready(&ring_), n);
-      const absl::Status status = ErrnoStatus(error, "io_uring_enter for", path_);
-      MutexLock lock(&pending_mu_);
-      for (size_t i = n - lost; i < n; ++i) {
-        auto node = pending_.extract(ids[i]);
-        failed.emplace_back(std::move(node.mapped().work.done), TransportResult{.os = status});
-      }
-      pending_cv_.SignalAll();
+      failed = FailLost(ids, n, lost, error);
     }
   }
   for (auto& [done, result] : failed) std::move(done)(std::move(result));
+}
+
+void KernelTransport::SyncSubmit(SyncRing& ring, std::span<Work> works) {
+  const size_t n = works.size();
+  uint64_t ids[2] = {0, 0};
+  {
+    MutexLock lock(&pending_mu_);
+    AddPendingLocked(works, ids);
+  }
+  unsigned lost = 0;
+  const int error = PrepareAndSubmit(&ring.ring, works, ids, &lost);
+  ring.in_flight += static_cast<unsigned>(n) - lost;
+  if (error != 0) {
+    ring.broken = true;  // later commands of this call go to the shared ring
+    for (auto& [done, result] : FailLost(ids, n, lost, error)) std::move(done)(std::move(result));
+  }
+}
+
+unsigned KernelTransport::DrainCq(io_uring* ring, std::vector<Cqe>* batch) {
+  batch->clear();
+  io_uring_cqe* cqe;
+  unsigned head;
+  unsigned count = 0;
+  io_uring_for_each_cqe(ring, head, cqe) {
+    batch->push_back({cqe->user_data, cqe->res, kernel::BigCqeResult(*cqe)});
+    ++count;
+  }
+  io_uring_cq_advance(ring, count);
+  return count;
 }
 
 void KernelTransport::ReapLoop() {
@@ -604,14 +783,7 @@ void KernelTransport::ReapLoop() {
         .tv_nsec = std::chrono::duration_cast<std::chrono::nanoseconds>(kReaperPoll).count()};
     const int ret = io_uring_wait_cqe_timeout(&ring_, &cqe, &timeout);
     if (ret < 0) continue;  // -ETIME: look at stop_reaper_; -EINTR: wait again
-    batch.clear();
-    unsigned head;
-    unsigned count = 0;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      batch.push_back({cqe->user_data, cqe->res, kernel::BigCqeResult(*cqe)});
-      ++count;
-    }
-    io_uring_cq_advance(&ring_, count);
+    DrainCq(&ring_, &batch);
     Complete(batch);
   }
 }

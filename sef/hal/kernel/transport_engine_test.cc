@@ -73,6 +73,21 @@ TransportResult SubmitAndWait(Transport& t, const Command& c) {
   return p.get_future().get();
 }
 
+// One command through RunAndWait, as a synchronous HAL call sends it.
+TransportResult RunAndWaitOne(Transport& t, const Command& c) {
+  TransportResult result;
+  SyncWaiter waiter;
+  t.RunAndWait(
+      [&] {
+        t.Submit(c, [&](TransportResult r) {
+          result = std::move(r);
+          waiter.Notify();
+        });
+      },
+      waiter);
+  return result;
+}
+
 std::pair<TransportResult, TransportResult> PairAndWait(Transport& t, const Command& a,
                                                         const Command& b) {
   std::promise<TransportResult> pa, pb;
@@ -187,6 +202,157 @@ TEST(UringEngineTest, DestructionWaitsForEveryCallback) {
     for (int i = 0; i < 300; ++i) t->Submit(Far(b), [&](TransportResult r) { counter.Add(r); });
   }
   EXPECT_EQ(counter.count(), 300);
+}
+
+// RunAndWait (the HAL's synchronous calls): the commands a caller submits inside it go to a
+// ring of its own and are reaped on its thread, together with the commands their callbacks
+// submit (docs/performance.md, finding 2). With the default implementation every callback
+// would run on the completion thread instead.
+TEST(SyncRingTest, CallbacksRunOnTheWaitingThread) {
+  std::unique_ptr<Transport> t = Open("/dev/null");
+  ASSERT_NE(t, nullptr);
+  Buffers b;
+  for (int round = 0; round < 3; ++round) {  // the ring is reused from the second round on
+    std::vector<std::thread::id> where;      // only ever touched by this thread if it passes
+    SyncWaiter waiter;
+    t->RunAndWait(
+        [&] {
+          t->Submit(Far(b), [&](TransportResult r) {
+            EXPECT_TRUE(r.ok()) << r.os;
+            where.push_back(std::this_thread::get_id());
+            t->SubmitPair(
+                Far(b, 5),
+                [&](TransportResult r1) {
+                  EXPECT_TRUE(r1.ok()) << r1.os;
+                  where.push_back(std::this_thread::get_id());
+                },
+                Nlw(b, 5),
+                [&](TransportResult r2) {
+                  EXPECT_TRUE(r2.ok()) << r2.os;
+                  where.push_back(std::this_thread::get_id());
+                  waiter.Notify();
+                });
+          });
+        },
+        waiter);
+    // Every callback has run when RunAndWait returns, all of them on this thread.
+    ASSERT_EQ(where.size(), 3u);
+    for (std::thread::id id : where) EXPECT_EQ(id, std::this_thread::get_id());
+  }
+}
+
+TEST(SyncRingTest, MoreCommandsThanItsRingHoldsUseTheSharedRing) {
+  std::unique_ptr<Transport> t = Open("/dev/null");
+  ASSERT_NE(t, nullptr);
+  Buffers b;
+  constexpr int kCommands = 300;
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> done{0}, here{0};
+  SyncWaiter waiter;
+  t->RunAndWait(
+      [&] {
+        for (int i = 0; i < kCommands; ++i) {
+          t->Submit(Far(b), [&](TransportResult r) {
+            EXPECT_TRUE(r.ok()) << r.os;
+            if (std::this_thread::get_id() == caller) ++here;
+            if (++done == kCommands) waiter.Notify();
+          });
+        }
+      },
+      waiter);
+  EXPECT_EQ(done.load(), kCommands);
+  EXPECT_GT(here.load(), 0);          // the caller's ring took some
+  EXPECT_LT(here.load(), kCommands);  // the shared ring the rest
+  t.reset();
+  EXPECT_EQ(done.load(), kCommands);  // exactly once each
+}
+
+TEST(SyncRingTest, ManyThreadsAndDestruction) {
+  Counter counter;
+  Buffers b;
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 150;
+  {
+    std::unique_ptr<Transport> t = Open("/dev/null");
+    ASSERT_NE(t, nullptr);
+    const Command far = Far(b);
+    const Command nlw = Nlw(b);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        for (int j = 0; j < kCalls; ++j) {
+          if ((i + j) % 3 == 0) {  // an asynchronous submission between synchronous calls
+            t->Submit(far, [&](TransportResult r) { counter.Add(r); });
+            continue;
+          }
+          SyncWaiter waiter;
+          std::atomic<int> left{2};
+          t->RunAndWait(
+              [&] {
+                t->SubmitPair(
+                    far,
+                    [&](TransportResult r) {
+                      counter.Add(r);
+                      if (--left == 0) waiter.Notify();
+                    },
+                    nlw,
+                    [&](TransportResult r) {
+                      counter.Add(r);
+                      if (--left == 0) waiter.Notify();
+                    });
+              },
+              waiter);
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+  }
+  int expected = 0;
+  for (int i = 0; i < kThreads; ++i) {
+    for (int j = 0; j < kCalls; ++j) expected += (i + j) % 3 == 0 ? 1 : 2;
+  }
+  EXPECT_EQ(counter.count(), expected);  // destruction waited for every callback, once each
+  EXPECT_EQ(counter.failed(), 0);
+}
+
+// EOPNOTSUPP on the caller's ring takes the same first-use ioctl fallback as the shared ring.
+TEST(SyncRingTest, FirstUseEopnotsuppRerunsByIoctl) {
+  const std::string path = RegularFile();
+  std::unique_ptr<Transport> t = Open(path);
+  ASSERT_NE(t, nullptr);
+  Buffers b;
+  TransportResult far, nlw;
+  SyncWaiter waiter;
+  std::atomic<int> left{2};
+  t->RunAndWait(
+      [&] {
+        t->SubmitPair(
+            Far(b),
+            [&](TransportResult r) {
+              far = std::move(r);
+              if (--left == 0) waiter.Notify();
+            },
+            Nlw(b),
+            [&](TransportResult r) {
+              nlw = std::move(r);
+              if (--left == 0) waiter.Notify();
+            });
+      },
+      waiter);
+  EXPECT_TRUE(absl::StartsWith(far.os.message(), "ioctl NVME_IOCTL_IO64_CMD " + path)) << far.os;
+  EXPECT_TRUE(absl::StartsWith(nlw.os.message(), "ioctl NVME_IOCTL_IO64_CMD_VEC " + path))
+      << nlw.os;
+  // Later synchronous calls go by ioctl from the start.
+  const TransportResult one = RunAndWaitOne(*t, Far(b));
+  EXPECT_TRUE(absl::StartsWith(one.os.message(), "ioctl NVME_IOCTL_IO64_CMD " + path)) << one.os;
+}
+
+TEST(SyncRingTest, ForcedIoctl) {
+  std::unique_ptr<Transport> t = Open("/dev/null", /*force_ioctl=*/true);
+  ASSERT_NE(t, nullptr);
+  Buffers b;
+  const TransportResult r = RunAndWaitOne(*t, Far(b));
+  EXPECT_TRUE(absl::StartsWith(r.os.message(), "ioctl NVME_IOCTL_IO64_CMD /dev/null: ")) << r.os;
 }
 
 // A regular file refuses URING_CMD with EOPNOTSUPP: before any URING_CMD has succeeded, the
