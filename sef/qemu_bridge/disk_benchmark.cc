@@ -140,15 +140,19 @@ int Main(int argc, char** argv) {
   constexpr int kSeqDepth = 8, kRandDepth = 32;
   constexpr uint32_t kSeqBlocks = 32;
   std::vector<uint8_t> buf(kSeqDepth * kSeqBlocks * kBlock, 0x5A);
-  std::vector<iovec> iov(kRandDepth);
+  // One iovec per queue slot, set once: the host must not touch a command's iovec until it
+  // completes, and completions come in any order.
+  std::vector<iovec> seq_iov(kSeqDepth), rand_iov(kRandDepth);
+  for (int k = 0; k < kSeqDepth; ++k)
+    seq_iov[k] = {buf.data() + k * kSeqBlocks * kBlock, kSeqBlocks * kBlock};
+  for (int k = 0; k < kRandDepth; ++k) rand_iov[k] = {buf.data() + k * kBlock, kBlock};
 
   sef_bridge_disk* block = Open(SEF_BRIDGE_DISK_BLOCK, 2);
   sef_bridge_disk_info info{};
   sef_bridge_disk_get_info(block, &info);
   const uint64_t first = 128 * 256, span = std::min<uint64_t>(512 * 256, info.blocks - first);
   Result r = Run(block, kSeqDepth, seconds, [&](uint64_t i) {
-    iovec& v = iov[i % kSeqDepth];
-    v = {buf.data() + (i % kSeqDepth) * kSeqBlocks * kBlock, kSeqBlocks * kBlock};
+    const iovec& v = seq_iov[i % kSeqDepth];
     const uint64_t lba = first + (i * kSeqBlocks) % (span - span % kSeqBlocks);
     if (sef_bridge_disk_write(block, lba, kSeqBlocks, &v, 1, 0, i) != 0) Die("write refused");
   });
@@ -156,16 +160,14 @@ int Main(int argc, char** argv) {
 
   std::mt19937_64 rng(1);
   r = Run(block, kRandDepth, seconds, [&](uint64_t i) {
-    iovec& v = iov[i % kRandDepth];
-    v = {buf.data() + (i % kRandDepth) * kBlock, kBlock};
+    const iovec& v = rand_iov[i % kRandDepth];
     const uint64_t lba = first + rng() % span;
     if (sef_bridge_disk_write(block, lba, 1, &v, 1, 0, i) != 0) Die("write refused");
   });
   Print("block", "rw4k-qd32", r, kBlock);
 
   r = Run(block, kRandDepth, seconds, [&](uint64_t i) {
-    iovec& v = iov[i % kRandDepth];
-    v = {buf.data() + (i % kRandDepth) * kBlock, kBlock};
+    const iovec& v = rand_iov[i % kRandDepth];
     const uint64_t lba = first + rng() % span;
     if (sef_bridge_disk_read(block, lba, 1, &v, 1, i) != 0) Die("read refused");
   });
@@ -191,8 +193,7 @@ int Main(int argc, char** argv) {
       }
     }
     in_flight_zone = zone;
-    iovec& v = iov[i % kSeqDepth];
-    v = {buf.data() + (i % kSeqDepth) * kSeqBlocks * kBlock, kSeqBlocks * kBlock};
+    const iovec& v = seq_iov[i % kSeqDepth];
     const uint64_t lba = zone * info.zone_size + (i % per_zone) * kSeqBlocks;
     if (sef_bridge_disk_write(zoned, lba, kSeqBlocks, &v, 1, 0, i) != 0) Die("write refused");
   });
