@@ -16,6 +16,12 @@
 //   reads zeros, so the guest sees exactly what zeros written would give, without writing
 //   flash (and a whole-disk zeroing costs nothing); like a trim it is durable at the next
 //   flush, so with FUA the bridge follows it with an FTL flush before completing.
+// - Operations start on the disk's SubmissionWorker: large transfers, flushes and zone
+//   actions on its thread, small transfers and trims inline when nothing is queued, in
+//   submission order either way. The layers run a command down to the device model in the
+//   thread that starts it, and the model copies the data there; for QEMU that thread is the
+//   one emulating the device (docs/performance.md, finding 3). Arguments are checked before
+//   the hand-over, so a refusal is still the submit call's return value.
 // - The disk claims its QoS domain in the shared unit for its lifetime, so two devices of one
 //   QEMU on one domain are refused at open instead of corrupting each other.
 #include <sys/uio.h>
@@ -40,6 +46,7 @@
 #include "sef/hal/cmd/wire.h"
 #include "sef/qemu_bridge/internal/c_abi.h"
 #include "sef/qemu_bridge/internal/completion_queue.h"
+#include "sef/qemu_bridge/internal/submission_worker.h"
 #include "sef/qemu_bridge/internal/unit_table.h"
 #include "sef/qemu_bridge/sef_bridge.h"
 #include "sef/zns/zns.h"
@@ -60,6 +67,9 @@ struct sef_bridge_disk {
   std::unique_ptr<sef::zns::ZonedNamespace> zoned;  // SEF_BRIDGE_DISK_ZONED
   std::unique_ptr<sef::ftl::BlockDevice> block;     // SEF_BRIDGE_DISK_BLOCK
   sef_bridge_disk_info info{};
+  // Where operations start (internal/submission_worker.h). Declared last: destroyed (its
+  // thread stopped) before the layer it calls into.
+  std::unique_ptr<sef::qemu_bridge::SubmissionWorker> worker;
 
   ~sef_bridge_disk() {
     if (unit != nullptr) unit->ReleaseDomain(domain);
@@ -180,6 +190,7 @@ absl::Status OpenDisk(const char* name, const sef_bridge_disk_options* o, sef_br
     // The layers say "QoS domain N: ..." themselves; the unit is what they cannot name.
     return WithPrefix(opened, disk->unit->description());
   }
+  disk->worker = std::make_unique<SubmissionWorker>();
   *out = disk.release();
   return absl::OkStatus();
 }
@@ -195,6 +206,14 @@ auto Completer(sef_bridge_disk* disk, uint64_t tag) {
     record->status = NvmeStatusFor(status);
     queue->Push(std::move(record));
   };
+}
+
+// Starts an operation moving `bytes` of data through the disk's worker: inline when it is
+// small and nothing waits, else on the worker's thread. `start` calls the layer.
+constexpr uint64_t kNeverInline = ~uint64_t{0};  // flushes, zone actions: they may sync files
+template <typename Start>
+void Dispatch(sef_bridge_disk* disk, uint64_t bytes, Start&& start) {
+  disk->worker->Submit(bytes < SubmissionWorker::kInlineBytes, std::forward<Start>(start));
 }
 
 // Completes `tag` at once with `status` (a call the disk's kind does not offer).
@@ -239,11 +258,17 @@ absl::Status Read(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks, const io
                   uint32_t iovcnt, uint64_t tag) {
   SEF_RETURN_IF_ERROR(CheckIo(disk, iov, iovcnt));
   const std::span<const iovec> data(iov, iovcnt);
-  if (disk->zoned != nullptr) {
-    disk->zoned->ReadAsync(Lba(lba), blocks, data, Completer(disk, tag));
-  } else if (!CompletedOutOfRange(disk, lba, blocks, tag)) {
-    disk->block->ReadAsync(Lba(lba), blocks, data, Completer(disk, tag));
+  if (disk->block != nullptr && CompletedOutOfRange(disk, lba, blocks, tag)) {
+    return absl::OkStatus();
   }
+  Dispatch(disk, uint64_t{blocks} * wire::kAduDataBytes,
+           [disk, lba, blocks, data, done = Completer(disk, tag)]() mutable {
+             if (disk->zoned != nullptr) {
+               disk->zoned->ReadAsync(Lba(lba), blocks, data, std::move(done));
+             } else {
+               disk->block->ReadAsync(Lba(lba), blocks, data, std::move(done));
+             }
+           });
   return absl::OkStatus();
 }
 
@@ -252,11 +277,17 @@ absl::Status Write(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks, const i
   SEF_RETURN_IF_ERROR(CheckWrite(disk, iov, iovcnt, flags));
   const std::span<const iovec> data(iov, iovcnt);
   const bool fua = (flags & SEF_BRIDGE_FUA) != 0;
-  if (disk->zoned != nullptr) {
-    disk->zoned->WriteAsync(Lba(lba), blocks, data, fua, Completer(disk, tag));
-  } else if (!CompletedOutOfRange(disk, lba, blocks, tag)) {
-    disk->block->WriteAsync(Lba(lba), blocks, data, fua, Completer(disk, tag));
+  if (disk->block != nullptr && CompletedOutOfRange(disk, lba, blocks, tag)) {
+    return absl::OkStatus();
   }
+  Dispatch(disk, uint64_t{blocks} * wire::kAduDataBytes,
+           [disk, lba, blocks, data, fua, done = Completer(disk, tag)]() mutable {
+             if (disk->zoned != nullptr) {
+               disk->zoned->WriteAsync(Lba(lba), blocks, data, fua, std::move(done));
+             } else {
+               disk->block->WriteAsync(Lba(lba), blocks, data, fua, std::move(done));
+             }
+           });
   return absl::OkStatus();
 }
 
@@ -269,13 +300,16 @@ absl::Status Append(sef_bridge_disk* disk, uint64_t zslba, uint32_t blocks, cons
   }
   auto record = std::make_unique<DiskCompletion>();
   record->tag = tag;
-  disk->zoned->AppendAsync(
-      Lba(zslba), blocks, std::span<const iovec>(iov, iovcnt), (flags & SEF_BRIDGE_FUA) != 0,
-      [queue = disk->queue, record = std::move(record)](absl::StatusOr<Lba> where) mutable {
-        record->status = NvmeStatusFor(where.status());
-        if (where.ok()) record->result = where->value();
-        queue->Push(std::move(record));
-      });
+  auto done = [queue = disk->queue, record = std::move(record)](absl::StatusOr<Lba> where) mutable {
+    record->status = NvmeStatusFor(where.status());
+    if (where.ok()) record->result = where->value();
+    queue->Push(std::move(record));
+  };
+  Dispatch(disk, uint64_t{blocks} * wire::kAduDataBytes,
+           [disk, zslba, blocks, data = std::span<const iovec>(iov, iovcnt),
+            fua = (flags & SEF_BRIDGE_FUA) != 0, done = std::move(done)]() mutable {
+             disk->zoned->AppendAsync(Lba(zslba), blocks, data, fua, std::move(done));
+           });
   return absl::OkStatus();
 }
 
@@ -286,7 +320,9 @@ absl::Status Trim(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, uint64_t
     return absl::OkStatus();
   }
   if (CompletedOutOfRange(disk, lba, blocks, tag)) return absl::OkStatus();
-  disk->block->TrimAsync(Lba(lba), blocks, Completer(disk, tag));
+  Dispatch(disk, 0, [disk, lba, blocks, done = Completer(disk, tag)]() mutable {
+    disk->block->TrimAsync(Lba(lba), blocks, std::move(done));
+  });
   return absl::OkStatus();
 }
 
@@ -304,30 +340,36 @@ absl::Status WriteZeroes(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, u
   }
   if (CompletedOutOfRange(disk, lba, blocks, tag)) return absl::OkStatus();
   if ((flags & SEF_BRIDGE_FUA) == 0) {
-    disk->block->TrimAsync(Lba(lba), blocks, Completer(disk, tag));
+    Dispatch(disk, 0, [disk, lba, blocks, done = Completer(disk, tag)]() mutable {
+      disk->block->TrimAsync(Lba(lba), blocks, std::move(done));
+    });
     return absl::OkStatus();
   }
   // The flush is submitted from the trim's callback, which the FTL allows (it runs with no
   // FTL lock held). The disk outlives the callback: close waits for operations in flight.
-  disk->block->TrimAsync(
-      Lba(lba), blocks,
-      [block = disk->block.get(), done = Completer(disk, tag)](absl::Status trimmed) mutable {
-        if (!trimmed.ok()) {
-          std::move(done)(std::move(trimmed));
-          return;
-        }
-        block->FlushAsync(std::move(done));
-      });
+  Dispatch(disk, kNeverInline, [disk, lba, blocks, done = Completer(disk, tag)]() mutable {
+    disk->block->TrimAsync(
+        Lba(lba), blocks,
+        [block = disk->block.get(), done = std::move(done)](absl::Status trimmed) mutable {
+          if (!trimmed.ok()) {
+            std::move(done)(std::move(trimmed));
+            return;
+          }
+          block->FlushAsync(std::move(done));
+        });
+  });
   return absl::OkStatus();
 }
 
 absl::Status Flush(sef_bridge_disk* disk, uint64_t tag) {
   if (disk == nullptr) return absl::InvalidArgumentError("sef_bridge_disk: NULL disk");
-  if (disk->zoned != nullptr) {
-    disk->zoned->FlushAsync(Completer(disk, tag));
-  } else {
-    disk->block->FlushAsync(Completer(disk, tag));
-  }
+  Dispatch(disk, kNeverInline, [disk, done = Completer(disk, tag)]() mutable {
+    if (disk->zoned != nullptr) {
+      disk->zoned->FlushAsync(std::move(done));
+    } else {
+      disk->block->FlushAsync(std::move(done));
+    }
+  });
   return absl::OkStatus();
 }
 
@@ -339,8 +381,10 @@ absl::Status ZoneSend(sef_bridge_disk* disk, uint32_t action, uint64_t zslba, in
     return absl::OkStatus();
   }
   // An action out of range reaches the layer, which answers it with Invalid Field.
-  disk->zoned->ZoneManagementSendAsync(static_cast<zns::ZoneAction>(action & 0xFF), Lba(zslba),
-                                       all != 0, Completer(disk, tag));
+  Dispatch(disk, kNeverInline, [disk, action, zslba, all, done = Completer(disk, tag)]() mutable {
+    disk->zoned->ZoneManagementSendAsync(static_cast<zns::ZoneAction>(action & 0xFF), Lba(zslba),
+                                         all != 0, std::move(done));
+  });
   return absl::OkStatus();
 }
 
@@ -377,6 +421,9 @@ absl::Status ZoneReport(sef_bridge_disk* disk, uint64_t start, uint32_t filter, 
 
 void CloseDisk(sef_bridge_disk* disk) {
   disk->queue->Close();  // nothing reaches the host from now on
+  // Operations handed to the worker start (and complete into the closed queue) before the
+  // layer is unmounted: unmount then waits for them like for any in flight.
+  disk->worker->Stop();
   if (disk->zoned != nullptr || disk->block != nullptr) {
     absl::Status s = disk->zoned != nullptr ? disk->zoned->Unmount() : disk->block->Unmount();
     if (!s.ok()) {

@@ -264,7 +264,10 @@ SEF_BRIDGE_API int sef_bridge_unit_info(sef_bridge_unit* unit, sef_bridge_info* 
  * NULL iovec array with a count, more than SEF_BRIDGE_MAX_IOVECS entries.
  *
  * Completions may be queued from the library's threads; the host drains them from its event
- * loop (never a call from the library). */
+ * loop (never a call from the library). Reads, writes and appends of 32 KiB or more, flushes
+ * and zone actions start on a thread of the disk's (the data is copied there, not in the
+ * caller's thread); smaller ones start in the calling thread when nothing of the disk's is
+ * queued. Operations start in the order they were submitted. */
 typedef struct sef_bridge_disk sef_bridge_disk;
 
 #define SEF_BRIDGE_DISK_BLOCK 1u

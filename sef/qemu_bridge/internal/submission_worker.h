@@ -1,0 +1,64 @@
+// Where a disk's submissions run: a thread of the disk's own, or the caller's thread.
+//
+// The layers under a disk (the block FTL, the zoned namespace) run a command on the thread
+// that submits it down to the device model, which copies the data in that thread. For QEMU
+// that thread is its AioContext thread (the main loop), which also emulates the device and
+// takes the guest's doorbells: a 128 KiB write copied there holds up every other command
+// (docs/performance.md, finding 3). Stock QEMU copies in its thread pool. So a disk hands
+// large transfers and slow operations to its worker thread; small ones still run inline in
+// the caller's thread (a thread hop costs more than a 4 KiB copy), but only when nothing is
+// queued or running, so that every job starts in the order it was submitted (zoned writes
+// at the write pointer depend on it) and at most one runs at a time, as before.
+//
+// Thread-safety: Submit from any threads; Stop once, when no Submit is running or follows.
+#ifndef SEF_QEMU_BRIDGE_INTERNAL_SUBMISSION_WORKER_H_
+#define SEF_QEMU_BRIDGE_INTERNAL_SUBMISSION_WORKER_H_
+
+#include <cstdint>
+#include <deque>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "sef/base/mutex.h"
+
+namespace sef::qemu_bridge {
+
+class SubmissionWorker {
+ public:
+  using Job = absl::AnyInvocable<void() &&>;
+
+  // Data transfers below this many bytes are cheap enough to run inline (4 KiB random I/O);
+  // 128 KiB sequential writes go to the worker.
+  static constexpr uint64_t kInlineBytes = 32 * 1024;
+
+  SubmissionWorker();   // starts the thread
+  ~SubmissionWorker();  // Stop()
+  SubmissionWorker(const SubmissionWorker&) = delete;
+  SubmissionWorker& operator=(const SubmissionWorker&) = delete;
+
+  // Runs `job` after every job submitted before it has started and ended. A `cheap` job runs
+  // here, before Submit returns, when no job is queued or running; any other runs on the
+  // worker thread. A job must not throw (it is reported on stderr and dropped if it does)
+  // and must not call Submit.
+  void Submit(bool cheap, Job job);
+
+  // Runs the jobs still queued, then ends the thread. Idempotent.
+  void Stop();
+
+ private:
+  void Loop();
+  static void RunJob(Job job) noexcept;
+
+  Mutex mu_;
+  CondVar wake_;
+  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  bool running_ ABSL_GUARDED_BY(mu_) = false;   // a job runs (here or inline)
+  bool sleeping_ ABSL_GUARDED_BY(mu_) = false;  // the worker waits in wake_
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+}  // namespace sef::qemu_bridge
+
+#endif  // SEF_QEMU_BRIDGE_INTERNAL_SUBMISSION_WORKER_H_
