@@ -98,6 +98,7 @@ Ftl::~Ftl() {
   // The journal write, closes and flushes still in flight run their callbacks, which may
   // use domain_, first; then ~QosDomain waits for what is left of the HAL's own.
   WaitBackgroundIo();
+  CloseNotifications();
   domain_.reset();
 }
 
@@ -108,6 +109,7 @@ absl::Status Ftl::OpenDomain() {
   hal::QosDomainOptions options;
   options.on_notification = [this](const hal::Notification& n) { OnNotification(n); };
   SEF_ASSIGN_OR_RETURN(domain_, unit_->OpenQosDomain(domain_id_, std::move(options)));
+  OpenNotifications();
   geo_.sb_capacity = vd.super_block_adus;
   const uint64_t quota = info.quota_adus != 0 ? info.quota_adus : info.capacity_adus;
   geo_.quota_sbs =
@@ -243,6 +245,7 @@ absl::Status Ftl::Unmount() {
   StopThreads();
   absl::Status s = WriteCheckpoint();
   WaitBackgroundIo();
+  CloseNotifications();
   domain_.reset();
   return s;
 }
