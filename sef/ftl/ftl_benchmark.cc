@@ -41,6 +41,10 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr const char* kUnit = "model:sef/ftl/testdata/bench.json";
+// Recovery runs on a larger unit (bench_recovery.json: 8 dies of 1024 blocks, 8192 SBs of
+// 128 ADUs, 4 GiB), so that the smaller domain (1/8 of it, 0.5 GiB) can take a replay of 64
+// MiB without garbage collection in the window.
+constexpr const char* kRecoveryUnit = "model:sef/ftl/testdata/bench_recovery.json";
 constexpr int kDepth = 32;
 
 void Check(const absl::Status& s, const char* what) {
@@ -105,10 +109,11 @@ struct Buffers {
   iovec iovs[kDepth];
 };
 
-std::unique_ptr<hal::Unit> OpenUnit(hal::CompletionOrder order, double fraction = 1.0) {
+std::unique_ptr<hal::Unit> OpenUnit(hal::CompletionOrder order, double fraction = 1.0,
+                                    const char* spec = kUnit) {
   hal::UnitOptions options;
   options.transport.completion_order = order;
-  std::unique_ptr<hal::Unit> unit = Check(hal::Unit::Open(kUnit, options), "open unit");
+  std::unique_ptr<hal::Unit> unit = Check(hal::Unit::Open(spec, options), "open unit");
   Check(testing::SetUpDomain(
             *unit,
             {.dies_per_super_block = 1, .capacity_fraction = fraction, .max_open_super_blocks = 16})
@@ -249,11 +254,6 @@ Iops MeasureIops(double fraction_written, int rounds) {
   return r;
 }
 
-// Recovery runs on a larger unit (bench_recovery.json: 8 dies of 1024 blocks, 8192 SBs of
-// 128 ADUs, 4 GiB), so that the smaller domain (1/8 of it, 0.5 GiB) can take a replay of 64
-// MiB without garbage collection in the window.
-constexpr const char* kRecoveryUnit = "model:sef/ftl/testdata/bench_recovery.json";
-
 struct Replay {
   uint64_t written = 0;   // host blocks written since the last checkpoint
   uint64_t replayed = 0;  // ADUs the mount replayed
@@ -311,14 +311,8 @@ Replay WriteStopAndMount(hal::Unit* unit, std::unique_ptr<BlockDevice>* d, uint6
 // unmounted; then the mount with nothing to replay, and for each amount in `since` a mount
 // after an unclean stop with that amount written since the last checkpoint.
 Recovery MeasureRecovery(double fraction, const std::vector<uint64_t>& since, uint64_t seed) {
-  hal::UnitOptions options;
-  options.transport.completion_order = hal::CompletionOrder::kInline;
-  std::unique_ptr<hal::Unit> unit = Check(hal::Unit::Open(kRecoveryUnit, options), "open unit");
-  Check(testing::SetUpDomain(
-            *unit,
-            {.dies_per_super_block = 1, .capacity_fraction = fraction, .max_open_super_blocks = 16})
-            .status(),
-        "set up domain");
+  std::unique_ptr<hal::Unit> unit =
+      OpenUnit(hal::CompletionOrder::kInline, fraction, kRecoveryUnit);
   Buffers buffers;
   QueueDriver q(kDepth);
   Recovery r;
