@@ -321,7 +321,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   // ---- entries into slots that no longer stand are stale ----
   // Not marked in a walk over the map (its cost would grow with the domain): an entry is
   // stale when replay has not touched it and the checkpoint's value names a slot that does
-  // not stand (or an offset past the SB). Replay records what it touches.
+  // not stand. Replay records what it touches.
   auto stale_in_checkpoint = [&](uint32_t v) {
     if (v == kMapUnmapped) return false;
     const uint32_t slot = SlotOf(v);
