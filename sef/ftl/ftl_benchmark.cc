@@ -14,8 +14,9 @@
 //  - random 4 KiB writes and reads at queue depth 32 before GC starts, as a ratio to the raw
 //    HAL's nameless writes (by placement id) and reads on the same unit, both completing on
 //    the model's completion thread in shuffled order (as the kernel's reaper would).
-//  - Mount time after an unclean stop with the same amount written since the last checkpoint,
-//    on two domain sizes 4 x apart.
+//  - Mount time after an unclean stop with the same amount (8 MiB, 64 MiB) written since the
+//    last checkpoint, on two domain sizes 4 x apart of a larger unit (bench_recovery.json),
+//    and after a clean unmount (the part of a mount that grows with the domain).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -40,6 +41,10 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr const char* kUnit = "model:sef/ftl/testdata/bench.json";
+// Recovery runs on a larger unit (bench_recovery.json: 8 dies of 1024 blocks, 8192 SBs of
+// 128 ADUs, 4 GiB), so that the smaller domain (1/8 of it, 0.5 GiB) can take a replay of 64
+// MiB without garbage collection in the window.
+constexpr const char* kRecoveryUnit = "model:sef/ftl/testdata/bench_recovery.json";
 constexpr int kDepth = 32;
 
 void Check(const absl::Status& s, const char* what) {
@@ -104,10 +109,11 @@ struct Buffers {
   iovec iovs[kDepth];
 };
 
-std::unique_ptr<hal::Unit> OpenUnit(hal::CompletionOrder order, double fraction = 1.0) {
+std::unique_ptr<hal::Unit> OpenUnit(hal::CompletionOrder order, double fraction = 1.0,
+                                    const char* spec = kUnit) {
   hal::UnitOptions options;
   options.transport.completion_order = order;
-  std::unique_ptr<hal::Unit> unit = Check(hal::Unit::Open(kUnit, options), "open unit");
+  std::unique_ptr<hal::Unit> unit = Check(hal::Unit::Open(spec, options), "open unit");
   Check(testing::SetUpDomain(
             *unit,
             {.dies_per_super_block = 1, .capacity_fraction = fraction, .max_open_super_blocks = 16})
@@ -248,60 +254,85 @@ Iops MeasureIops(double fraction_written, int rounds) {
   return r;
 }
 
-struct Recovery {
-  double seconds = 0;
-  uint64_t blocks = 0, replayed = 0;
-  uint64_t written = 0;  // host blocks written since the last checkpoint
-  int restarts = 0;      // automatic checkpoints that restarted the count
+struct Replay {
+  uint64_t written = 0;   // host blocks written since the last checkpoint
+  uint64_t replayed = 0;  // ADUs the mount replayed
+  int restarts = 0;       // automatic checkpoints that restarted the count
+  double seconds = 0;     // the mount
 };
 
-// Fills a domain of `fraction` of the unit, checkpoints, writes `since` random blocks after
-// the last checkpoint, stops without unmounting and times the mount. The FTL checkpoints by
-// itself too (when a journal SB retires, whatever the interval): the blocks are written in
-// batches of kBatch, and the count starts again after a batch in which a checkpoint
-// committed, so that both domains replay the same amount (to within one batch: the writes of
-// that batch after the checkpoint's barrier are replayed too).
-Recovery MeasureRecovery(double fraction, uint64_t since) {
+struct Recovery {
+  uint64_t blocks = 0;
+  double clean_seconds = 0;     // a mount after a clean unmount: nothing to replay
+  std::vector<Replay> replays;  // one per amount asked for
+};
+
+// Writes `since` random blocks after the last checkpoint, stops without unmounting and times
+// the mount. The FTL also checkpoints by itself (when a journal SB retires, whatever the
+// interval): the blocks are written in batches of kBatch, and the count starts again after a
+// batch in which a checkpoint committed, so that every domain replays the same amount (to
+// within one batch: the writes of that batch after the checkpoint's barrier are replayed too).
+Replay WriteStopAndMount(hal::Unit* unit, std::unique_ptr<BlockDevice>* d, uint64_t since,
+                         uint64_t seed) {
   constexpr uint64_t kBatch = 64;
-  std::unique_ptr<hal::Unit> unit = OpenUnit(hal::CompletionOrder::kInline, fraction);
+  Buffers buffers;
+  QueueDriver q(kDepth);
+  Replay r;
+  const uint64_t n = (*d)->block_count();
+  Check((*d)->Checkpoint(), "checkpoint");
+  std::mt19937_64 rng(seed);
+  uint64_t checkpoints = (*d)->GetStats().checkpoints;
+  for (int guard = 0; guard < 100000; ++guard) {
+    if (r.written >= since) {
+      Check((*d)->Flush(), "flush");
+      if ((*d)->GetStats().checkpoints == checkpoints) break;
+    } else {
+      const uint64_t batch = std::min(kBatch, since - r.written);
+      q.Run(batch, [&](uint64_t, int slot, auto done) {
+        (*d)->WriteAsync(Lba(rng() % n), 1, buffers.at(slot), false, std::move(done));
+      });
+      r.written += batch;
+    }
+    if (const uint64_t now = (*d)->GetStats().checkpoints; now != checkpoints) {
+      checkpoints = now;
+      r.written = 0;
+      ++r.restarts;
+    }
+  }
+  d->reset();  // destroyed without Unmount: the next mount replays what was written since
+  const auto start = SteadyClock::now();
+  *d = Check(BlockDevice::Mount(unit, QosDomainId(1)), "mount");
+  r.seconds = Seconds(start);
+  r.replayed = (*d)->GetStats().recovered_adus;
+  return r;
+}
+
+// A domain of `fraction` of the recovery unit, filled sequentially (every map entry set) and
+// unmounted; then the mount with nothing to replay, and for each amount in `since` a mount
+// after an unclean stop with that amount written since the last checkpoint.
+Recovery MeasureRecovery(double fraction, const std::vector<uint64_t>& since, uint64_t seed) {
+  std::unique_ptr<hal::Unit> unit =
+      OpenUnit(hal::CompletionOrder::kInline, fraction, kRecoveryUnit);
   Buffers buffers;
   QueueDriver q(kDepth);
   Recovery r;
-  {
-    std::unique_ptr<BlockDevice> d = Check(
-        BlockDevice::Format(unit.get(), QosDomainId(1),
-                            {.overprovisioning_percent = 28, .checkpoint_interval_adus = 1u << 30}),
-        "format");
-    const uint64_t n = d->block_count();
-    r.blocks = n;
-    q.Run(n, [&](uint64_t i, int slot, auto done) {
-      d->WriteAsync(Lba(i), 1, buffers.at(slot), false, std::move(done));
-    });
-    Check(d->Checkpoint(), "checkpoint");
-    std::mt19937_64 rng(5);
-    uint64_t checkpoints = d->GetStats().checkpoints;
-    for (int guard = 0; guard < 100000; ++guard) {
-      if (r.written >= since) {
-        Check(d->Flush(), "flush");
-        if (d->GetStats().checkpoints == checkpoints) break;
-      } else {
-        const uint64_t batch = std::min(kBatch, since - r.written);
-        q.Run(batch, [&](uint64_t, int slot, auto done) {
-          d->WriteAsync(Lba(rng() % n), 1, buffers.at(slot), false, std::move(done));
-        });
-        r.written += batch;
-      }
-      if (const uint64_t now = d->GetStats().checkpoints; now != checkpoints) {
-        checkpoints = now;
-        r.written = 0;
-        ++r.restarts;
-      }
-    }
-  }  // destroyed without Unmount: the next mount replays what was written since
+  std::unique_ptr<BlockDevice> d = Check(
+      BlockDevice::Format(unit.get(), QosDomainId(1),
+                          {.overprovisioning_percent = 28, .checkpoint_interval_adus = 1u << 30}),
+      "format");
+  r.blocks = d->block_count();
+  q.Run(r.blocks, [&](uint64_t i, int slot, auto done) {
+    d->WriteAsync(Lba(i), 1, buffers.at(slot), false, std::move(done));
+  });
+  Check(d->Unmount(), "unmount");
+  d.reset();
   const auto start = SteadyClock::now();
-  std::unique_ptr<BlockDevice> d = Check(BlockDevice::Mount(unit.get(), QosDomainId(1)), "mount");
-  r.seconds = Seconds(start);
-  r.replayed = d->GetStats().recovered_adus;
+  d = Check(BlockDevice::Mount(unit.get(), QosDomainId(1)), "mount");
+  r.clean_seconds = Seconds(start);
+  for (uint64_t amount : since) {
+    r.replays.push_back(WriteStopAndMount(unit.get(), &d, amount, seed++));
+  }
+  Check(d->Unmount(), "unmount");
   return r;
 }
 
@@ -365,38 +396,67 @@ int Main(int argc, char** argv) {
   }
 
   if (!want("recovery")) return 0;
-  const uint64_t since = quick ? 1024 : 2048;
-  // A mount here takes a few milliseconds, so one sample of each moves with the machine's load
-  // about as much as with the domain's size: the two sizes alternate, and each row is the run
-  // with the median mount time of kRecoveryRuns.
-  constexpr int kRecoveryRuns = 7;
+  // 8 MiB and 64 MiB written since the last checkpoint. A mount takes milliseconds, so one
+  // sample moves with the machine's load about as much as with the domain's size: the two
+  // sizes alternate, and each cell is the median of kRecoveryRuns.
+  const std::vector<uint64_t> since = {2048, 16384};
+  const int runs = quick ? 1 : 7;
   std::vector<Recovery> smalls, larges;
-  for (int i = 0; i < (quick ? 1 : kRecoveryRuns); ++i) {
-    smalls.push_back(MeasureRecovery(0.125, since));
-    larges.push_back(MeasureRecovery(0.5, since));
+  for (int i = 0; i < runs; ++i) {
+    smalls.push_back(MeasureRecovery(0.125, since, 5 + i));
+    larges.push_back(MeasureRecovery(0.5, since, 5 + i));
   }
-  const auto median = [](std::vector<Recovery>& v) {
-    std::sort(v.begin(), v.end(),
-              [](const Recovery& a, const Recovery& b) { return a.seconds < b.seconds; });
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  const Recovery small = median(smalls);
-  const Recovery large = median(larges);
+  auto clean_ms = [&](const std::vector<Recovery>& v) {
+    std::vector<double> t;
+    for (const Recovery& x : v) t.push_back(x.clean_seconds * 1e3);
+    return median(t);
+  };
+  auto replay_ms = [&](const std::vector<Recovery>& v, size_t k) {
+    std::vector<double> t;
+    for (const Recovery& x : v) t.push_back(x.replays[k].seconds * 1e3);
+    return median(t);
+  };
+  // Of all runs, the fewest and most blocks written since and ADUs replayed: the amounts
+  // really are the same on both sizes.
+  auto span = [](const std::vector<Recovery>& v, size_t k, uint64_t Replay::*field) {
+    uint64_t lo = ~uint64_t{0}, hi = 0;
+    for (const Recovery& x : v) {
+      lo = std::min(lo, x.replays[k].*field);
+      hi = std::max(hi, x.replays[k].*field);
+    }
+    return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi);
+  };
+  const double ratio_blocks =
+      static_cast<double>(larges[0].blocks) / static_cast<double>(smalls[0].blocks);
   std::printf(
-      "\n| Recovery after an unclean stop, %lu blocks written since the last checkpoint "
-      "(median of %d runs) | "
-      "blocks | written since | ADUs replayed | mount ms |\n",
-      static_cast<unsigned long>(since), static_cast<int>(smalls.size()));
+      "\n| Recovery (%s, median of %d runs) | domain blocks | written since checkpoint | ADUs "
+      "replayed | mount ms |\n",
+      kRecoveryUnit + 6, runs);
   std::printf("|---|---|---|---|---|\n");
-  for (const auto& [name, x] : {std::pair{"small domain", &small}, {"large domain", &large}}) {
-    std::printf("| %s (%.1f x) | %lu | %lu | %lu | %.1f |\n", name,
-                static_cast<double>(x->blocks) / static_cast<double>(small.blocks),
-                static_cast<unsigned long>(x->blocks), static_cast<unsigned long>(x->written),
-                static_cast<unsigned long>(x->replayed), x->seconds * 1e3);
+  std::printf("| small domain, clean unmount (nothing to replay) | %lu | 0 | 0 | %.2f |\n",
+              static_cast<unsigned long>(smalls[0].blocks), clean_ms(smalls));
+  std::printf("| large domain (%.1f x), clean unmount | %lu | 0 | 0 | %.2f |\n", ratio_blocks,
+              static_cast<unsigned long>(larges[0].blocks), clean_ms(larges));
+  std::printf("| ratio large / small | | | | %.2f |\n", clean_ms(larges) / clean_ms(smalls));
+  for (size_t k = 0; k < since.size(); ++k) {
+    const double a = replay_ms(smalls, k), b = replay_ms(larges, k);
+    std::printf("| small domain, unclean stop | %lu | %s | %s | %.2f |\n",
+                static_cast<unsigned long>(smalls[0].blocks),
+                span(smalls, k, &Replay::written).c_str(),
+                span(smalls, k, &Replay::replayed).c_str(), a);
+    std::printf("| large domain (%.1f x), unclean stop | %lu | %s | %s | %.2f |\n", ratio_blocks,
+                static_cast<unsigned long>(larges[0].blocks),
+                span(larges, k, &Replay::written).c_str(),
+                span(larges, k, &Replay::replayed).c_str(), b);
+    std::printf(
+        "| ratio large / small, %lu blocks (%lu MiB) since | | | | **%.2f** (target <= 1.5) |\n",
+        static_cast<unsigned long>(since[k]),
+        static_cast<unsigned long>(since[k] * kBlockSize >> 20), b / a);
   }
-  std::printf("| ratio large / small | | | %.2f | %.2f (target <= 1.5) |\n",
-              static_cast<double>(large.replayed) / static_cast<double>(small.replayed),
-              large.seconds / small.seconds);
   return 0;
 }
 

@@ -67,7 +67,8 @@ static_assert(sizeof(CheckpointPageMeta) == kMetaBytes);
 //   slot * sb_capacity + off + 1  ADU `off` of the super block in slot `slot`
 // so slots * sb_capacity + 1 must stay below kMapStale.
 inline constexpr uint32_t kMapUnmapped = 0;
-inline constexpr uint32_t kMapStale = 0xFFFFFFFF;  // recovery only: entry into a stale slot
+// Above every map value (geometry.cc keeps slots * sb_capacity + 1 below it); never stored.
+inline constexpr uint32_t kMapStale = 0xFFFFFFFF;
 inline constexpr uint32_t kMapEntriesPerPage = kAduBytes / sizeof(uint32_t);
 
 // ---- the slot table (checkpoint) --------------------------------------------------------------

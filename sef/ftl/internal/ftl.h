@@ -180,7 +180,14 @@ class Ftl {
   void BeginBackgroundIo();
   void EndBackgroundIo();
   void WaitBackgroundIo();
-  void OnNotification(const hal::Notification& n);  // gc.cc
+  // The domain's notifications (gc.cc). They run on the HAL's notification thread, which may
+  // deliver one while domain_ is being assigned or destroyed (~QosDomain waits for a delivery
+  // in progress): OnNotification acts only between OpenNotifications (domain_ set) and
+  // CloseNotifications, which waits for a delivery in progress and is called before
+  // domain_ is reset, so no notification touches the domain while it is destroyed.
+  void OnNotification(const hal::Notification& n) ABSL_LOCKS_EXCLUDED(notify_mu_, mu_);
+  void OpenNotifications() ABSL_LOCKS_EXCLUDED(notify_mu_);
+  void CloseNotifications() ABSL_LOCKS_EXCLUDED(notify_mu_, mu_);
 
   // ---- io.cc ----
   absl::Status CheckRequest(const char* what, uint64_t lba, uint64_t count,
@@ -342,6 +349,10 @@ class Ftl {
   Mutex pool_mu_;
   std::vector<std::unique_ptr<UpdateOp>> update_pool_ ABSL_GUARDED_BY(pool_mu_);
   std::vector<std::unique_ptr<ReadOp>> read_pool_ ABSL_GUARDED_BY(pool_mu_);
+
+  // Outermost: held by OnNotification while it acts (it takes mu_ inside).
+  Mutex notify_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  bool notify_open_ ABSL_GUARDED_BY(notify_mu_) = false;
 
   mutable Mutex mu_;
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);

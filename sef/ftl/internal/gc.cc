@@ -264,7 +264,23 @@ absl::Status Ftl::Collect(uint32_t victim) {
 
 // ---- notifications (the unit's notification thread; synchronous calls are allowed) -----------
 
+void Ftl::OpenNotifications() {
+  MutexLock lock(&notify_mu_);
+  notify_open_ = true;
+}
+
+void Ftl::CloseNotifications() {
+  // Waits for a delivery in progress: it holds notify_mu_ while it acts.
+  MutexLock lock(&notify_mu_);
+  notify_open_ = false;
+}
+
 void Ftl::OnNotification(const hal::Notification& n) {
+  MutexLock notify(&notify_mu_);
+  // Before domain_ was set (OpenQosDomain subscribes before it returns) or once the FTL lets
+  // go of the domain: nothing to do, and domain_ must not be touched (~QosDomain waits for
+  // this delivery, with domain_ already null).
+  if (!notify_open_) return;
   switch (n.type) {
     case hal::NotificationType::kSuperBlockClosed:
       return;  // bookkeeping follows the FTL's own completions, not these events

@@ -37,10 +37,10 @@ absl::StatusOr<DomainContents> Inspect(hal::QosDomain& d) {
   DomainContents c;
   SEF_ASSIGN_OR_RETURN(FlashAddress kind, d.GetRootPointer(hal::kKindRootPointer));
   SEF_ASSIGN_OR_RETURN(c.checkpoint, d.GetRootPointer(hal::RootPointerIndex(0)));
-  SEF_ASSIGN_OR_RETURN(std::vector<hal::SuperBlockEntry> sbs, d.ListSuperBlocks());
   c.kind = kind.raw();
-  c.super_blocks = sbs.size();
   if (c.kind == hal::kDomainKindBlockFtl) {
+    // No list of the SBs here: recovery takes one, and a mount should not pay twice for
+    // something that grows with the domain.
     c.holding = c.checkpoint == FlashAddress::Null() ? Holding::kInterruptedFormat : Holding::kFtl;
     return c;
   }
@@ -48,6 +48,8 @@ absl::StatusOr<DomainContents> Inspect(hal::QosDomain& d) {
     c.holding = Holding::kOther;
     return c;
   }
+  SEF_ASSIGN_OR_RETURN(std::vector<hal::SuperBlockEntry> sbs, d.ListSuperBlocks());
+  c.super_blocks = sbs.size();
   // Root pointers 6 and 7 are a label (the SDK's sef-cli convention): labelling a domain
   // does not make it hold data.
   for (uint8_t i = 0; i < wire::kNumRootPointers; ++i) {
@@ -96,6 +98,7 @@ Ftl::~Ftl() {
   // The journal write, closes and flushes still in flight run their callbacks, which may
   // use domain_, first; then ~QosDomain waits for what is left of the HAL's own.
   WaitBackgroundIo();
+  CloseNotifications();
   domain_.reset();
 }
 
@@ -106,6 +109,7 @@ absl::Status Ftl::OpenDomain() {
   hal::QosDomainOptions options;
   options.on_notification = [this](const hal::Notification& n) { OnNotification(n); };
   SEF_ASSIGN_OR_RETURN(domain_, unit_->OpenQosDomain(domain_id_, std::move(options)));
+  OpenNotifications();
   geo_.sb_capacity = vd.super_block_adus;
   const uint64_t quota = info.quota_adus != 0 ? info.quota_adus : info.capacity_adus;
   geo_.quota_sbs =
@@ -120,7 +124,9 @@ absl::Status Ftl::OpenDomain() {
 }
 
 void Ftl::AllocateArrays() {
-  map_.reset(new std::atomic<uint32_t>[geo_.block_count]());
+  // Whole map pages: recovery reads checkpoint map pages straight into the map. The entries
+  // past block_count stay 0 (the checkpoint writes 0 there) and are never used.
+  map_.reset(new std::atomic<uint32_t>[uint64_t{geo_.map_pages()} * kMapEntriesPerPage]());
   valid_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
   pins_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
   slot_sb_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
@@ -239,6 +245,7 @@ absl::Status Ftl::Unmount() {
   StopThreads();
   absl::Status s = WriteCheckpoint();
   WaitBackgroundIo();
+  CloseNotifications();
   domain_.reset();
   return s;
 }
