@@ -44,7 +44,7 @@ bazel_step //...
 bazel_step --config=tsan //sef/hal/model:model_concurrency_test //sef/hal:conformance_test \
   //sef/hal:hal_test //sef/hal:power_loss_test \
   //sef/hal/kernel:transport_engine_test //sef/qemu_bridge:sef_bridge_test //sef/qemu_bridge:disk_test \
-  //sef/qemu_bridge:submission_worker_test \
+  //sef/qemu_bridge:submission_worker_test //sef/qemu_bridge:disk_stress_test \
   //sef/zns:zns_concurrency_test //sef/zns:zns_test //sef/zns:zns_power_loss_test \
   //sef/ftl:ftl_test //sef/ftl:ftl_power_loss_test
 bazel_step --config=asan //sef/hal/model/... //sef/hal/cmd/... //sef/zns/... //sef/ftl/...

@@ -22,10 +22,15 @@
 //   thread that starts it, and the model copies the data there; for QEMU that thread is the
 //   one emulating the device (docs/performance.md, finding 3). Arguments are checked before
 //   the hand-over, so a refusal is still the submit call's return value.
+// - Each disk counts the operations it hands to its layer by kind: submitted, started (by the
+//   worker or inline) and completed (DiskCounters). Close reports on stderr when they disagree
+//   once everything has ended (a completion the layer never gave); in a live or dumped QEMU
+//   they are `disk->counters` (docs/performance.md, finding 3, the guest hang).
 // - The disk claims its QoS domain in the shared unit for its lifetime, so two devices of one
 //   QEMU on one domain are refused at open instead of corrupting each other.
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -59,11 +64,34 @@ static_assert(static_cast<uint32_t>(sef::zns::ZoneAction::kOpen) == SEF_BRIDGE_Z
 static_assert(static_cast<uint32_t>(sef::zns::ZoneAction::kReset) == SEF_BRIDGE_ZONE_RESET);
 static_assert(static_cast<uint32_t>(sef::zns::ZoneAction::kOffline) == SEF_BRIDGE_ZONE_OFFLINE);
 
+namespace sef::qemu_bridge {
+
+// What a disk hands to its layer, counted by kind (a debugging aid; relaxed atomics: the
+// counts are read when everything has ended, or by a debugger).
+enum class OpKind { kRead, kWrite, kAppend, kTrim, kWriteZeroes, kFlush, kZoneSend };
+inline constexpr int kOpKinds = 7;
+inline constexpr const char* kOpKindNames[kOpKinds] = {"read",         "write", "append",   "trim",
+                                                       "write zeroes", "flush", "zone send"};
+
+struct DiskCounters {
+  std::atomic<uint64_t> submitted[kOpKinds] = {};  // accepted by the submit call
+  std::atomic<uint64_t> started[kOpKinds] = {};    // handed to the layer (worker or inline)
+  std::atomic<uint64_t> completed[kOpKinds] = {};  // the layer's callback ran
+  void Add(std::atomic<uint64_t>* of, OpKind kind) {
+    of[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace sef::qemu_bridge
+
 // The opaque disk handle of the C ABI.
 struct sef_bridge_disk {
   std::shared_ptr<sef::qemu_bridge::SharedUnit> unit;
   sef::QosDomainId domain;
   std::shared_ptr<sef::qemu_bridge::CompletionQueue> queue;
+  // Shared with the completion callbacks, which may run after close.
+  std::shared_ptr<sef::qemu_bridge::DiskCounters> counters =
+      std::make_shared<sef::qemu_bridge::DiskCounters>();
   std::unique_ptr<sef::zns::ZonedNamespace> zoned;  // SEF_BRIDGE_DISK_ZONED
   std::unique_ptr<sef::ftl::BlockDevice> block;     // SEF_BRIDGE_DISK_BLOCK
   sef_bridge_disk_info info{};
@@ -198,12 +226,16 @@ absl::Status OpenDisk(const char* name, const sef_bridge_disk_options* o, sef_br
 // One accepted operation: filled by the layer's callback, then queued.
 struct DiskCompletion final : QueuedCompletion {};
 
-// A callback for the layer that completes `tag` into the disk's queue.
-auto Completer(sef_bridge_disk* disk, uint64_t tag) {
+// A callback for the layer that completes `tag`, an operation of `kind`, into the disk's
+// queue. Made when the operation is accepted (counted as submitted).
+auto Completer(sef_bridge_disk* disk, uint64_t tag, OpKind kind) {
   auto record = std::make_unique<DiskCompletion>();
   record->tag = tag;
-  return [queue = disk->queue, record = std::move(record)](absl::Status status) mutable {
+  disk->counters->Add(disk->counters->submitted, kind);
+  return [queue = disk->queue, counters = disk->counters, kind,
+          record = std::move(record)](absl::Status status) mutable {
     record->status = NvmeStatusFor(status);
+    counters->Add(counters->completed, kind);
     queue->Push(std::move(record));
   };
 }
@@ -212,8 +244,13 @@ auto Completer(sef_bridge_disk* disk, uint64_t tag) {
 // small and nothing waits, else on the worker's thread. `start` calls the layer.
 constexpr uint64_t kNeverInline = ~uint64_t{0};  // flushes, zone actions: they may sync files
 template <typename Start>
-void Dispatch(sef_bridge_disk* disk, uint64_t bytes, Start&& start) {
-  disk->worker->Submit(bytes < SubmissionWorker::kInlineBytes, std::forward<Start>(start));
+void Dispatch(sef_bridge_disk* disk, OpKind kind, uint64_t bytes, Start&& start) {
+  disk->worker->Submit(
+      bytes < SubmissionWorker::kInlineBytes,
+      [counters = disk->counters.get(), kind, start = std::forward<Start>(start)]() mutable {
+        counters->Add(counters->started, kind);
+        std::move(start)();
+      });
 }
 
 // Completes `tag` at once with `status` (a call the disk's kind does not offer).
@@ -261,8 +298,8 @@ absl::Status Read(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks, const io
   if (disk->block != nullptr && CompletedOutOfRange(disk, lba, blocks, tag)) {
     return absl::OkStatus();
   }
-  Dispatch(disk, uint64_t{blocks} * wire::kAduDataBytes,
-           [disk, lba, blocks, data, done = Completer(disk, tag)]() mutable {
+  Dispatch(disk, OpKind::kRead, uint64_t{blocks} * wire::kAduDataBytes,
+           [disk, lba, blocks, data, done = Completer(disk, tag, OpKind::kRead)]() mutable {
              if (disk->zoned != nullptr) {
                disk->zoned->ReadAsync(Lba(lba), blocks, data, std::move(done));
              } else {
@@ -280,8 +317,8 @@ absl::Status Write(sef_bridge_disk* disk, uint64_t lba, uint32_t blocks, const i
   if (disk->block != nullptr && CompletedOutOfRange(disk, lba, blocks, tag)) {
     return absl::OkStatus();
   }
-  Dispatch(disk, uint64_t{blocks} * wire::kAduDataBytes,
-           [disk, lba, blocks, data, fua, done = Completer(disk, tag)]() mutable {
+  Dispatch(disk, OpKind::kWrite, uint64_t{blocks} * wire::kAduDataBytes,
+           [disk, lba, blocks, data, fua, done = Completer(disk, tag, OpKind::kWrite)]() mutable {
              if (disk->zoned != nullptr) {
                disk->zoned->WriteAsync(Lba(lba), blocks, data, fua, std::move(done));
              } else {
@@ -300,12 +337,15 @@ absl::Status Append(sef_bridge_disk* disk, uint64_t zslba, uint32_t blocks, cons
   }
   auto record = std::make_unique<DiskCompletion>();
   record->tag = tag;
-  auto done = [queue = disk->queue, record = std::move(record)](absl::StatusOr<Lba> where) mutable {
+  disk->counters->Add(disk->counters->submitted, OpKind::kAppend);
+  auto done = [queue = disk->queue, counters = disk->counters,
+               record = std::move(record)](absl::StatusOr<Lba> where) mutable {
     record->status = NvmeStatusFor(where.status());
     if (where.ok()) record->result = where->value();
+    counters->Add(counters->completed, OpKind::kAppend);
     queue->Push(std::move(record));
   };
-  Dispatch(disk, uint64_t{blocks} * wire::kAduDataBytes,
+  Dispatch(disk, OpKind::kAppend, uint64_t{blocks} * wire::kAduDataBytes,
            [disk, zslba, blocks, data = std::span<const iovec>(iov, iovcnt),
             fua = (flags & SEF_BRIDGE_FUA) != 0, done = std::move(done)]() mutable {
              disk->zoned->AppendAsync(Lba(zslba), blocks, data, fua, std::move(done));
@@ -320,9 +360,10 @@ absl::Status Trim(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, uint64_t
     return absl::OkStatus();
   }
   if (CompletedOutOfRange(disk, lba, blocks, tag)) return absl::OkStatus();
-  Dispatch(disk, 0, [disk, lba, blocks, done = Completer(disk, tag)]() mutable {
-    disk->block->TrimAsync(Lba(lba), blocks, std::move(done));
-  });
+  Dispatch(disk, OpKind::kTrim, 0,
+           [disk, lba, blocks, done = Completer(disk, tag, OpKind::kTrim)]() mutable {
+             disk->block->TrimAsync(Lba(lba), blocks, std::move(done));
+           });
   return absl::OkStatus();
 }
 
@@ -340,36 +381,39 @@ absl::Status WriteZeroes(sef_bridge_disk* disk, uint64_t lba, uint64_t blocks, u
   }
   if (CompletedOutOfRange(disk, lba, blocks, tag)) return absl::OkStatus();
   if ((flags & SEF_BRIDGE_FUA) == 0) {
-    Dispatch(disk, 0, [disk, lba, blocks, done = Completer(disk, tag)]() mutable {
-      disk->block->TrimAsync(Lba(lba), blocks, std::move(done));
-    });
+    Dispatch(disk, OpKind::kWriteZeroes, 0,
+             [disk, lba, blocks, done = Completer(disk, tag, OpKind::kWriteZeroes)]() mutable {
+               disk->block->TrimAsync(Lba(lba), blocks, std::move(done));
+             });
     return absl::OkStatus();
   }
   // The flush is submitted from the trim's callback, which the FTL allows (it runs with no
   // FTL lock held). The disk outlives the callback: close waits for operations in flight.
-  Dispatch(disk, kNeverInline, [disk, lba, blocks, done = Completer(disk, tag)]() mutable {
-    disk->block->TrimAsync(
-        Lba(lba), blocks,
-        [block = disk->block.get(), done = std::move(done)](absl::Status trimmed) mutable {
-          if (!trimmed.ok()) {
-            std::move(done)(std::move(trimmed));
-            return;
-          }
-          block->FlushAsync(std::move(done));
-        });
-  });
+  Dispatch(disk, OpKind::kWriteZeroes, kNeverInline,
+           [disk, lba, blocks, done = Completer(disk, tag, OpKind::kWriteZeroes)]() mutable {
+             disk->block->TrimAsync(
+                 Lba(lba), blocks,
+                 [block = disk->block.get(), done = std::move(done)](absl::Status trimmed) mutable {
+                   if (!trimmed.ok()) {
+                     std::move(done)(std::move(trimmed));
+                     return;
+                   }
+                   block->FlushAsync(std::move(done));
+                 });
+           });
   return absl::OkStatus();
 }
 
 absl::Status Flush(sef_bridge_disk* disk, uint64_t tag) {
   if (disk == nullptr) return absl::InvalidArgumentError("sef_bridge_disk: NULL disk");
-  Dispatch(disk, kNeverInline, [disk, done = Completer(disk, tag)]() mutable {
-    if (disk->zoned != nullptr) {
-      disk->zoned->FlushAsync(std::move(done));
-    } else {
-      disk->block->FlushAsync(std::move(done));
-    }
-  });
+  Dispatch(disk, OpKind::kFlush, kNeverInline,
+           [disk, done = Completer(disk, tag, OpKind::kFlush)]() mutable {
+             if (disk->zoned != nullptr) {
+               disk->zoned->FlushAsync(std::move(done));
+             } else {
+               disk->block->FlushAsync(std::move(done));
+             }
+           });
   return absl::OkStatus();
 }
 
@@ -381,10 +425,11 @@ absl::Status ZoneSend(sef_bridge_disk* disk, uint32_t action, uint64_t zslba, in
     return absl::OkStatus();
   }
   // An action out of range reaches the layer, which answers it with Invalid Field.
-  Dispatch(disk, kNeverInline, [disk, action, zslba, all, done = Completer(disk, tag)]() mutable {
-    disk->zoned->ZoneManagementSendAsync(static_cast<zns::ZoneAction>(action & 0xFF), Lba(zslba),
-                                         all != 0, std::move(done));
-  });
+  Dispatch(disk, OpKind::kZoneSend, kNeverInline,
+           [disk, action, zslba, all, done = Completer(disk, tag, OpKind::kZoneSend)]() mutable {
+             disk->zoned->ZoneManagementSendAsync(static_cast<zns::ZoneAction>(action & 0xFF),
+                                                  Lba(zslba), all != 0, std::move(done));
+           });
   return absl::OkStatus();
 }
 
@@ -419,6 +464,25 @@ absl::Status ZoneReport(sef_bridge_disk* disk, uint64_t start, uint32_t filter, 
   return absl::OkStatus();
 }
 
+// After unmount every operation has ended: one submitted but not completed is a completion
+// the layer lost (or a start the worker lost), reported by kind.
+void ReportLostOperations(const sef_bridge_disk& disk) {
+  const DiskCounters& c = *disk.counters;
+  for (int k = 0; k < kOpKinds; ++k) {
+    const uint64_t submitted = c.submitted[k].load(std::memory_order_relaxed);
+    const uint64_t started = c.started[k].load(std::memory_order_relaxed);
+    const uint64_t completed = c.completed[k].load(std::memory_order_relaxed);
+    if (submitted != completed || submitted != started) {
+      std::fprintf(
+          stderr,
+          "sef_bridge_disk_close: %s: %s operations: %llu submitted, %llu started, "
+          "%llu completed\n",
+          disk.info.description, kOpKindNames[k], static_cast<unsigned long long>(submitted),
+          static_cast<unsigned long long>(started), static_cast<unsigned long long>(completed));
+    }
+  }
+}
+
 void CloseDisk(sef_bridge_disk* disk) {
   disk->queue->Close();  // nothing reaches the host from now on
   // Operations handed to the worker start (and complete into the closed queue) before the
@@ -431,6 +495,7 @@ void CloseDisk(sef_bridge_disk* disk) {
                    disk->info.description, std::string(s.message()).c_str());
     }
   }
+  ReportLostOperations(*disk);
   delete disk;  // releases the domain, then (with its last user) the unit
 }
 
