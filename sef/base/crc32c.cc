@@ -6,7 +6,7 @@
 namespace sef {
 namespace {
 
-// Reflected polynomial 0x82F63B78, table-driven and portable (no CPU feature checks), sliced
+// Reflected polynomial 0x82F63B78. The portable path is table-driven (no CPU features), sliced
 // by 8: table k advances a byte through k more zero bytes, so eight bytes take eight lookups
 // and no serial dependency between them. Byte at a time was fast enough for state records,
 // but the FTL checks a CRC over every 4 KiB checkpoint page at mount (docs/ftl.md), where
