@@ -6,6 +6,9 @@
 // SEF_TEST_FORCE_IOCTL=1 selects the kernel backend's ioctl path instead of io_uring). On a
 // device it is destructive: it deletes every QoS domain and virtual device of the unit
 // first. Model-only HAL tests are in hal_test.cc.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -264,6 +267,34 @@ TEST_P(ConformanceTest, WriteByPlacementContinuesAcrossManySuperBlocks) {
   ExpectReadsBack(*domain_, w->addresses, 1000);
   EXPECT_GE(notifications_.WaitFor(NotificationType::kSuperBlockClosed, 9).size(), 9u);
   EXPECT_EQ(domain_->ListSuperBlocks()->size(), 10u);
+}
+
+// Regression: Linux maps a passthrough command's buffer into at most max_segments (127)
+// physically contiguous runs and refuses more with EINVAL. The HAL sent Nameless Writes of
+// 128 ADUs (the emulated controller's MDTS): from a buffer whose pages were not contiguous,
+// the NLW failed, and its FAR, already on the device, waited 30 s for it (docs/testing.md,
+// "The 30 s stall"). The pages here are faulted in last to first, so that the kernel, which
+// tends to hand out ascending physical pages, leaves no two of them mergeable.
+TEST_P(ConformanceTest, WritesFromPageFragmentedBuffers) {
+  const uint32_t adus = std::min(2 * domain_->max_adus_per_command() + 3, 600u);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t bytes = uint64_t{adus} * wire::kAduDataBytes;
+  void* mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mapped, MAP_FAILED);
+  madvise(mapped, bytes, MADV_NOHUGEPAGE);
+  auto* base = static_cast<uint8_t*>(mapped);
+  const std::vector<uint8_t> pattern = Pattern(2000, adus);
+  for (size_t offset = (bytes - 1) / page * page;; offset -= page) {
+    std::memcpy(base + offset, pattern.data() + offset, std::min(page, bytes - offset));
+    if (offset == 0) break;
+  }
+  iovec iov{base, bytes};
+  absl::StatusOr<WriteResult> w =
+      domain_->Write({.target = ByPlacement{PlacementId(0)}, .start = Ua(2000), .data = {&iov, 1}});
+  munmap(mapped, bytes);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ(w->addresses.size(), adus);
+  ExpectReadsBack(*domain_, w->addresses, 2000);
 }
 
 TEST_P(ConformanceTest, WriteIntoASuperBlockStopsWhenItFills) {

@@ -279,8 +279,9 @@ class QosDomain {
   VirtualDeviceId virtual_device() const { return vd_; }
   const AddressFormat& format() const { return format_; }
   uint32_t placement_ids() const { return placement_ids_; }
-  // The most ADUs one FAR+NLW pair (or one Read command) carries: the SEF limit and the
-  // controller's maximum transfer (Identify MDTS). A write into a given SB of at most this
+  // The most ADUs one FAR+NLW pair (or one Read command) carries: the SEF limit, the
+  // controller's maximum transfer (Identify MDTS) and the transport's own limit
+  // (Transport::max_data_bytes_per_command; Linux: 126 ADUs). A write into a given SB of at most this
   // many ADUs is exactly one pair, submitted before WriteAsync returns; a longer one is
   // continued from its first pair's completion (so a layer that keeps several writes into one
   // SB in order, such as ZNS, splits its writes at this size itself).
@@ -457,7 +458,7 @@ class Unit {
 
   std::unique_ptr<Transport> transport_;
   uint32_t adus_per_plane_page_ = 0;   // from Identify 06h at open
-  uint32_t max_adus_per_command_ = 0;  // from Identify 01h MDTS at open
+  uint32_t max_adus_per_command_ = 0;  // Identify 01h MDTS and the transport, at open
   std::unique_ptr<Events> events_;
 };
 

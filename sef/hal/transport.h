@@ -113,6 +113,13 @@ class Transport {
   // left from an earlier session may be pending on the device (the HAL drains them first).
   virtual bool events_need_log_reads() const { return true; }
 
+  // The most data bytes one command may carry on this path, beyond the device's own limit
+  // (Identify MDTS), or 0 for none. The kernel backend: Linux maps a passthrough command's
+  // user buffer into at most `max_segments` physically contiguous runs and refuses a longer
+  // one with EINVAL, so a buffer of N pages fits only if its pages happen to be contiguous
+  // (docs/hal-kernel.md, "Transfer size").
+  virtual uint64_t max_data_bytes_per_command() const { return 0; }
+
   // Called after a QoS domain was created, deleted, attached or detached, so that a backend
   // that reaches namespaces through the OS can refresh its view (kernel: /dev/ngNnM).
   virtual absl::Status NamespacesChanged() { return absl::OkStatus(); }

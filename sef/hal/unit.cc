@@ -144,8 +144,15 @@ absl::StatusOr<uint32_t> Unit::ReadMaxAdusPerCommand() {
   SEF_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
                        AdminData(cmd::IdentifyControllerRequest{}, 4096, "Unit::Open"));
   const uint8_t mdts = bytes[offsetof(wire::IdentifyController, mdts)];
-  if (mdts == 0 || mdts >= 16) return wire::kMaxAdusPerCommand;
-  return std::min<uint32_t>(wire::kMaxAdusPerCommand, 1u << mdts);
+  uint32_t adus = mdts == 0 || mdts >= 16
+                      ? wire::kMaxAdusPerCommand
+                      : std::min<uint32_t>(wire::kMaxAdusPerCommand, 1u << mdts);
+  // The path to the device may allow less than the device (Linux: max_segments).
+  if (const uint64_t bytes_limit = transport_->max_data_bytes_per_command(); bytes_limit != 0) {
+    adus = static_cast<uint32_t>(
+        std::min<uint64_t>(adus, std::max<uint64_t>(1, bytes_limit / wire::kAduDataBytes)));
+  }
+  return adus;
 }
 
 absl::StatusOr<UnitInfo> Unit::Info() {

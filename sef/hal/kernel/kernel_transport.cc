@@ -43,6 +43,7 @@
 #include "sef/hal/kernel/kernel_transport_for_testing.h"
 #include "sef/hal/kernel/os_error.h"
 #include "sef/hal/kernel/passthru.h"
+#include "sef/hal/kernel/queue_limits.h"
 #include "sef/hal/kernel/uevent.h"
 #include "sef/hal/kernel/uring_cmd.h"
 #include "sef/hal/kernel/worker_pool.h"
@@ -262,6 +263,7 @@ class KernelTransport final : public Transport {
                   TransportCallback second_done) override;
   absl::Status WatchEvents(absl::AnyInvocable<void(const TransportEvent&)> on_event) override;
   absl::Status NamespacesChanged() override;
+  uint64_t max_data_bytes_per_command() const override { return max_data_bytes_; }
 
  private:
   // A URING_CMD the kernel has not completed yet, keyed by user_data.
@@ -282,6 +284,8 @@ class KernelTransport final : public Transport {
       : path_(std::move(path)),
         controller_(std::move(controller)),
         instance_(instance),
+        max_data_bytes_(kernel::MaxPassthruBytes(kernel::MaxSegments(instance),
+                                                 static_cast<uint64_t>(sysconf(_SC_PAGESIZE)))),
         fixed_namespaces_(fixed_namespaces),
         devices_(std::move(scan.devices)),
         scan_problems_(std::move(scan.problems)) {}
@@ -325,7 +329,8 @@ class KernelTransport final : public Transport {
   const std::string path_;
   const Fd controller_;
   const int instance_;
-  const bool fixed_namespaces_;  // tests: never rescan /dev
+  const uint64_t max_data_bytes_;  // per command, from the queues' max_segments
+  const bool fixed_namespaces_;    // tests: never rescan /dev
 
   Mutex ns_mu_;
   NsMap devices_ ABSL_GUARDED_BY(ns_mu_);
