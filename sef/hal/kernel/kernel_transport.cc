@@ -270,12 +270,6 @@ class KernelTransport final : public Transport {
     uint64_t partner = 0;  // user_data of the other half of a pair; 0 for a single command
     bool first_of_pair = false;
   };
-  // A second half of a pair refused with Command Sequence Error, to be sent again
-  // (kernel::ShouldResendSecondHalf).
-  struct Resend {
-    Work work;
-    uint64_t partner;  // user_data of the first half, still in flight
-  };
   // A CQE copied out of the ring.
   struct Cqe {
     uint64_t user_data;
@@ -327,10 +321,6 @@ class KernelTransport final : public Transport {
   void Complete(std::span<const Cqe> cqes);
   void IoctlSubmit(Work work);
   void IoctlPair(Work first, Work second);
-  // Sends `r.work` again by ioctl (on a pool thread, after a short pause) while the device
-  // answers Command Sequence Error, its first half is still in flight and fewer than
-  // kernel::kMaxSecondHalfResends resends were made; then runs its callback.
-  void ResendSecondHalf(Resend r);
 
   const std::string path_;
   const Fd controller_;
@@ -802,7 +792,6 @@ void KernelTransport::Complete(std::span<const Cqe> cqes) {
   std::vector<std::pair<TransportCallback, TransportResult>> ready;
   std::vector<Work> reissue;                         // single commands, by ioctl
   std::vector<std::pair<Work, Work>> reissue_pairs;  // pairs, by ioctl
-  std::vector<Resend> resend;                        // second halves, by ioctl
   {
     MutexLock lock(&pending_mu_);
     for (const Cqe& cqe : cqes) {
@@ -838,10 +827,6 @@ void KernelTransport::Complete(std::span<const Cqe> cqes) {
           const uint64_t id = cqe.user_data;
           stashed_.emplace(id, std::make_pair(std::move(p), std::move(result)));
           continue;
-        } else if (!p.first_of_pair &&
-                   kernel::ShouldResendSecondHalf(result, pending_.contains(p.partner), 0)) {
-          resend.push_back(Resend{std::move(p.work), p.partner});
-          continue;
         }
       } else if (unsupported) {
         reissue.push_back(std::move(p.work));
@@ -853,28 +838,7 @@ void KernelTransport::Complete(std::span<const Cqe> cqes) {
   }
   for (Work& w : reissue) IoctlSubmit(std::move(w));
   for (auto& [first, second] : reissue_pairs) IoctlPair(std::move(first), std::move(second));
-  for (Resend& r : resend) ResendSecondHalf(std::move(r));
   for (auto& [done, result] : ready) std::move(done)(std::move(result));
-}
-
-void KernelTransport::ResendSecondHalf(Resend r) {
-  pool_->Run([this, r = std::move(r)]() mutable {
-    TransportResult result;
-    for (int resends = 0;; ++resends) {
-      bool first_in_flight;
-      {
-        MutexLock lock(&pending_mu_);
-        first_in_flight = pending_.contains(r.partner);
-      }
-      if (resends > 0 && !kernel::ShouldResendSecondHalf(result, first_in_flight, resends)) {
-        break;
-      }
-      // Give a first half that a worker of the kernel still holds the time to reach the device.
-      std::this_thread::sleep_for(std::chrono::milliseconds(1 << resends));
-      result = IoPassthru(r.work.device->fd.get(), r.work.command, r.work.device->path);
-    }
-    std::move(r.work.done)(std::move(result));
-  });
 }
 
 void KernelTransport::IoctlSubmit(Work work) {

@@ -57,12 +57,6 @@ TransportResult ResultFromCqe(const io_uring_cqe& cqe, std::string_view path) {
   return ResultFromCompletion(cqe.res, BigCqeResult(cqe), path);
 }
 
-bool ShouldResendSecondHalf(const TransportResult& r, bool first_half_in_flight, int resends) {
-  return r.os.ok() && first_half_in_flight && resends < kMaxSecondHalfResends &&
-         r.nvme.Is(static_cast<uint8_t>(wire::StatusCodeType::kGeneric),
-                   wire::sc::kCommandSequenceError);
-}
-
 std::optional<Command> WithScratchData(const Command& c, ReadScratch& scratch) {
   const bool metadata_only_read = c.queue == QueueType::kIo &&
                                   c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kRead) &&

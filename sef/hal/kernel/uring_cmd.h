@@ -51,17 +51,6 @@ static_assert(sizeof(io_uring_sqe) == 64 && sizeof(io_uring_cqe) == 16);
 // zero) and `user_data`. REQUIRES: sqe belongs to a ring set up with IORING_SETUP_SQE128.
 void PrepareUringCmd(io_uring_sqe* sqe, int fd, const Command& c, uint64_t user_data);
 
-// Whether a second half of a pair (NLW, GCR) that completed with `r` should be sent again:
-// it was refused with Command Sequence Error (the device saw no FAR/NLC with its id), its
-// first half is still in flight and it was sent fewer than kMaxSecondHalfResends times again.
-// The kernel does not keep the two SQEs of a pair in order (a URING_CMD that finds no free
-// tag is punted to an io-wq worker and issued later, maybe on another hardware queue), so a
-// device that parks the first half but not the second can see the second one first; the
-// first half then waits on the device until its unpaired timeout (30 s). Sending the second
-// half again pairs it with the parked first half.
-inline constexpr int kMaxSecondHalfResends = 3;
-bool ShouldResendSecondHalf(const TransportResult& r, bool first_half_in_flight, int resends);
-
 // Takes two SQEs from `ring` and prepares `first` then `second` in adjacent SQ slots, with no
 // IOSQE_IO_LINK or other flag, so that one io_uring_submit hands them to the driver back to
 // back, first first (spec §1.10). Does not submit. Returns false, preparing nothing, when the

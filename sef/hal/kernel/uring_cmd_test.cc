@@ -297,29 +297,5 @@ TEST(WithScratchDataTest, MetadataOnlyReadGetsAScratchDataBuffer) {
           .has_value());
 }
 
-// Regression: a Nameless Write that reached the device before its Flash Address Request
-// (the kernel punted the FAR to a worker) failed with Command Sequence Error and left its FAR
-// parked on the device for 30 s; the transport now sends such a second half again.
-TEST(ShouldResendSecondHalfTest, OnlyASequenceErrorWithItsFirstHalfInFlight) {
-  TransportResult sequence_error;
-  sequence_error.nvme = NvmeStatus(0, wire::sc::kCommandSequenceError);
-  EXPECT_TRUE(ShouldResendSecondHalf(sequence_error, /*first_half_in_flight=*/true, 0));
-  EXPECT_TRUE(ShouldResendSecondHalf(sequence_error, true, kMaxSecondHalfResends - 1));
-  EXPECT_FALSE(ShouldResendSecondHalf(sequence_error, true, kMaxSecondHalfResends));
-  // The first half completed (it failed, or the device answered both): nothing to pair with.
-  EXPECT_FALSE(ShouldResendSecondHalf(sequence_error, false, 0));
-  TransportResult ok;
-  EXPECT_FALSE(ShouldResendSecondHalf(ok, true, 0));
-  TransportResult other;
-  other.nvme = NvmeStatus(0, wire::sc::kCommandIdConflict);
-  EXPECT_FALSE(ShouldResendSecondHalf(other, true, 0));
-  TransportResult command_specific;  // same code, another type
-  command_specific.nvme = NvmeStatus(1, wire::sc::kCommandSequenceError);
-  EXPECT_FALSE(ShouldResendSecondHalf(command_specific, true, 0));
-  TransportResult os_error;
-  os_error.os = absl::InvalidArgumentError("EINVAL");
-  EXPECT_FALSE(ShouldResendSecondHalf(os_error, true, 0));
-}
-
 }  // namespace
 }  // namespace sef::hal::kernel
