@@ -70,11 +70,11 @@ class SubmissionWorker {
   Mutex mu_;
   CondVar wake_;
   std::deque<Queued> jobs_ ABSL_GUARDED_BY(mu_);
-  int running_ ABSL_GUARDED_BY(mu_) = 0;           // jobs running (here or inline)
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // jobs running (here or inline)
   bool barrier_running_ ABSL_GUARDED_BY(mu_) = false;
-  int sleeping_ ABSL_GUARDED_BY(mu_) = 0;          // worker threads waiting in wake_
+  int sleeping_ ABSL_GUARDED_BY(mu_) = 0;  // worker threads waiting in wake_
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> threads_running_;       // last: start once the members above exist
+  std::vector<std::thread> threads_running_;  // last: start once the members above exist
 };
 
 }  // namespace sef::qemu_bridge
