@@ -109,10 +109,10 @@ namespace {
 
 constexpr NvmeStatus kInvalidOpcode(0, wire::sc::kInvalidOpcode, true);
 constexpr NvmeStatus kLbaOutOfRange(0, wire::sc::kLbaOutOfRange, true);
-// Worker threads of a block disk: up to this many large transfers copy at once (stock QEMU
-// copies in up to 64 pool threads; the model serialises a domain's copies under its lock, so
-// more threads than in-flight copies buy nothing).
-constexpr int kBlockDiskWorkerThreads = 4;
+// Worker threads of a block disk. Several let up to that many large transfers start at once
+// (flushes stay barriers), but the model copies a domain's writes under the domain's mutex,
+// so four measured no faster than one, host and guest (docs/performance.md, finding 4).
+constexpr int kBlockDiskWorkerThreads = 1;
 
 // `status` with "<prefix>: " before its message; payloads kept.
 absl::Status WithPrefix(const absl::Status& status, const std::string& prefix) {
@@ -223,7 +223,7 @@ absl::Status OpenDisk(const char* name, const sef_bridge_disk_options* o, sef_br
     return WithPrefix(opened, disk->unit->description());
   }
   // Zoned disks: one thread (a zone's writes reach the layer in submission order). Block
-  // disks: several, as the FTL takes writes in any order (flushes are barriers).
+  // disks may have several: the FTL takes writes in any order (flushes are barriers).
   disk->worker = std::make_unique<SubmissionWorker>(
       o->kind == SEF_BRIDGE_DISK_ZONED ? 1 : kBlockDiskWorkerThreads);
   *out = disk.release();
