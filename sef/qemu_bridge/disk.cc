@@ -109,6 +109,10 @@ namespace {
 
 constexpr NvmeStatus kInvalidOpcode(0, wire::sc::kInvalidOpcode, true);
 constexpr NvmeStatus kLbaOutOfRange(0, wire::sc::kLbaOutOfRange, true);
+// Worker threads of a block disk. Several let up to that many large transfers start at once
+// (flushes stay barriers), but the model copies a domain's writes under the domain's mutex,
+// so four measured no faster than one, host and guest (docs/performance.md, finding 4).
+constexpr int kBlockDiskWorkerThreads = 1;
 
 // `status` with "<prefix>: " before its message; payloads kept.
 absl::Status WithPrefix(const absl::Status& status, const std::string& prefix) {
@@ -218,7 +222,10 @@ absl::Status OpenDisk(const char* name, const sef_bridge_disk_options* o, sef_br
     // The layers say "QoS domain N: ..." themselves; the unit is what they cannot name.
     return WithPrefix(opened, disk->unit->description());
   }
-  disk->worker = std::make_unique<SubmissionWorker>();
+  // Zoned disks: one thread (a zone's writes reach the layer in submission order). Block
+  // disks may have several: the FTL takes writes in any order (flushes are barriers).
+  disk->worker = std::make_unique<SubmissionWorker>(
+      o->kind == SEF_BRIDGE_DISK_ZONED ? 1 : kBlockDiskWorkerThreads);
   *out = disk.release();
   return absl::OkStatus();
 }
@@ -243,6 +250,8 @@ auto Completer(sef_bridge_disk* disk, uint64_t tag, OpKind kind) {
 // Starts an operation moving `bytes` of data through the disk's worker: inline when it is
 // small and nothing waits, else on the worker's thread. `start` calls the layer.
 constexpr uint64_t kNeverInline = ~uint64_t{0};  // flushes, zone actions: they may sync files
+// A flush starts once every operation submitted before it has started, and nothing
+// submitted after it starts first (the worker's barrier).
 template <typename Start>
 void Dispatch(sef_bridge_disk* disk, OpKind kind, uint64_t bytes, Start&& start) {
   disk->worker->Submit(
@@ -250,7 +259,8 @@ void Dispatch(sef_bridge_disk* disk, OpKind kind, uint64_t bytes, Start&& start)
       [counters = disk->counters.get(), kind, start = std::forward<Start>(start)]() mutable {
         counters->Add(counters->started, kind);
         std::move(start)();
-      });
+      },
+      /*barrier=*/kind == OpKind::kFlush);
 }
 
 // Completes `tag` at once with `status` (a call the disk's kind does not offer).

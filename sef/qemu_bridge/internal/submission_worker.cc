@@ -6,26 +6,37 @@
 
 namespace sef::qemu_bridge {
 
-SubmissionWorker::SubmissionWorker() : thread_([this] { Loop(); }) {}
+SubmissionWorker::SubmissionWorker(int threads) : threads_(threads < 1 ? 1 : threads) {
+  threads_running_.reserve(threads_);
+  for (int i = 0; i < threads_; ++i) threads_running_.emplace_back([this] { Loop(); });
+}
 
 SubmissionWorker::~SubmissionWorker() { Stop(); }
 
-void SubmissionWorker::Submit(bool cheap, Job job) {
+void SubmissionWorker::Submit(bool cheap, Job job, bool barrier) {
   {
     MutexLock lock(&mu_);
-    if (!cheap || running_ || !jobs_.empty()) {
-      jobs_.push_back(std::move(job));
-      // Only a sleeping worker needs the wake-up: one that is awake takes the job before it
-      // sleeps again (a burst of submissions costs one futex wake, not one each).
-      if (sleeping_) wake_.Signal();
+    if (!cheap || running_ != 0 || !jobs_.empty()) {
+      jobs_.push_back({std::move(job), barrier || threads_ == 1});
+      // Only a sleeping thread needs the wake-up: one that is awake looks at the queue before
+      // it sleeps again (a burst of submissions costs one futex wake, not one each).
+      if (sleeping_ != 0 && FrontMayStartLocked()) wake_.Signal();
       return;
     }
-    running_ = true;  // the worker starts nothing until this job has ended
+    // Runs alone, as a barrier: nothing starts until this job has ended.
+    ++running_;
+    barrier_running_ = true;
   }
   RunJob(std::move(job));
   MutexLock lock(&mu_);
-  running_ = false;
-  if (sleeping_ && !jobs_.empty()) wake_.Signal();
+  --running_;
+  barrier_running_ = false;
+  if (sleeping_ != 0 && !jobs_.empty()) wake_.SignalAll();
+}
+
+bool SubmissionWorker::FrontMayStartLocked() const {
+  if (jobs_.empty() || barrier_running_ || running_ >= threads_) return false;
+  return !jobs_.front().barrier || running_ == 0;
 }
 
 void SubmissionWorker::Stop() {
@@ -35,7 +46,7 @@ void SubmissionWorker::Stop() {
     stopping_ = true;
   }
   wake_.SignalAll();
-  thread_.join();
+  for (std::thread& t : threads_running_) t.join();
 }
 
 void SubmissionWorker::RunJob(Job job) noexcept {
@@ -51,20 +62,28 @@ void SubmissionWorker::RunJob(Job job) noexcept {
 void SubmissionWorker::Loop() {
   mu_.Lock();
   for (;;) {
-    while (!stopping_ && (jobs_.empty() || running_)) {
-      sleeping_ = true;
+    while (!FrontMayStartLocked() && !(stopping_ && jobs_.empty())) {
+      ++sleeping_;
       wake_.Wait(&mu_);
-      sleeping_ = false;
+      --sleeping_;
     }
-    if (jobs_.empty() || running_) break;  // stopping, and nothing left (Stop: no inline job)
-    Job job = std::move(jobs_.front());
+    if (jobs_.empty()) break;  // stopping, and nothing left (Stop: no inline job)
+    Queued q = std::move(jobs_.front());
     jobs_.pop_front();
-    running_ = true;
+    ++running_;
+    barrier_running_ = q.barrier;
+    // Another thread may start the next job at once (it is not a barrier, this is not one).
+    if (sleeping_ != 0 && FrontMayStartLocked()) wake_.Signal();
     mu_.Unlock();
-    RunJob(std::move(job));
+    RunJob(std::move(q.job));
     mu_.Lock();
-    running_ = false;
+    --running_;
+    if (q.barrier) barrier_running_ = false;
+    // What waited for this job (a barrier waits for all; with one thread, the next job).
+    if (sleeping_ != 0 && FrontMayStartLocked()) wake_.Signal();
   }
+  // Let the other threads see the end too.
+  wake_.SignalAll();
   mu_.Unlock();
 }
 
