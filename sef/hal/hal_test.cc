@@ -34,11 +34,15 @@ using testing::Pattern;
 using testing::Ua;
 
 // A transport that reports a small maximum transfer (MDTS) in Identify Controller, as QEMU's
-// emulated controller does (512 KiB), and counts the commands that reach the unit.
+// emulated controller does (512 KiB), and counts the commands that reach the unit. With
+// `path_limit_bytes`, the path itself carries less per command than the device (as Linux's
+// max_segments does).
 class SmallMdtsTransport : public Transport {
  public:
-  explicit SmallMdtsTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
+  explicit SmallMdtsTransport(std::unique_ptr<Transport> inner, uint64_t path_limit_bytes = 0)
+      : inner_(std::move(inner)), path_limit_bytes_(path_limit_bytes) {}
   const std::string& name() const override { return inner_->name(); }
+  uint64_t max_data_bytes_per_command() const override { return path_limit_bytes_; }
   void Submit(const Command& c, TransportCallback done) override {
     Count(c);
     const bool identify_controller =
@@ -69,8 +73,36 @@ class SmallMdtsTransport : public Transport {
     if (c.opcode() == static_cast<uint8_t>(wire::IoOpcode::kRead)) ++reads_;
   }
   std::unique_ptr<Transport> inner_;
+  const uint64_t path_limit_bytes_;
   std::atomic<int> writes_{0}, reads_{0};
 };
+
+// Regression: the kernel's per-command limit (max_segments) was not applied, so 128-ADU
+// Nameless Writes failed in the kernel with EINVAL (docs/testing.md, "The 30 s stall").
+TEST(MaxTransferTest, TheTransportsOwnLimitSplitsBelowTheMdts) {
+  absl::StatusOr<std::unique_ptr<Transport>> model =
+      OpenTransport("model:testdata/units/tiny.json");
+  ASSERT_TRUE(model.ok()) << model.status();
+  // 3 ADUs and a bit per command on the path, 4 by the device's MDTS.
+  auto transport =
+      std::make_unique<SmallMdtsTransport>(*std::move(model), 3 * wire::kAduDataBytes + 100);
+  SmallMdtsTransport* counter = transport.get();
+  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(std::move(transport));
+  ASSERT_TRUE(unit.ok()) << unit.status();
+  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 2, 0}}).ok());
+  absl::StatusOr<QosDomainId> id = (*unit)->CreateQosDomain(
+      {.vd = VirtualDeviceId(1), .capacity_adus = 512, .max_open_super_blocks = 2});
+  ASSERT_TRUE(id.ok()) << id.status();
+  std::unique_ptr<QosDomain> d = *(*unit)->OpenQosDomain(*id);
+  EXPECT_EQ(d->max_adus_per_command(), 3u);
+  std::vector<uint8_t> data = Pattern(70, 10);
+  iovec iov{data.data(), data.size()};
+  absl::StatusOr<WriteResult> w =
+      d->Write({.target = ByPlacement{PlacementId(0)}, .start = Ua(70), .data = {&iov, 1}});
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ(w->addresses.size(), 10u);
+  EXPECT_EQ(counter->writes(), 4);  // 3 + 3 + 3 + 1 ADUs
+}
 
 TEST(MaxTransferTest, WritesAndReadsAboveTheControllersMdtsAreSplit) {
   absl::StatusOr<std::unique_ptr<Transport>> model =
