@@ -8,6 +8,8 @@
 #ifndef SEF_HAL_MODEL_INTERNAL_MEDIA_H_
 #define SEF_HAL_MODEL_INTERNAL_MEDIA_H_
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -56,6 +58,11 @@ class Media {
   // sparse file: zero-fill) the page and its readahead window before the copy. The mapping is
   // MAP_SHARED, so both reach the same page cache and Sync covers them alike.
   void WriteData(uint64_t physical_adu, const uint8_t* src);
+  // Stores `adus` physically consecutive ADUs' data from `pieces`, which hold exactly
+  // adus * wire::kAduDataBytes bytes outside this media (a short list leaves zeros). One
+  // pwritev for a file-backed unit (a 128 KiB write is one system call, not 32, and no
+  // staging copy), one copy per piece for RAM. `pieces` is consumed.
+  void WriteData(uint64_t first_physical_adu, uint32_t adus, std::vector<iovec> pieces);
 
   // Makes the given ADUs durable (FUA, flush): msync of their data and info (file only).
   void Sync(uint64_t first_physical_adu, uint64_t count);

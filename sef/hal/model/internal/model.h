@@ -255,7 +255,11 @@ class Model final : public Controller {
   std::optional<Outcome> Allocate(Domain& d, bool pslc, std::optional<uint32_t> sb, SbState state,
                                   uint16_t placement, uint32_t& out_sb)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
+  // Stores one ADU's data and record at the SB's write pointer and advances it.
   void AppendAdu(Domain& d, uint32_t sb, uint64_t ua, const uint8_t* data, const uint8_t* meta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
+  // The record half of AppendAdu: the data at the write pointer is already stored.
+  void RecordAdu(Domain& d, uint32_t sb, uint64_t ua, const uint8_t* meta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
   void FillSbInfo(const Vd& vd, uint32_t sb, uint8_t transition, wire::SbInfoLog& out) const;
 
