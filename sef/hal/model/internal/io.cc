@@ -191,6 +191,7 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   sb.rec.flags = pslc ? kSbFlagPslc : 0;
   sb.capacity = capacity;
   sb.written = 0;
+  sb.synced = 0;
   sb.rec.durable = 0;
   // Erasing forgets every ADU of the SB: their "written" markers go back to zero. The
   // record still says Free until SetSbState writes it, so a crash here loses nothing.
@@ -251,7 +252,7 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
       result = cmd::PatrolResult{0}.ToResult();  // the model's media never degrades
       break;
     case wire::SbOperation::kFlush:
-      Commit(vd, id, 0);
+      Commit(vd, id);
       result = cmd::CloseResult{SuperBlockId(id), false}.ToResult();
       break;
     default:
@@ -268,7 +269,7 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
 
 // Every open SB of the domain becomes durable, as a Super Block Flush of each would make it.
 Outcome Model::NvmFlush(Domain& d) {
-  for (uint32_t id : d.open_sbs) Commit(*d.vd, id, 0);
+  for (uint32_t id : d.open_sbs) Commit(*d.vd, id);
   return Outcome::Ok();
 }
 
@@ -361,7 +362,7 @@ Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
       RecordAdu(d, id, ua, meta);
     }
     if (nlw.fua) {
-      Commit(vd, id, first);
+      Commit(vd, id);
     } else {
       Secure(vd, id, ProgrammedDurable(vd, id));
     }
@@ -447,7 +448,6 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     return nlc_outcome;
   }
   SuperBlock& target = vd.sbs[id];
-  const uint32_t copied_from = target.written;
   if (!IsOpen(target.state())) {
     nlc_outcome = SequenceError();  // copying into a closed super block
     return nlc_outcome;
@@ -527,7 +527,7 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     changes.push_back({sinfo->user_address, from.raw(), to.raw()});
   }
   if (gcr.fua) {
-    Commit(vd, id, copied_from);
+    Commit(vd, id);
   } else {
     Secure(vd, id, ProgrammedDurable(vd, id));
   }
