@@ -233,17 +233,24 @@ absl::Status OpenDisk(const char* name, const sef_bridge_disk_options* o, sef_br
 // One accepted operation: filled by the layer's callback, then queued.
 struct DiskCompletion final : QueuedCompletion {};
 
-// A callback for the layer that completes `tag`, an operation of `kind`, into the disk's
-// queue. Made when the operation is accepted (counted as submitted).
-auto Completer(sef_bridge_disk* disk, uint64_t tag, OpKind kind) {
+// The completion of `tag`, an operation of `kind`, counted as submitted. Made when the
+// operation is accepted; a start that throws still completes it (Internal Error).
+PendingCompletion Pending(sef_bridge_disk* disk, uint64_t tag, OpKind kind) {
   auto record = std::make_unique<DiskCompletion>();
   record->tag = tag;
   disk->counters->Add(disk->counters->submitted, kind);
-  return [queue = disk->queue, counters = disk->counters, kind,
-          record = std::move(record)](absl::Status status) mutable {
-    record->status = NvmeStatusFor(status);
-    counters->Add(counters->completed, kind);
-    queue->Push(std::move(record));
+  static const uint16_t kDropped =
+      NvmeStatusFor(absl::InternalError("the operation ended without a completion"));
+  return PendingCompletion(disk->queue, std::move(record), kDropped,
+                           std::shared_ptr<std::atomic<uint64_t>>(
+                               disk->counters, &disk->counters->completed[static_cast<int>(kind)]));
+}
+
+// A callback for the layer that completes `tag`, an operation of `kind`, into the disk's
+// queue.
+auto Completer(sef_bridge_disk* disk, uint64_t tag, OpKind kind) {
+  return [pending = Pending(disk, tag, kind)](absl::Status status) mutable {
+    pending.Finish(NvmeStatusFor(status));
   };
 }
 
@@ -345,15 +352,8 @@ absl::Status Append(sef_bridge_disk* disk, uint64_t zslba, uint32_t blocks, cons
     CompleteNow(disk, tag, kInvalidOpcode);
     return absl::OkStatus();
   }
-  auto record = std::make_unique<DiskCompletion>();
-  record->tag = tag;
-  disk->counters->Add(disk->counters->submitted, OpKind::kAppend);
-  auto done = [queue = disk->queue, counters = disk->counters,
-               record = std::move(record)](absl::StatusOr<Lba> where) mutable {
-    record->status = NvmeStatusFor(where.status());
-    if (where.ok()) record->result = where->value();
-    counters->Add(counters->completed, OpKind::kAppend);
-    queue->Push(std::move(record));
+  auto done = [pending = Pending(disk, tag, OpKind::kAppend)](absl::StatusOr<Lba> where) mutable {
+    pending.Finish(NvmeStatusFor(where.status()), where.ok() ? where->value() : 0);
   };
   Dispatch(disk, OpKind::kAppend, uint64_t{blocks} * wire::kAduDataBytes,
            [disk, zslba, blocks, data = std::span<const iovec>(iov, iovcnt),

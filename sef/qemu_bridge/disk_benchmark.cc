@@ -6,7 +6,10 @@
 //
 // Cells (the guest benchmark's, tools/bench/devices.sh): 128 KiB sequential writes at QD 8
 // on a block disk (the block FTL, QoS domain 2) and on a zoned disk (QoS domain 3, zone by
-// zone), 4 KiB random writes and reads at QD 32 on the block disk. The unit is the embedded
+// zone), 4 KiB random writes and reads at QD 32 on the block disk, then 4 KiB random writes
+// and 128 KiB sequential writes over the whole block disk ("-all": the guest benchmark's order,
+// which leaves the FTL's collector partly valid super blocks to copy from, and the model's
+// flushes, which the collector needs, to a file-backed unit's disk). The unit is the embedded
 // default unit in a temporary SEF_DATA_DIR (file-backed, as QEMU users run it) or, with
 // --ram, the same configuration in RAM. Per cell it prints IOPS and the share of the wall
 // time the host thread spent on a CPU ("host CPU"): what the bridge costs the thread that
@@ -172,6 +175,24 @@ int Main(int argc, char** argv) {
     if (sef_bridge_disk_read(block, lba, 1, &v, 1, i) != 0) Die("read refused");
   });
   Print("block", "rr4k-qd32", r, kBlock);
+
+  // The guest benchmark's order: 128 KiB sequential writes over the whole disk after the
+  // random writes (the FTL's collector then has partly valid super blocks to copy from).
+  const uint64_t whole = info.blocks - info.blocks % kSeqBlocks;
+  r = Run(block, kRandDepth, seconds, [&](uint64_t i) {
+    const iovec& v = rand_iov[i % kRandDepth];
+    if (sef_bridge_disk_write(block, rng() % info.blocks, 1, &v, 1, 0, i) != 0) {
+      Die("write refused");
+    }
+  });
+  Print("block", "rw4k-qd32-all", r, kBlock);
+  r = Run(block, kSeqDepth, seconds, [&](uint64_t i) {
+    const iovec& v = seq_iov[i % kSeqDepth];
+    if (sef_bridge_disk_write(block, (i * kSeqBlocks) % whole, kSeqBlocks, &v, 1, 0, i) != 0) {
+      Die("write refused");
+    }
+  });
+  Print("block", "sw128k-qd8-all", r, kSeqBlocks * kBlock);
   sef_bridge_disk_close(block);
 
   sef_bridge_disk* zoned = Open(SEF_BRIDGE_DISK_ZONED, 3);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -112,6 +113,31 @@ void CompletionQueue::Close() noexcept {
     Retry([&] { return read(fd_, &count, sizeof(count)); });
   }
   Discard(list);
+}
+
+PendingCompletion::PendingCompletion(std::shared_ptr<CompletionQueue> queue,
+                                     std::unique_ptr<QueuedCompletion> record,
+                                     uint16_t status_if_dropped,
+                                     std::shared_ptr<std::atomic<uint64_t>> completed)
+    : queue_(std::move(queue)),
+      record_(std::move(record)),
+      status_if_dropped_(status_if_dropped),
+      completed_(std::move(completed)) {}
+
+PendingCompletion::~PendingCompletion() {
+  if (record_ == nullptr) return;
+  std::fprintf(stderr,
+               "sef_bridge: operation %llu ended without a completion from its layer; "
+               "completing it with status 0x%x\n",
+               static_cast<unsigned long long>(record_->tag), status_if_dropped_);
+  Finish(status_if_dropped_);
+}
+
+void PendingCompletion::Finish(uint16_t status, uint64_t result) noexcept {
+  record_->status = status;
+  record_->result = result;
+  if (completed_ != nullptr) completed_->fetch_add(1, std::memory_order_relaxed);
+  queue_->Push(std::move(record_));
 }
 
 }  // namespace sef::qemu_bridge

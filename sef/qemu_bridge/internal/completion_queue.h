@@ -4,6 +4,7 @@
 #ifndef SEF_QEMU_BRIDGE_INTERNAL_COMPLETION_QUEUE_H_
 #define SEF_QEMU_BRIDGE_INTERNAL_COMPLETION_QUEUE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -75,6 +76,34 @@ class CompletionQueue {
   QueuedCompletion* head_ ABSL_GUARDED_BY(mu_) = nullptr;
   QueuedCompletion* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// One accepted operation's completion, owned by the callback its layer gets: Finish pushes
+// it. A PendingCompletion destroyed unfinished (a start that threw before handing the
+// callback on, a layer that dropped it) still pushes it, with `status_if_dropped`, and says
+// so on stderr: the host never waits forever for an operation it was told was accepted.
+// Moving leaves the source empty (its destruction pushes nothing).
+//
+// Thread-safety: one owner at a time; Finish and the destructor push from any thread.
+class PendingCompletion {
+ public:
+  // `completed` (optional) counts the push.
+  PendingCompletion(std::shared_ptr<CompletionQueue> queue,
+                    std::unique_ptr<QueuedCompletion> record, uint16_t status_if_dropped,
+                    std::shared_ptr<std::atomic<uint64_t>> completed = nullptr);
+  PendingCompletion(PendingCompletion&&) noexcept = default;
+  PendingCompletion& operator=(PendingCompletion&&) = delete;
+  ~PendingCompletion();
+
+  // Pushes the completion with `status` (15-bit NVMe) and `result`. REQUIRES: the first
+  // call on a non-empty object.
+  void Finish(uint16_t status, uint64_t result = 0) noexcept;
+
+ private:
+  std::shared_ptr<CompletionQueue> queue_;
+  std::unique_ptr<QueuedCompletion> record_;
+  uint16_t status_if_dropped_;
+  std::shared_ptr<std::atomic<uint64_t>> completed_;
 };
 
 }  // namespace sef::qemu_bridge

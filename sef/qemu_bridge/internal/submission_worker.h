@@ -49,7 +49,9 @@ class SubmissionWorker {
   // submitted before it has ended; a `barrier` job (and with one thread, every job) also
   // after every job submitted before it has ended. A `cheap` job runs here, before Submit
   // returns, when no job is queued or running; any other runs on a worker thread. A job must
-  // not throw (it is reported on stderr and dropped if it does) and must not call Submit.
+  // not throw and must not call Submit; one that throws is reported on stderr and ends there
+  // (what it captured is destroyed: a disk's jobs own a PendingCompletion, which then still
+  // completes their operation).
   void Submit(bool cheap, Job job, bool barrier = false);
 
   // Runs the jobs still queued, then ends the thread. Idempotent.

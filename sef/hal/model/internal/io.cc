@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <vector>
 
 #include "sef/hal/cmd/results.h"
 #include "sef/hal/model/internal/model.h"
@@ -30,28 +31,33 @@ Outcome PartialWrite(uint32_t not_written) {
 class IovCursor {
  public:
   explicit IovCursor(const cmd::IoVecs& v) : v_(v) {}
-  // Copies `n` bytes between the scatter list and `flat`.
-  void Read(uint8_t* flat, size_t n) { Move(flat, n, /*to_iov=*/false); }
-  void Write(const uint8_t* flat, size_t n) { Move(const_cast<uint8_t*>(flat), n, true); }
-
- private:
-  void Move(uint8_t* flat, size_t n, bool to_iov) {
+  // Copies `n` bytes of `flat` into the scatter list.
+  void Write(const uint8_t* flat, size_t n) {
+    while (n > 0 && index_ < v_.count) {
+      const size_t take = std::min(n, v_.iov[index_].iov_len - offset_);
+      std::memcpy(static_cast<uint8_t*>(v_.iov[index_].iov_base) + offset_, flat, take);
+      flat += take;
+      n -= take;
+      Advance(take);
+    }
+  }
+  // Appends the pieces of the next `n` bytes to `out` and steps over them.
+  void Take(size_t n, std::vector<iovec>& out) {
     while (n > 0 && index_ < v_.count) {
       const iovec& iov = v_.iov[index_];
       const size_t take = std::min(n, iov.iov_len - offset_);
-      auto* base = static_cast<uint8_t*>(iov.iov_base) + offset_;
-      if (to_iov) {
-        std::memcpy(base, flat, take);
-      } else {
-        std::memcpy(flat, base, take);
-      }
-      flat += take;
+      if (take > 0) out.push_back({static_cast<uint8_t*>(iov.iov_base) + offset_, take});
       n -= take;
-      offset_ += take;
-      if (offset_ == iov.iov_len) {
-        ++index_;
-        offset_ = 0;
-      }
+      Advance(take);
+    }
+  }
+
+ private:
+  void Advance(size_t n) {
+    offset_ += n;
+    if (offset_ == v_.iov[index_].iov_len) {
+      ++index_;
+      offset_ = 0;
     }
   }
   cmd::IoVecs v_;
@@ -185,6 +191,7 @@ std::optional<Outcome> Model::Allocate(Domain& d, bool pslc, std::optional<uint3
   sb.rec.flags = pslc ? kSbFlagPslc : 0;
   sb.capacity = capacity;
   sb.written = 0;
+  sb.synced = 0;
   sb.rec.durable = 0;
   // Erasing forgets every ADU of the SB: their "written" markers go back to zero. The
   // record still says Free until SetSbState writes it, so a crash here loses nothing.
@@ -245,7 +252,7 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
       result = cmd::PatrolResult{0}.ToResult();  // the model's media never degrades
       break;
     case wire::SbOperation::kFlush:
-      Commit(vd, id, 0);
+      Commit(vd, id);
       result = cmd::CloseResult{SuperBlockId(id), false}.ToResult();
       break;
     default:
@@ -262,7 +269,7 @@ Outcome Model::SuperBlockManagement(Domain& d, const cmd::SuperBlockManagementRe
 
 // Every open SB of the domain becomes durable, as a Super Block Flush of each would make it.
 Outcome Model::NvmFlush(Domain& d) {
-  for (uint32_t id : d.open_sbs) Commit(*d.vd, id, 0);
+  for (uint32_t id : d.open_sbs) Commit(*d.vd, id);
   return Outcome::Ok();
 }
 
@@ -270,11 +277,15 @@ Outcome Model::NvmFlush(Domain& d) {
 
 void Model::AppendAdu(Domain& d, uint32_t id, uint64_t ua, const uint8_t* data,
                       const uint8_t* meta) {
+  const Vd& vd = *d.vd;
+  media_->WriteData(PhysicalAdu(vd, id, vd.sbs[id].written), data);
+  RecordAdu(d, id, ua, meta);
+}
+
+void Model::RecordAdu(Domain& d, uint32_t id, uint64_t ua, const uint8_t* meta) {
   Vd& vd = *d.vd;
   SuperBlock& sb = vd.sbs[id];
-  const uint64_t phys = PhysicalAdu(vd, id, sb.written);
-  AduInfo* info = media_->info(phys);
-  media_->WriteData(phys, data);
+  AduInfo* info = media_->info(PhysicalAdu(vd, id, sb.written));
   info->user_address = ua;
   if (meta != nullptr) {
     std::memcpy(info->metadata, meta, wire::kAduMetaBytes);
@@ -302,7 +313,6 @@ Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
   wire::AddressRequestResponse arr{};
   arr.npsp = static_cast<uint16_t>(vd.dies_per_sb * options_.config.planes);
   IovCursor data(nlw.data);
-  uint8_t adu[wire::kAduDataBytes];
   uint32_t done = 0;
   const uint32_t total = nlw.adus.value();
   Outcome failure = Outcome::Ok();
@@ -336,16 +346,23 @@ Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
     extent.sfla =
         FlashAddress::Make(d.id, SuperBlockId(id), AduOffset(sb.written), vd.format)->raw();
     const uint32_t first = sb.written;
+    // The data of every ADU first, a physically contiguous run at a time straight from the
+    // host's buffers; then each ADU's record, in order (a crash between them leaves the
+    // ADUs unwritten, and a crash among the records a prefix).
+    ForEachRun(vd, id, first, first + n, [&](uint64_t phys, uint32_t count) {
+      std::vector<iovec> pieces;
+      data.Take(size_t{count} * wire::kAduDataBytes, pieces);
+      media_->WriteData(phys, count, std::move(pieces));
+    });
     for (uint32_t i = 0; i < n; ++i) {
-      data.Read(adu, sizeof(adu));
       const uint64_t ua = nlw.start.is_ignore() ? nlw.start.raw() : nlw.start.raw() + done + i;
       const uint8_t* meta = nlw.metadata.size != 0
                                 ? nlw.metadata.data + uint64_t{done + i} * wire::kAduMetaBytes
                                 : nullptr;
-      AppendAdu(d, id, ua, adu, meta);
+      RecordAdu(d, id, ua, meta);
     }
     if (nlw.fua) {
-      Commit(vd, id, first);
+      Commit(vd, id);
     } else {
       Secure(vd, id, ProgrammedDurable(vd, id));
     }
@@ -431,7 +448,6 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     return nlc_outcome;
   }
   SuperBlock& target = vd.sbs[id];
-  const uint32_t copied_from = target.written;
   if (!IsOpen(target.state())) {
     nlc_outcome = SequenceError();  // copying into a closed super block
     return nlc_outcome;
@@ -511,7 +527,7 @@ Outcome Model::Copy(Domain& dest, const cmd::NamelessCopyRequest& nlc,
     changes.push_back({sinfo->user_address, from.raw(), to.raw()});
   }
   if (gcr.fua) {
-    Commit(vd, id, copied_from);
+    Commit(vd, id);
   } else {
     Secure(vd, id, ProgrammedDurable(vd, id));
   }

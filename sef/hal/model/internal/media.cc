@@ -4,11 +4,13 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstddef>
 #include <cstring>
 #include <string_view>
@@ -344,15 +346,58 @@ void Media::WriteData(uint64_t physical_adu, const uint8_t* src) {
   std::memmove(dst, src, wire::kAduDataBytes);
 }
 
-void Media::Sync(uint64_t first_physical_adu, uint64_t count) {
+void Media::WriteData(uint64_t first_physical_adu, uint32_t adus, std::vector<iovec> pieces) {
+  uint8_t* dst = data(first_physical_adu);
+  const size_t bytes = size_t{adus} * wire::kAduDataBytes;
+  size_t done = 0;
+  size_t at = 0;  // the first piece not wholly stored
+  if (fd_ >= 0) {
+    const off_t offset = static_cast<off_t>(dst - base_);
+    while (done < bytes && at < pieces.size()) {
+      const int count = static_cast<int>(std::min<size_t>(pieces.size() - at, IOV_MAX));
+      const ssize_t n = pwritev(fd_, &pieces[at], count, offset + static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+      for (size_t left = static_cast<size_t>(n); left > 0;) {
+        if (left >= pieces[at].iov_len) {
+          left -= pieces[at].iov_len;
+          ++at;
+        } else {
+          pieces[at].iov_base = static_cast<uint8_t*>(pieces[at].iov_base) + left;
+          pieces[at].iov_len -= left;
+          left = 0;
+        }
+      }
+    }
+  }
+  // A RAM unit, or what pwritev did not store (e.g. ENOSPC): through the mapping, whose
+  // failure is the mapping's (SIGBUS), so a write is never acknowledged without its data.
+  for (; at < pieces.size() && done < bytes; ++at) {
+    const size_t n = std::min(pieces[at].iov_len, bytes - done);
+    std::memcpy(dst + done, pieces[at].iov_base, n);
+    done += n;
+  }
+  if (done < bytes) std::memset(dst + done, 0, bytes - done);
+}
+
+void Media::WriteBack(uint64_t first_physical_adu, uint64_t count) {
   if (fd_ < 0 || count == 0) return;
-  const auto sync = [this](const uint8_t* begin, const uint8_t* end) {
+  // msync of each range would commit ext4's journal and flush the disk's cache once per
+  // range (2 per die an SB spans, then the record's): most of a flush's cost when the block
+  // FTL collects garbage. A failure here shows in the SyncSb that follows (same file).
+  const auto write_back = [this](const uint8_t* begin, const uint8_t* end) {
     const uint64_t from = (begin - base_) / kPage * kPage;
-    msync(base_ + from, end - (base_ + from), MS_SYNC);
+    const uint64_t to = end - base_;
+    while (sync_file_range(fd_, static_cast<off_t>(from), static_cast<off_t>(to - from),
+                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                               SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
+           errno == EINTR) {
+    }
   };
-  sync(data(first_physical_adu), data(first_physical_adu + count));
-  sync(reinterpret_cast<uint8_t*>(info(first_physical_adu)),
-       reinterpret_cast<uint8_t*>(info(first_physical_adu + count)));
+  write_back(data(first_physical_adu), data(first_physical_adu + count));
+  write_back(reinterpret_cast<uint8_t*>(info(first_physical_adu)),
+             reinterpret_cast<uint8_t*>(info(first_physical_adu + count)));
 }
 
 void Media::SyncSb(uint64_t slot) {

@@ -8,6 +8,8 @@
 #ifndef SEF_HAL_MODEL_INTERNAL_MEDIA_H_
 #define SEF_HAL_MODEL_INTERNAL_MEDIA_H_
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -54,12 +56,21 @@ class Media {
   // File-backed units write it with pwrite: a whole, page-aligned page written so does not
   // fault the page in first, where a store through the mapping makes the kernel read (for a
   // sparse file: zero-fill) the page and its readahead window before the copy. The mapping is
-  // MAP_SHARED, so both reach the same page cache and Sync covers them alike.
+  // MAP_SHARED, so both reach the same page cache and WriteBack covers them alike.
   void WriteData(uint64_t physical_adu, const uint8_t* src);
+  // Stores `adus` physically consecutive ADUs' data from `pieces`, which hold exactly
+  // adus * wire::kAduDataBytes bytes outside this media (a short list leaves zeros). One
+  // pwritev for a file-backed unit (a 128 KiB write is one system call, not 32, and no
+  // staging copy), one copy per piece for RAM. `pieces` is consumed.
+  void WriteData(uint64_t first_physical_adu, uint32_t adus, std::vector<iovec> pieces);
 
-  // Makes the given ADUs durable (FUA, flush): msync of their data and info (file only).
-  void Sync(uint64_t first_physical_adu, uint64_t count);
-  // msync of one SB record pair (file only), after a durable pointer moved for FUA or flush.
+  // Writes the given ADUs' data and info pages to the file's disk and waits for them
+  // (sync_file_range, file only), without the journal commit and cache flush that make them
+  // durable: a SyncSb after one or more of these makes them all durable with one flush.
+  void WriteBack(uint64_t first_physical_adu, uint64_t count);
+  // msync of one SB record pair (file only): the record, and everything written back
+  // before, is durable on the host's disk when it returns (ext4 commits the inode's journal
+  // and flushes the disk's cache once per call).
   void SyncSb(uint64_t slot);
   // Makes everything durable (clean close).
   void SyncAll();

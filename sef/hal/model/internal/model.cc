@@ -153,7 +153,9 @@ uint64_t Model::PhysicalAdu(const Vd& vd, uint32_t sb, uint32_t offset) const {
 }
 
 void Model::SyncAdus(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to) {
-  ForEachRun(vd, sb, from, to, [this](uint64_t first, uint32_t n) { media_->Sync(first, n); });
+  if (from >= to) return;
+  ForEachRun(vd, sb, from, to, [this](uint64_t first, uint32_t n) { media_->WriteBack(first, n); });
+  media_->SyncSb(Slot(vd, sb));  // one flush for every run written back
 }
 
 // ---- recovery ---------------------------------------------------------------------------------
@@ -385,6 +387,7 @@ Outcome Model::SetSbState(Domain& d, uint32_t id, SbState to, uint8_t transition
     sb.rec.domain = 0;
     sb.rec.durable = 0;
     sb.written = 0;
+    sb.synced = 0;
     sb.capacity = 0;
     PersistSb(vd, id);
     sb.owner.store(0, std::memory_order_release);

@@ -70,6 +70,7 @@ struct SuperBlock {
   // references (std::max, StrFormat).
   alignas(8) SbRecord rec{};
   uint32_t written = 0;   // write pointer, ADUs
+  uint32_t synced = 0;    // ADUs [0, synced) were made durable by a Commit (RAM state)
   uint32_t capacity = 0;  // ADUs, fixed at allocation (pSLC = 1/4)
   bool free() const { return rec.state == static_cast<uint8_t>(SbState::kFree); }
   SbState state() const { return static_cast<SbState>(rec.state); }
@@ -188,7 +189,8 @@ class Model final : public Controller {
   // [from, to) (one run per die).
   template <typename Fn>
   void ForEachRun(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to, Fn fn) const;
-  // Makes the SB's ADUs [from, to) durable (FUA, flush): one msync per run.
+  // Makes the SB's ADUs [from, to) durable (FUA, flush): each run written back, then one
+  // flush (the SB record's msync).
   void SyncAdus(const Vd& vd, uint32_t sb, uint32_t from, uint32_t to);
 
   // ---- durability of open SBs (power.cc; docs/model.md, "Power loss") ----
@@ -198,9 +200,10 @@ class Model final : public Controller {
   // Raises the SB's durable pointer to `to` and stores its record (volatile cache only; with
   // none every written ADU is durable and the pointer is not kept).
   void Secure(Vd& vd, uint32_t sb, uint32_t to);
-  // FUA, Super Block Flush, NVM Flush: the SB's ADUs [from, written) and its durable pointer
-  // (= written) reach the media (msync of a backing file).
-  void Commit(Vd& vd, uint32_t sb, uint32_t from);
+  // FUA, Super Block Flush, NVM Flush: the SB's ADUs [synced, written) and its durable
+  // pointer (= written) reach the media (a backing file: written back, then two flushes,
+  // data before pointer); nothing when no ADU was written since the last commit.
+  void Commit(Vd& vd, uint32_t sb);
 
   // ---- admin (admin.cc) ----
   Outcome ExecuteAdmin(const Command& c, Completions& out)
@@ -255,7 +258,11 @@ class Model final : public Controller {
   std::optional<Outcome> Allocate(Domain& d, bool pslc, std::optional<uint32_t> sb, SbState state,
                                   uint16_t placement, uint32_t& out_sb)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
+  // Stores one ADU's data and record at the SB's write pointer and advances it.
   void AppendAdu(Domain& d, uint32_t sb, uint64_t ua, const uint8_t* data, const uint8_t* meta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
+  // The record half of AppendAdu: the data at the write pointer is already stored.
+  void RecordAdu(Domain& d, uint32_t sb, uint64_t ua, const uint8_t* meta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
   void FillSbInfo(const Vd& vd, uint32_t sb, uint8_t transition, wire::SbInfoLog& out) const;
 

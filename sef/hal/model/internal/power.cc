@@ -36,12 +36,19 @@ void Model::Secure(Vd& vd, uint32_t id, uint32_t to) {
   PersistSb(vd, id);
 }
 
-void Model::Commit(Vd& vd, uint32_t id, uint32_t from) {
+void Model::Commit(Vd& vd, uint32_t id) {
   SuperBlock& sb = vd.sbs[id];
-  SyncAdus(vd, id, from, sb.written);  // the data first, then the pointer that vouches for it
-  if (!volatile_cache()) return;
-  Secure(vd, id, sb.written);
-  media_->SyncSb(Slot(vd, id));
+  // Nothing written since the last commit: it is all durable already (a flush of several
+  // SBs, most of them unchanged, costs no file sync for those).
+  if (sb.synced >= sb.written) return;
+  // From the last commit on, not from the command's first ADU: the durable pointer below
+  // vouches for every ADU under it, a FUA write's earlier neighbours too.
+  SyncAdus(vd, id, sb.synced, sb.written);  // the data first, then the pointer for it
+  if (volatile_cache()) {
+    Secure(vd, id, sb.written);
+    media_->SyncSb(Slot(vd, id));
+  }
+  sb.synced = sb.written;
 }
 
 // ---- power ------------------------------------------------------------------------------------
@@ -134,6 +141,7 @@ void Model::LoseVolatileTail(Vd& vd, uint32_t id, std::mt19937_64& rng) {
     std::atomic_signal_fence(std::memory_order_release);  // last ADU first, for the compiler too
   }
   sb.written = keep;
+  sb.synced = std::min(sb.synced, keep);
   if (sb.rec.durable != keep) {
     sb.rec.durable = keep;  // what survived a cut is on the media: it survives the next one
     PersistSb(vd, id);
