@@ -465,7 +465,7 @@ void Model::ExpireUnpaired(Completions& out) {
 }
 
 void Model::AbortPending(Domain& d, NvmeStatus status, Completions& out, int64_t since_or_before) {
-  for (auto* pending : {&d.pending_far, &d.pending_nlc}) {
+  for (auto* pending : {&d.pending_writes, &d.pending_copies}) {
     for (auto it = pending->begin(); it != pending->end();) {
       if (it->second.since_nanos > since_or_before) {
         ++it;

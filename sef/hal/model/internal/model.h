@@ -123,8 +123,9 @@ struct Domain {
   uint64_t used_plane_pages ABSL_GUARDED_BY(mu) = 0;
   uint64_t used_pslc_plane_pages ABSL_GUARDED_BY(mu) = 0;
   uint32_t owned ABSL_GUARDED_BY(mu) = 0;
-  std::map<uint32_t, PendingCommand> pending_far ABSL_GUARDED_BY(mu);
-  std::map<uint32_t, PendingCommand> pending_nlc ABSL_GUARDED_BY(mu);
+  // The half of a pair that arrived first (FAR or NLW; NLC or GCR), by NLWID / NLCID.
+  std::map<uint32_t, PendingCommand> pending_writes ABSL_GUARDED_BY(mu);
+  std::map<uint32_t, PendingCommand> pending_copies ABSL_GUARDED_BY(mu);
 };
 
 // The capacity configurations the host defined with Set Features 0xD2.
