@@ -67,11 +67,6 @@ class IovCursor {
 
 bool IsOpen(SbState s) { return s == SbState::kOpenByErase || s == SbState::kOpenByPlacement; }
 
-bool IsFirstOfPair(const cmd::IoRequest& r) {
-  return std::holds_alternative<cmd::FlashAddressRequest>(r) ||
-         std::holds_alternative<cmd::NamelessCopyRequest>(r);
-}
-
 // NLWID or NLCID of a pair's half.
 uint32_t PairId(const cmd::IoRequest& r) {
   if (const auto* v = std::get_if<cmd::FlashAddressRequest>(&r)) return v->nlwid;
@@ -137,6 +132,12 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
     auto& pending = write_pair ? d->pending_writes : d->pending_copies;
     auto it = pending.find(id);
     if (it == pending.end()) {
+      auto& aborted = write_pair ? d->aborted_writes : d->aborted_copies;
+      if (auto a = aborted.find(id); a != aborted.end()) {
+        const bool partner_aborted = a->second.first != is_first;
+        aborted.erase(a);  // a half of the same kind: the host has moved on to a new pair
+        if (partner_aborted) return SequenceError();
+      }
       pending.emplace(id, PendingCommand{clock_->NowNanos(), std::move(done), std::move(r)});
       parked = true;
       return Outcome::Ok();

@@ -459,6 +459,9 @@ void Model::ExpireUnpaired(Completions& out) {
   for (auto& d : domains_) {
     if (d == nullptr) continue;
     MutexLock lock(&d->mu);
+    for (auto* aborted : {&d->aborted_writes, &d->aborted_copies}) {
+      std::erase_if(*aborted, [limit](const auto& a) { return a.second.at_nanos < limit; });
+    }
     AbortPending(*d, Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested).status, out,
                  limit);
   }
@@ -471,6 +474,9 @@ void Model::AbortPending(Domain& d, NvmeStatus status, Completions& out, int64_t
         ++it;
         continue;
       }
+      auto& aborted = pending == &d.pending_writes ? d.aborted_writes : d.aborted_copies;
+      if (aborted.size() >= kMaxAbortedIds) aborted.erase(aborted.begin());
+      aborted[it->first] = {clock_->NowNanos(), IsFirstOfPair(it->second.request)};
       out.emplace_back(std::move(it->second.done), Completion{0, status});
       it = pending->erase(it);
     }
