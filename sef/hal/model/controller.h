@@ -68,7 +68,8 @@ struct ControllerOptions {
   // Time source for open-SB expiry, patrol cycles and unpaired-command timeouts. Not owned;
   // nullptr = the real monotonic clock.
   Clock* clock = nullptr;
-  // A first command of a pair (FAR, NLC) still unpaired after this long is aborted.
+  // The half of a pair (FAR or NLW, NLC or GCR; whichever arrived first) still unpaired after
+  // this long is aborted (Abort Requested).
   int64_t unpaired_timeout_ms = 30'000;
   // The seed of the power-loss choice made when a backing file of a unit with a volatile write
   // cache opens after its previous opener ended without closing it (a power cut: the process

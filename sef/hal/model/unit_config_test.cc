@@ -383,13 +383,23 @@ TEST(Validation, PerfectRequired) {
 }
 
 TEST(Validation, UnimplementedCapabilities) {
-  for (const char* name : {"fragmented", "packed", "mixed", "independent_nlw", "sgl_read",
-                           "sgl_write", "far_nlw_any_queue", "nlc_gcr_any_queue",
-                           "explicit_adu_offset", "sb_by_nlw_and_nlc", "shared_read_fifos"}) {
+  for (const char* name :
+       {"fragmented", "packed", "mixed", "independent_nlw", "sgl_read", "sgl_write",
+        "explicit_adu_offset", "sb_by_nlw_and_nlc", "shared_read_fifos"}) {
     Json j = Base();
     j["capabilities"] = {"perfect", "pslc", name};
     ExpectInvalid(j, "capabilities", std::string("\"") + name + "\"", "not implemented");
   }
+}
+
+// The model pairs FAR+NLW and NLC+GCR in either order, on any queue: bits 9 and 10 may be listed.
+TEST(Validation, AnyQueuePairingMayBeAdvertised) {
+  Json j = Base();
+  j["capabilities"] = {"perfect", "pslc", "far_nlw_any_queue", "nlc_gcr_any_queue"};
+  absl::StatusOr<UnitConfig> c = ParseUnitConfig(j.dump());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->capabilities & (wire::kCapFarNlwAnyQueue | wire::kCapNlcGcrAnyQueue),
+            wire::kCapFarNlwAnyQueue | wire::kCapNlcGcrAnyQueue);
 }
 
 TEST(Validation, UnknownCapability) {

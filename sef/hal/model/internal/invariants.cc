@@ -219,7 +219,7 @@ absl::Status Model::CheckInvariants() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       return Broken("domain %u: default read FIFO %u is not attached to VD %u", id,
                     d->rec.default_read_fifo, d->rec.vd);
     }
-    if (d->pending_far.count(0) != 0 || d->pending_nlc.count(0) != 0) {
+    if (d->pending_writes.count(0) != 0 || d->pending_copies.count(0) != 0) {
       return Broken("domain %u: a pair waits under id 0", id);
     }
     absl::StatusOr<std::optional<DomainRecord>> stored = media_->ReadDomain(i);

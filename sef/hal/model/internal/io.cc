@@ -67,6 +67,23 @@ class IovCursor {
 
 bool IsOpen(SbState s) { return s == SbState::kOpenByErase || s == SbState::kOpenByPlacement; }
 
+// NLWID or NLCID of a pair's half.
+uint32_t PairId(const cmd::IoRequest& r) {
+  if (const auto* v = std::get_if<cmd::FlashAddressRequest>(&r)) return v->nlwid;
+  if (const auto* v = std::get_if<cmd::NamelessWriteRequest>(&r)) return v->nlwid;
+  if (const auto* v = std::get_if<cmd::NamelessCopyRequest>(&r)) return v->nlcid;
+  return std::get<cmd::GetCopyResultRequest>(r).nlcid;
+}
+
+// Completes the half of a pair that waited (through `out`) and returns the current one's
+// outcome. `current_is_first`: the command being executed is the FAR/NLC.
+Outcome Route(bool current_is_first, CompletionCallback waited, const Outcome& first,
+              const Outcome& second, Completions& out) {
+  const Outcome& waited_outcome = current_is_first ? second : first;
+  out.emplace_back(std::move(waited), Completion{waited_outcome.result, waited_outcome.status});
+  return current_is_first ? first : second;
+}
+
 }  // namespace
 
 Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions& out,
@@ -100,40 +117,53 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
     MutexLock lock(&d->mu);
     return Read(*d, *v);
   }
-  // The first command of a pair waits for its second.
-  const bool far = std::holds_alternative<cmd::FlashAddressRequest>(r);
-  if (far || std::holds_alternative<cmd::NamelessCopyRequest>(r)) {
-    const uint32_t id = far ? std::get<cmd::FlashAddressRequest>(r).nlwid
-                            : std::get<cmd::NamelessCopyRequest>(r).nlcid;
-    MutexLock lock(&d->mu);
-    auto& pending = far ? d->pending_far : d->pending_nlc;
-    if (pending.count(id) != 0) return Fail(StatusCodeType::kGeneric, sc::kCommandIdConflict);
-    pending.emplace(id, PendingCommand{clock_->NowNanos(), std::move(done), std::move(r)});
-    parked = true;
-    return Outcome::Ok();
-  }
-  if (const auto* nlw = std::get_if<cmd::NamelessWriteRequest>(&r)) {
-    MutexLock lock(&d->mu);
-    auto it = d->pending_far.find(nlw->nlwid);
-    if (it == d->pending_far.end()) return SequenceError();  // no FAR with this NLWID
-    PendingCommand first = std::move(it->second);
-    d->pending_far.erase(it);
-    Outcome far_outcome;
-    const Outcome o =
-        Write(*d, std::get<cmd::FlashAddressRequest>(first.request), *nlw, far_outcome);
-    out.emplace_back(std::move(first.done), Completion{far_outcome.result, far_outcome.status});
-    return o;
-  }
-  const auto& gcr = std::get<cmd::GetCopyResultRequest>(r);
-  PendingCommand first;
+  // Pairs: FAR+NLW and NLC+GCR, matched by (NSID, NLWID/NLCID). Whichever half arrives
+  // first waits for the other (either order, any queue: capability bits 9 and 10), so a host
+  // whose kernel reorders the two halves (an io_uring command punted to a worker, another
+  // hardware queue) is not failed; the unpaired timeout covers both halves alike.
+  const bool write_pair = std::holds_alternative<cmd::FlashAddressRequest>(r) ||
+                          std::holds_alternative<cmd::NamelessWriteRequest>(r);
+  const bool is_first = std::holds_alternative<cmd::FlashAddressRequest>(r) ||
+                        std::holds_alternative<cmd::NamelessCopyRequest>(r);
+  PendingCommand other;
   {
+    const uint32_t id = PairId(r);
     MutexLock lock(&d->mu);
-    auto it = d->pending_nlc.find(gcr.nlcid);
-    if (it == d->pending_nlc.end()) return SequenceError();  // no NLC with this NLCID
-    first = std::move(it->second);
-    d->pending_nlc.erase(it);
+    auto& pending = write_pair ? d->pending_writes : d->pending_copies;
+    auto it = pending.find(id);
+    if (it == pending.end()) {
+      auto& aborted = write_pair ? d->aborted_writes : d->aborted_copies;
+      if (auto a = aborted.find(id); a != aborted.end()) {
+        const bool partner_aborted = a->second.first != is_first;
+        aborted.erase(a);  // a half of the same kind: the host has moved on to a new pair
+        if (partner_aborted) return SequenceError();
+      }
+      pending.emplace(id, PendingCommand{clock_->NowNanos(), std::move(done), std::move(r)});
+      parked = true;
+      return Outcome::Ok();
+    }
+    // The same half twice under one id (two FARs, two NLWs, ...) is a conflict.
+    if (IsFirstOfPair(it->second.request) == is_first) {
+      return Fail(StatusCodeType::kGeneric, sc::kCommandIdConflict);
+    }
+    other = std::move(it->second);
+    pending.erase(it);
   }
-  const auto& nlc = std::get<cmd::NamelessCopyRequest>(first.request);
+  // `first` and `second` are the FAR/NLC and NLW/GCR; the one that waited completes via `out`.
+  const cmd::IoRequest& first = is_first ? r : other.request;
+  const cmd::IoRequest& second = is_first ? other.request : r;
+  if (write_pair) {
+    Outcome far_outcome;
+    Outcome nlw_outcome;
+    {
+      MutexLock lock(&d->mu);
+      nlw_outcome = Write(*d, std::get<cmd::FlashAddressRequest>(first),
+                          std::get<cmd::NamelessWriteRequest>(second), far_outcome);
+    }
+    return Route(is_first, std::move(other.done), far_outcome, nlw_outcome, out);
+  }
+  const auto& gcr = std::get<cmd::GetCopyResultRequest>(second);
+  const auto& nlc = std::get<cmd::NamelessCopyRequest>(first);
   // A copy may read other domains: lock every domain involved, in id order.
   std::set<uint16_t> ids{d->id.value()};
   if (const auto* list = std::get_if<cmd::CopyList>(&nlc.source)) {
@@ -146,9 +176,8 @@ Outcome Model::ExecuteIo(const Command& c, CompletionCallback& done, Completions
     if (Domain* s = FindDomain(id)) locked.push_back(&s->mu);
   }
   Outcome nlc_outcome;
-  const Outcome o = CopyLocked(locked, *d, nlc, gcr, nlc_outcome);
-  out.emplace_back(std::move(first.done), Completion{nlc_outcome.result, nlc_outcome.status});
-  return o;
+  const Outcome gcr_outcome = CopyLocked(locked, *d, nlc, gcr, nlc_outcome);
+  return Route(is_first, std::move(other.done), nlc_outcome, gcr_outcome, out);
 }
 
 // ---- super block management -------------------------------------------------------------------

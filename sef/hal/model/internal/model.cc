@@ -459,18 +459,24 @@ void Model::ExpireUnpaired(Completions& out) {
   for (auto& d : domains_) {
     if (d == nullptr) continue;
     MutexLock lock(&d->mu);
+    for (auto* aborted : {&d->aborted_writes, &d->aborted_copies}) {
+      std::erase_if(*aborted, [limit](const auto& a) { return a.second.at_nanos < limit; });
+    }
     AbortPending(*d, Fail(wire::StatusCodeType::kGeneric, wire::sc::kAbortRequested).status, out,
                  limit);
   }
 }
 
 void Model::AbortPending(Domain& d, NvmeStatus status, Completions& out, int64_t since_or_before) {
-  for (auto* pending : {&d.pending_far, &d.pending_nlc}) {
+  for (auto* pending : {&d.pending_writes, &d.pending_copies}) {
     for (auto it = pending->begin(); it != pending->end();) {
       if (it->second.since_nanos > since_or_before) {
         ++it;
         continue;
       }
+      auto& aborted = pending == &d.pending_writes ? d.aborted_writes : d.aborted_copies;
+      if (aborted.size() >= kMaxAbortedIds) aborted.erase(aborted.begin());
+      aborted[it->first] = {clock_->NowNanos(), IsFirstOfPair(it->second.request)};
       out.emplace_back(std::move(it->second.done), Completion{0, status});
       it = pending->erase(it);
     }

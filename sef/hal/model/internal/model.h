@@ -111,6 +111,16 @@ struct PendingCommand {
   cmd::IoRequest request;
 };
 
+// Whether `r` is the first half of a pair (FAR, NLC).
+inline bool IsFirstOfPair(const cmd::IoRequest& r) {
+  return std::holds_alternative<cmd::FlashAddressRequest>(r) ||
+         std::holds_alternative<cmd::NamelessCopyRequest>(r);
+}
+
+// Aborted pair ids a domain remembers at most (Domain::aborted_writes / _copies); the one
+// with the lowest id goes first. A host has at most a few hundred pairs in flight.
+inline constexpr size_t kMaxAbortedIds = 4096;
+
 struct Domain {
   QosDomainId id;
   Vd* vd = nullptr;
@@ -123,8 +133,18 @@ struct Domain {
   uint64_t used_plane_pages ABSL_GUARDED_BY(mu) = 0;
   uint64_t used_pslc_plane_pages ABSL_GUARDED_BY(mu) = 0;
   uint32_t owned ABSL_GUARDED_BY(mu) = 0;
-  std::map<uint32_t, PendingCommand> pending_far ABSL_GUARDED_BY(mu);
-  std::map<uint32_t, PendingCommand> pending_nlc ABSL_GUARDED_BY(mu);
+  // The half of a pair that arrived first (FAR or NLW; NLC or GCR), by NLWID / NLCID.
+  std::map<uint32_t, PendingCommand> pending_writes ABSL_GUARDED_BY(mu);
+  std::map<uint32_t, PendingCommand> pending_copies ABSL_GUARDED_BY(mu);
+  // Ids whose waiting half was aborted (unpaired timeout, AbortOutstanding), for one more
+  // timeout: its partner, if it still comes, fails at once instead of waiting for a command
+  // that has completed.
+  struct Aborted {
+    int64_t at_nanos = 0;
+    bool first = false;  // the aborted half was the FAR / NLC
+  };
+  std::map<uint32_t, Aborted> aborted_writes ABSL_GUARDED_BY(mu);
+  std::map<uint32_t, Aborted> aborted_copies ABSL_GUARDED_BY(mu);
 };
 
 // The capacity configurations the host defined with Set Features 0xD2.

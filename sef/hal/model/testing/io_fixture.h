@@ -70,6 +70,21 @@ class IoTest : public ::testing::Test {
     std::memcpy(&arr, last_arr_->data(), sizeof(arr));
     return arr;
   }
+  // The second half submitted alone (it may wait for its FAR): one ADU of Pattern(lba).
+  ModelHarness::Slot NlwAsync(QosDomainId d, cmd::WriteTarget target, uint32_t nlwid,
+                              uint64_t lba) {
+    std::vector<uint8_t>& data =
+        bufs_.emplace_back(wire::kAduDataBytes, ModelHarness::Pattern(lba));
+    iovs_.push_back(iovec{data.data(), data.size()});
+    cmd::NamelessWriteRequest nlw;
+    nlw.domain = d;
+    nlw.target = target;
+    nlw.start = Ua(lba);
+    nlw.adus = AduCount(1);
+    nlw.nlwid = nlwid;
+    nlw.data = {&iovs_.back(), 1};
+    return h_.SubmitAsync(nlw, h_.FormatOf(d));
+  }
   // The second half: `adus` ADUs of Pattern(lba + i), with metadata unless `no_metadata`.
   Completion Nlw(QosDomainId d, cmd::WriteTarget target, uint32_t nlwid, uint64_t lba,
                  uint32_t adus, bool no_metadata = false) {
@@ -100,6 +115,11 @@ class IoTest : public ::testing::Test {
                                  cmd::MutableBytes::Of(payload)},
         h_.FormatOf(dest));
   }
+  ModelHarness::Slot GcrAsync(QosDomainId dest, uint32_t nlcid) {
+    std::vector<uint8_t>& acr = bufs_.emplace_back(sizeof(wire::AcrHeader) + 16 * 24, 0);
+    return h_.SubmitAsync(cmd::GetCopyResultRequest{dest, nlcid, false, cmd::MutableBytes::Of(acr)},
+                          h_.FormatOf(dest));
+  }
   Completion Gcr(QosDomainId dest, uint32_t nlcid) {
     std::vector<uint8_t>& acr = bufs_.emplace_back(sizeof(wire::AcrHeader) + 16 * 24, 0);
     return h_.Io(cmd::GetCopyResultRequest{dest, nlcid, false, cmd::MutableBytes::Of(acr)},
@@ -117,6 +137,7 @@ class IoTest : public ::testing::Test {
     return out;
   }
 
+  std::deque<iovec> iovs_;                 // of NlwAsync, as bufs_
   std::deque<std::vector<uint8_t>> bufs_;  // outlives h_: parked commands write into it
   std::vector<uint8_t>* last_arr_ = nullptr;
   ModelHarness h_ = ModelHarness::Open("tiny");
