@@ -80,6 +80,10 @@ struct FormatOptions {
 struct MountOptions {
   // 0: the value recorded at format.
   uint64_t checkpoint_interval_adus = 0;
+  // Tests and tools: the background load of the map (docs/ftl.md, "The map loader") does not
+  // start before BlockDevice::ResumeMapLoad(), so requests of blocks whose map page is not
+  // loaded wait. Unmount and the destructor resume it.
+  bool map_load_paused = false;
 };
 
 // A snapshot of the FTL's counters. Counters marked (persisted) survive a remount.
@@ -105,6 +109,10 @@ struct Stats {
   uint64_t write_waits = 0;  // writes that waited for free space (back-pressure)
   uint64_t capacity_warnings = 0, patrols = 0, address_updates = 0;
   uint64_t recovered_adus = 0, recovered_trims = 0;  // replayed by the last Mount
+  // The map (4 bytes per block, in pages of 1024 entries) is loaded after Mount returns:
+  // pages in all, loaded, and failed to load (read error or bad CRC: the requests that need
+  // such a page fail with the cause, and the FTL takes no more updates).
+  uint32_t map_pages = 0, map_pages_loaded = 0, map_pages_failed = 0;
 };
 
 using StatusCallback = absl::AnyInvocable<void(absl::Status) &&>;
@@ -158,6 +166,16 @@ class BlockDevice {
   absl::Status Checkpoint();
 
   Stats GetStats() const;
+  // Waits until the map is loaded (Mount returns before; requests of blocks whose map page
+  // is not loaded yet wait for it). Returns the first page's failure (DataLoss for a bad
+  // page, the device's status for a read error) or OK. Not from an FTL callback.
+  absl::Status WaitUntilMapLoaded();
+  // Starts the map load of a device mounted with MountOptions::map_load_paused.
+  void ResumeMapLoad();
+  // A test hook: waits for the map, then recounts every slot's valid ADUs from the map and
+  // compares them with the counts the FTL keeps (and GC chooses victims by). Internal error
+  // naming each slot that differs. REQUIRES: no write, trim or GC copy in flight.
+  absl::Status DebugCheckValidCounts();
   // Diagnostics: the FTL's internal state as text (requests waiting for space or for their
   // block range, super blocks, streams, journal, flush rounds). For tests and tools that
   // look into a request that never completes; the format is not an interface.
@@ -174,8 +192,9 @@ class BlockDevice {
 //
 // Without `repair`, Check writes nothing. It reads the committed checkpoint (root pointer 0)
 // and what the domain holds, and verifies:
-//  - the checkpoint: the header's magic, version, CRC and geometry against the domain; every
-//    map and slot-table page's generation, page index and CRC;
+//  - the checkpoint: the header's magic, version (1 or 2), CRC and geometry against the
+//    domain; every map, slot-table and (version 2) count page's generation, page index and
+//    CRC; the per-slot counts of version 2 against the entries of the map pages;
 //  - super-block accounting: the checkpoint's SBs and the journal SB it names are held; no SB
 //    is named twice (two slots, or a slot and the checkpoint); slot kinds are known; the
 //    domain holds no more SBs than its quota;
@@ -210,6 +229,7 @@ struct CheckOptions {
 struct CheckReport {
   // From the checkpoint header that was checked.
   uint64_t checkpoint_generation = 0;
+  uint32_t checkpoint_version = 0;  // 2 (per-slot counts, checked against the map) or 1
   uint64_t block_count = 0;
   double overprovisioning_percent = 0;
   uint64_t checkpoint_interval_adus = 0;

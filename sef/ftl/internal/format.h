@@ -8,7 +8,8 @@
 //   Data ADUs       user address (LBA, kDataTag), metadata AduMeta{seq, kDataMetaMagic}.
 //   Journal ADUs    user address (page number, kJournalTag), data JournalPage.
 //   Checkpoint      user address (page index, kCheckpointTag): map pages, slot-table pages,
-//                   then the CheckpointHeader, written in that order into checkpoint SBs.
+//                   (version 2) per-slot count pages, then the CheckpointHeader, written in
+//                   that order into checkpoint SBs.
 //
 // Thread-safety: plain data.
 #ifndef SEF_FTL_INTERNAL_FORMAT_H_
@@ -98,10 +99,19 @@ struct SlotEntry {
 static_assert(sizeof(SlotEntry) == 16);
 inline constexpr uint32_t kSlotEntriesPerPage = kAduBytes / sizeof(SlotEntry);
 
+// ---- per-slot counts (checkpoint version 2) ---------------------------------------------------
+// One u32 per slot: how many entries of this checkpoint's map pages (exactly the pages
+// written, fuzzy as they are) name an ADU of the slot. Mount takes the valid counts of the
+// slots that stand from here instead of a walk over the map (docs/ftl.md, "Recovery").
+inline constexpr uint32_t kCountsPerPage = kAduBytes / sizeof(uint32_t);
+
 // ---- the checkpoint header (one ADU; root pointer 0 holds its flash address) -----------------
 
 inline constexpr uint64_t kCheckpointMagic = 0x31504B434C544653;  // "SFTLCKP1"
-inline constexpr uint32_t kCheckpointVersion = 1;
+// Version 2 (written): adds the per-slot count pages (`count_pages`). Version 1 (read: its
+// map is loaded at mount and walked to count, as before version 2) has none.
+inline constexpr uint32_t kCheckpointVersion = 2;
+inline constexpr uint32_t kCheckpointVersion1 = 1;
 // SBs a checkpoint may span (header included); bounds the domain size (docs/ftl.md).
 inline constexpr uint32_t kMaxCheckpointSbs = 896;
 
@@ -122,12 +132,13 @@ struct CheckpointHeader {
   uint32_t journal_slot;     // 64  the journal SB open at the checkpoint (a slot)
   uint32_t rsvd0;            // 68
   // Layout: pages [0, map_pages) hold the map, [map_pages, map_pages + slot_pages) the slot
-  // table; page i is ADU i % sb_capacity of checkpoint SB sbs[i / sb_capacity]; the header is
-  // page map_pages + slot_pages.
-  uint32_t map_pages;   // 72
-  uint32_t slot_pages;  // 76
-  uint32_t num_sbs;     // 80  entries used in sbs[]
-  uint32_t rsvd1;       // 84
+  // table, then count_pages pages of per-slot counts (version 2; 0 in version 1); page i is
+  // ADU i % sb_capacity of checkpoint SB sbs[i / sb_capacity]; the header is page
+  // map_pages + slot_pages + count_pages.
+  uint32_t map_pages;    // 72
+  uint32_t slot_pages;   // 76
+  uint32_t num_sbs;      // 80  entries used in sbs[]
+  uint32_t count_pages;  // 84  version 2: ceil(slot_count / kCountsPerPage); version 1: 0
   // Counters carried across mounts (Stats).
   uint64_t host_adus_written;       // 88
   uint64_t flash_adus_written;      // 96
@@ -139,6 +150,11 @@ struct CheckpointHeader {
 };
 static_assert(sizeof(CheckpointHeader) == kAduBytes);
 static_assert(offsetof(CheckpointHeader, sbs) == 128);
+static_assert(offsetof(CheckpointHeader, count_pages) == 84);
+
+inline uint32_t CountPagesFor(uint32_t slot_count) {
+  return (slot_count + kCountsPerPage - 1) / kCountsPerPage;
+}
 
 inline uint32_t CheckpointHeaderCrc(const CheckpointHeader& h) {
   CheckpointHeader copy;

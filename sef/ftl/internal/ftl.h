@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <span>
@@ -25,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sef/base/mutex.h"
@@ -116,6 +118,33 @@ inline constexpr int kMaxStreams = 6;
 absl::Status ReadAdus(hal::QosDomain& domain, SuperBlockId sb, uint32_t first, uint32_t count,
                       uint8_t* data, uint8_t* meta);
 
+// Counts, per slot, the entries of `entries` (map values, format.h) that name an ADU of a
+// slot below `slot_count`, adding to counts[slot]. Shared by the checkpointer (format
+// version 2's per-slot counts), recovery of version 1, the test recount and `Check`.
+void CountEntriesPerSlot(const uint32_t* entries, uint64_t n, uint32_t sb_capacity,
+                         uint32_t slot_count, uint32_t* counts);
+
+// One update recovery found since the checkpoint: a data ADU (count 0, its map value) or a
+// trim of `count` blocks from `lba` (value 0).
+struct MapEvent {
+  uint64_t seq;
+  uint64_t lba;
+  uint64_t count;
+  uint32_t value;
+};
+
+// What the map loader (map_load.cc) needs to load the checkpoint's map after Mount returned:
+// where the pages are, which table slots stand, and recovery's updates per map page.
+struct MapLoadPlan {
+  uint32_t version = 0;  // the checkpoint's format version (1: no per-slot counts)
+  uint64_t generation = 0;
+  uint64_t replay_from = 0;               // R
+  std::vector<SuperBlockId> sbs;          // the checkpoint's SBs
+  std::vector<bool> kept;                 // per table slot: it stands
+  std::vector<MapEvent> overlay;          // replay's updates, by map page, then by seq
+  std::vector<uint32_t> overlay_start;    // per map page: its first overlay entry (+1 end)
+};
+
 class Ftl {
  public:
   // lifecycle.cc
@@ -143,6 +172,14 @@ class Ftl {
   // checkpoint.cc: a checkpoint now, waited for. Not from a callback.
   absl::Status CheckpointNow();
   Stats GetStats() const;
+  // map_load.cc: waits until every map page is loaded (or failed to); returns the first
+  // failure (DataLoss or the device's status) or OK. Not from a callback.
+  absl::Status WaitMapLoaded();
+  void ResumeMapLoad();
+  // A test hook: waits for the map, then recounts each slot's valid ADUs from it and compares
+  // them with the counts the FTL keeps. Internal error naming each slot that differs.
+  // REQUIRES: no update in flight.
+  absl::Status DebugCheckValidCounts();
   // debug.cc: the engine's state in text (requests waiting, slots, streams, journal, flush
   // rounds), for diagnosing a hang. Takes mu_ and jmu_.
   std::string DebugState() const;
@@ -318,6 +355,43 @@ class Ftl {
                                                     uint32_t first, uint64_t generation,
                                                     bool fua_last, CheckpointSpace* space);
 
+  // ---- map_load.cc ----
+  // A request that waits for map pages (or for an earlier waiting request it overlaps).
+  struct Parked {
+    enum Kind : uint8_t { kRead, kWrite, kTrim } kind = kRead;
+    uint64_t lba = 0, count = 0;
+    std::span<const iovec> data;
+    bool fua = false;
+    StatusCallback done;
+    bool running = false;  // being started by ServeParked (still orders later requests)
+  };
+  // Sets up the loader's state from `plan` (Recover); every page starts not loaded.
+  void PrepareMapLoad(MapLoadPlan plan);
+  // Marks the whole map loaded with exact counts (Format: an empty map).
+  void MarkMapLoaded();
+  // True when `p` was parked (moved from) or failed at once because a page it needs failed
+  // to load; the request's BeginOp reference then goes with it. False: start it now (`p`
+  // untouched).
+  bool Park(Parked& p) ABSL_LOCKS_EXCLUDED(load_mu_);
+  // Starts the parked requests that may go now, in the order they were submitted.
+  void ServeParked() ABSL_LOCKS_EXCLUDED(load_mu_);
+  bool PagesLoadedLocked(uint64_t lba, uint64_t count, absl::Status* failed) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(load_mu_);
+  // Loads the next batch of pages (wanted ones first); false when none is left.
+  bool LoadNextBatch() ABSL_LOCKS_EXCLUDED(load_mu_);
+  // Reads pages [first, first+n) (one checkpoint SB), verifies them, applies the stale rule
+  // and the overlay, adjusts the valid counts, and marks them loaded or failed.
+  void LoadPages(uint32_t first, uint32_t n);
+  void LoadAll();  // the mount thread: every page now (version 1, or a new journal)
+  void FinishMapLoad() ABSL_LOCKS_EXCLUDED(load_mu_, mu_);
+  void LoaderLoop();
+  void StartRead(Lba lba, uint32_t count, std::span<const iovec> data, StatusCallback done);
+  void StartWrite(Lba lba, uint32_t count, std::span<const iovec> data, bool fua,
+                  StatusCallback done);
+  void StartTrim(Lba lba, uint64_t count, StatusCallback done);
+  // Sets valid_ of every slot from a count over the whole map (version 1 mounts).
+  void RecountValid();
+
   // ---- recovery.cc ----
   absl::Status Recover(FlashAddress header_address, const MountOptions& options);
   absl::Status ReadAdus(SuperBlockId sb, uint32_t first, uint32_t count, uint8_t* data,
@@ -333,11 +407,39 @@ class Ftl {
   uint64_t format_interval_ = 0;    // the checkpoint interval recorded at format
   bool journal_continues_ = false;  // recovery: the journal goes on in its last SB
 
-  std::unique_ptr<std::atomic<uint32_t>[]> map_;      // block_count entries (format.h)
+  struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+  };
+  // block_count entries (format.h), in whole map pages; calloc'd (AllocateArrays).
+  std::unique_ptr<std::atomic<uint32_t>[], FreeDeleter> map_;
   std::unique_ptr<std::atomic<uint32_t>[]> valid_;    // per slot: >= map entries into it
   std::unique_ptr<std::atomic<uint32_t>[]> pins_;     // per slot: reads in flight
   std::unique_ptr<std::atomic<uint32_t>[]> slot_sb_;  // per slot: its SuperBlockId (reads)
   std::atomic<uint64_t> next_seq_{1};
+
+  // The map loader (map_load.cc). map_ready_: every page loaded and nothing parked, so a
+  // request need not look at page states. Page states: kPageNotLoaded, kPageLoaded,
+  // kPageFailed (written under load_mu_, read with or without it).
+  static constexpr uint8_t kPageNotLoaded = 0, kPageLoaded = 1, kPageFailed = 2;
+  std::atomic<bool> map_ready_{false};
+  std::unique_ptr<std::atomic<uint8_t>[]> page_state_;
+  MapLoadPlan load_plan_;  // set before the loader starts; read by it only
+  mutable Mutex load_mu_;  // a leaf: nothing else is taken while it is held
+  std::deque<Parked> parked_ ABSL_GUARDED_BY(load_mu_);
+  std::deque<uint32_t> wanted_ ABSL_GUARDED_BY(load_mu_);  // pages parked requests need
+  uint32_t next_page_ ABSL_GUARDED_BY(load_mu_) = 0;       // the sequential scan's position
+  uint32_t pages_left_ ABSL_GUARDED_BY(load_mu_) = 0;      // not loaded and not being loaded
+  std::vector<bool> loading_ ABSL_GUARDED_BY(load_mu_);     // per page: a batch reads it
+  bool load_done_ ABSL_GUARDED_BY(load_mu_) = true;
+  bool load_paused_ ABSL_GUARDED_BY(load_mu_) = false;
+  bool load_stop_ ABSL_GUARDED_BY(load_mu_) = false;
+  absl::Status load_status_ ABSL_GUARDED_BY(load_mu_);  // the first page that failed
+  absl::flat_hash_map<uint32_t, absl::Status> failed_pages_ ABSL_GUARDED_BY(load_mu_);
+  CondVar load_cv_;
+  std::thread loader_;
+  // Counts exact: every page loaded. Until then no slot is found empty (its count may still
+  // miss replayed entries of pages not loaded), GC picks no victim and no checkpoint starts.
+  bool map_loaded_ ABSL_GUARDED_BY(mu_) = false;
 
   RangeLock range_lock_;
   std::atomic<bool> accepting_{false};
@@ -433,6 +535,7 @@ class Ftl {
     std::atomic<uint64_t> internal_flushes{0}, write_waits{0};
     std::atomic<uint64_t> capacity_warnings{0}, patrols{0}, address_updates{0};
     std::atomic<uint64_t> recovered_adus{0}, recovered_trims{0};
+    std::atomic<uint64_t> map_pages_loaded{0}, map_pages_failed{0};
   };
   Counters counters_;
 };

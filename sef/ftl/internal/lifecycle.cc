@@ -8,6 +8,8 @@
 // with a clear message; never a domain that looks foreign.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <type_traits>
 
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
@@ -92,6 +94,7 @@ Ftl::~Ftl() {
   }
   if (mounted) {
     accepting_.store(false, std::memory_order_seq_cst);
+    ResumeMapLoad();  // requests waiting for map pages finish first
     WaitIdle();
     StopThreads();
   }
@@ -126,7 +129,11 @@ absl::Status Ftl::OpenDomain() {
 void Ftl::AllocateArrays() {
   // Whole map pages: recovery reads checkpoint map pages straight into the map. The entries
   // past block_count stay 0 (the checkpoint writes 0 there) and are never used.
-  map_.reset(new std::atomic<uint32_t>[uint64_t{geo_.map_pages()} * kMapEntriesPerPage]());
+  // calloc: fresh pages of the allocator are zero already, so a large map costs nothing
+  // until its pages are loaded (a zeroing `new T[]()` touched every page at every mount).
+  static_assert(std::is_trivially_destructible_v<std::atomic<uint32_t>>);
+  map_.reset(static_cast<std::atomic<uint32_t>*>(
+      std::calloc(uint64_t{geo_.map_pages()} * kMapEntriesPerPage, sizeof(std::atomic<uint32_t>))));
   valid_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
   pins_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
   slot_sb_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
@@ -173,6 +180,7 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Format(hal::Unit* unit, QosDomainId do
   ftl->geo_ = g;
   ftl->format_interval_ = g.checkpoint_interval_adus;
   ftl->AllocateArrays();
+  ftl->MarkMapLoaded();  // an empty map
   SEF_RETURN_IF_ERROR(ftl->StartJournal());
   SEF_RETURN_IF_ERROR(ftl->WriteCheckpoint());  // sets root pointer 0: the format is done
   ftl->StartThreads();
@@ -199,6 +207,13 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Mount(hal::Unit* unit, QosDomainId dom
       return Refuse(domain, c);
   }
   SEF_RETURN_IF_ERROR(ftl->Recover(c.checkpoint, options));
+  // The map loads after Mount returns (map_load.cc), but for a version 1 checkpoint (no
+  // per-slot counts: the whole map is walked to count) and when a new checkpoint must be
+  // written now; a page that fails then fails the mount, as it did before version 2.
+  if (ftl->load_plan_.version < 2 || !ftl->journal_continues_) {
+    ftl->LoadAll();
+    SEF_RETURN_IF_ERROR(ftl->WaitMapLoaded());
+  }
   if (!ftl->journal_continues_) {
     // The journal cannot go on where it stopped: a new one, anchored by a checkpoint.
     SEF_RETURN_IF_ERROR(ftl->StartJournal());
@@ -241,9 +256,13 @@ absl::Status Ftl::Unmount() {
     mounted_ = false;
   }
   accepting_.store(false, std::memory_order_seq_cst);
+  ResumeMapLoad();
   WaitIdle();
+  // A final checkpoint needs the whole map: wait for the loader. If a page failed to load
+  // there is none (the checkpoint in force stays; the next mount replays from it).
+  absl::Status loaded = WaitMapLoaded();
   StopThreads();
-  absl::Status s = WriteCheckpoint();
+  absl::Status s = loaded.ok() ? WriteCheckpoint() : loaded;
   WaitBackgroundIo();
   CloseNotifications();
   domain_.reset();
@@ -260,6 +279,12 @@ void Ftl::StartThreads() {
   allocator_ = std::thread([this] { AllocatorLoop(); });
   gc_ = std::thread([this] { GcLoop(); });
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
+  bool load = false;
+  {
+    MutexLock lock(&load_mu_);
+    load = !load_done_;
+  }
+  if (load) loader_ = std::thread([this] { LoaderLoop(); });
 }
 
 void Ftl::StopThreads() {
@@ -271,6 +296,12 @@ void Ftl::StopThreads() {
     checkpoint_cv_.SignalAll();
     checkpoint_done_cv_.SignalAll();
   }
+  {
+    MutexLock lock(&load_mu_);
+    load_stop_ = true;
+    load_cv_.SignalAll();
+  }
+  if (loader_.joinable()) loader_.join();
   if (allocator_.joinable()) allocator_.join();
   if (gc_.joinable()) gc_.join();
   if (checkpointer_.joinable()) checkpointer_.join();
@@ -342,6 +373,9 @@ Stats Ftl::GetStats() const {
   st.address_updates = counters_.address_updates.load(std::memory_order_relaxed);
   st.recovered_adus = counters_.recovered_adus.load(std::memory_order_relaxed);
   st.recovered_trims = counters_.recovered_trims.load(std::memory_order_relaxed);
+  st.map_pages = geo_.map_pages();
+  st.map_pages_loaded = counters_.map_pages_loaded.load(std::memory_order_relaxed);
+  st.map_pages_failed = counters_.map_pages_failed.load(std::memory_order_relaxed);
   MutexLock lock(&mu_);
   st.total_sbs = geo_.quota_sbs;
   st.held_sbs = held_sbs_;

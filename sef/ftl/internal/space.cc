@@ -303,6 +303,9 @@ void Ftl::CloseSlots(const std::vector<uint32_t>& slots) {
 }
 
 void Ftl::MaybeEmptyLocked(uint32_t slot) {
+  // While the map loads a count may still miss replayed entries of pages not loaded: no slot
+  // is empty before FinishMapLoad (map_load.cc), which looks at every slot.
+  if (!map_loaded_) return;
   Slot& s = slots_[slot];
   if (s.state == SlotState::kClosed && IsData(s.kind) &&
       valid_[slot].load(std::memory_order_acquire) == 0) {
