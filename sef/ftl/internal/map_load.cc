@@ -346,6 +346,7 @@ void Ftl::LoadPages(uint32_t first, uint32_t n) {
 }
 
 void Ftl::LoadAll() {
+  ResumeMapLoad();  // Mount needs it now, whatever MountOptions::map_load_paused says
   while (LoadNextBatch()) {
   }
   if (load_plan_.version < 2) RecountValid();
