@@ -377,12 +377,19 @@ class Ftl {
   void ServeParked() ABSL_LOCKS_EXCLUDED(load_mu_);
   bool PagesLoadedLocked(uint64_t lba, uint64_t count, absl::Status* failed) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(load_mu_);
+  // Marks every page not loaded yet failed with `s`.
+  void FailAllPages(const absl::Status& s);
   // Loads the next batch of pages (wanted ones first); false when none is left.
   bool LoadNextBatch() ABSL_LOCKS_EXCLUDED(load_mu_);
   // Reads pages [first, first+n) (one checkpoint SB), verifies them, applies the stale rule
   // and the overlay, adjusts the valid counts, and marks them loaded or failed.
   void LoadPages(uint32_t first, uint32_t n);
   void LoadAll();  // the mount thread: every page now (version 1, or a new journal)
+  // The first thing the loader does (before any map page): lists the SBs the domain holds,
+  // drops table slots whose SB is no longer held (released behind the FTL's back: their
+  // entries become stale), closes data SBs left open, releases what no rule claims, sets
+  // held_sbs_ and lets allocations go on. A failure to list fails the map load.
+  void SettleHeldSbs();
   void FinishMapLoad() ABSL_LOCKS_EXCLUDED(load_mu_, mu_);
   void LoaderLoop();
   void StartRead(Lba lba, uint32_t count, std::span<const iovec> data, StatusCallback done);
@@ -440,6 +447,9 @@ class Ftl {
   // Counts exact: every page loaded. Until then no slot is found empty (its count may still
   // miss replayed entries of pages not loaded), GC picks no victim and no checkpoint starts.
   bool map_loaded_ ABSL_GUARDED_BY(mu_) = false;
+  // After a mount, false until SettleHeldSbs has listed what the domain holds: held_sbs_
+  // counts what recovery claims, and no SB is allocated.
+  bool sbs_settled_ ABSL_GUARDED_BY(mu_) = true;
 
   RangeLock range_lock_;
   std::atomic<bool> accepting_{false};

@@ -28,6 +28,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
@@ -345,8 +347,85 @@ void Ftl::LoadPages(uint32_t first, uint32_t n) {
   FailWaitersLocked(first_failure);
 }
 
+void Ftl::SettleHeldSbs() {
+  {
+    MutexLock lock(&mu_);
+    if (sbs_settled_) return;
+  }
+  absl::StatusOr<std::vector<hal::SuperBlockEntry>> listed = domain_->ListSuperBlocks();
+  if (!listed.ok()) return FailAllPages(listed.status());
+  absl::flat_hash_map<uint32_t, hal::SuperBlockState> held;
+  held.reserve(listed->size());
+  for (const hal::SuperBlockEntry& e : *listed) held[e.id.value()] = e.state;
+  std::vector<SuperBlockId> to_close, to_release;
+  {
+    MutexLock lock(&mu_);
+    absl::flat_hash_set<uint32_t> claimed;
+    for (SuperBlockId sb : checkpoint_sbs_) claimed.insert(sb.value());
+    for (uint32_t i = 0; i < slots_.size(); ++i) {
+      const Slot& s = slots_[i];
+      if (s.state == SlotState::kFree) continue;
+      const bool data = s.kind == SlotKind::kUser || s.kind == SlotKind::kGc;
+      auto it = held.find(s.sb.value());
+      if (it == held.end()) {
+        if (!data) continue;
+        // Released without a record: its checkpoint entries are stale (no page is loaded
+        // yet), and the slot is free.
+        Trace("map load: slot %u sb %u is not held", i, s.sb.value());
+        if (i < load_plan_.kept.size()) load_plan_.kept[i] = false;
+        valid_[i].store(0, std::memory_order_relaxed);
+        SetSlotState(i, SlotState::kFree);
+        free_slots_.push_back(i);
+        --held_sbs_;
+        continue;
+      }
+      claimed.insert(s.sb.value());
+      if (data && it->second != hal::SuperBlockState::kClosed) to_close.push_back(s.sb);
+    }
+    for (const auto& [id, state] : held) {
+      if (!claimed.contains(id)) to_release.push_back(SuperBlockId(id));
+    }
+  }
+  for (SuperBlockId sb : to_close) {
+    absl::StatusOr<bool> c = domain_->CloseSuperBlock(sb);
+    if (!c.ok()) DeviceError(c.status());
+  }
+  for (SuperBlockId sb : to_release) {
+    Trace("map load: release unclaimed sb %u", sb.value());
+    if (absl::Status s = domain_->ReleaseSuperBlock(sb); !s.ok()) {
+      DeviceError(s);
+      MutexLock lock(&mu_);
+      ++held_sbs_;  // still held
+    }
+  }
+  MutexLock lock(&mu_);
+  sbs_settled_ = true;
+  allocator_cv_.SignalAll();
+}
+
+void Ftl::FailAllPages(const absl::Status& s) {
+  std::fprintf(stderr, "ftl: QoS domain %u: the map cannot load: %s\n", domain_id_.value(),
+               s.ToString().c_str());
+  {
+    MutexLock lock(&load_mu_);
+    if (load_status_.ok()) load_status_ = OwnCopy(s);
+    for (uint32_t p = 0; p < geo_.map_pages(); ++p) {
+      if (page_state_[p].load(std::memory_order_relaxed) != kPageNotLoaded) continue;
+      failed_pages_[p] = OwnCopy(s);
+      page_state_[p].store(kPageFailed, std::memory_order_release);
+      counters_.map_pages_failed.fetch_add(1, std::memory_order_relaxed);
+      --pages_left_;
+    }
+    next_page_ = geo_.map_pages();
+  }
+  MutexLock lock(&mu_);
+  if (failed_.ok()) failed_ = OwnCopy(s);
+  FailWaitersLocked(s);
+}
+
 void Ftl::LoadAll() {
   ResumeMapLoad();  // Mount needs it now, whatever MountOptions::map_load_paused says
+  SettleHeldSbs();
   while (LoadNextBatch()) {
   }
   if (load_plan_.version < 2) RecountValid();
@@ -381,6 +460,7 @@ void Ftl::FinishMapLoad() {
 }
 
 void Ftl::LoaderLoop() {
+  SettleHeldSbs();
   while (LoadNextBatch()) ServeParked();
   bool stopped = false;
   {

@@ -170,18 +170,16 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     }
   }
 
-  // ---- what the domain holds ----
-  SEF_ASSIGN_OR_RETURN(std::vector<hal::SuperBlockEntry> listed, domain_->ListSuperBlocks());
-  absl::flat_hash_map<uint32_t, hal::SuperBlockState> held;
-  held.reserve(listed.size());
-  for (const hal::SuperBlockEntry& e : listed) held[e.id.value()] = e.state;
-
   // ---- the journal since the checkpoint ----
+  // The list of every SB the domain holds (one admin command, but its cost grows with the
+  // domain) is taken by the map loader after Mount returned (SettleHeldSbs, map_load.cc);
+  // here each SB that matters is asked for by itself.
   const SlotEntry& j0 = table[h.journal_slot];
-  if (static_cast<SlotKind>(j0.kind) != SlotKind::kJournal || !held.contains(j0.sb)) {
+  auto journal_gone = [&] {
     return corrupt(
         absl::StrFormat("the journal super block %u the checkpoint names is gone", j0.sb));
-  }
+  };
+  if (static_cast<SlotKind>(j0.kind) != SlotKind::kJournal) return journal_gone();
   struct ChainSb {
     SuperBlockId sb;
     uint32_t serial;
@@ -198,7 +196,13 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     std::vector<JournalPage> jpages;
     std::vector<AduMeta> jmeta;
     for (;;) {
-      SEF_ASSIGN_OR_RETURN(hal::SuperBlockDetails info, domain_->GetSuperBlockInfo(sb));
+      absl::StatusOr<hal::SuperBlockDetails> got = domain_->GetSuperBlockInfo(sb);
+      if (!got.ok()) {
+        return chain.empty() && got.status().code() == absl::StatusCode::kNotFound
+                   ? journal_gone()
+                   : got.status();
+      }
+      const hal::SuperBlockDetails& info = *got;
       chain.push_back({sb, serial, info.written_adus,
                        info.state == hal::SuperBlockState::kOpenByErase ||
                            info.state == hal::SuperBlockState::kOpenByWrite});
@@ -228,7 +232,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
           }
         }
       }
-      if (!next.has_value() || !held.contains(next->sb)) break;
+      if (!next.has_value()) break;
       absl::StatusOr<hal::SuperBlockDetails> ninfo =
           domain_->GetSuperBlockInfo(SuperBlockId(next->sb));
       if (!ninfo.ok() || ninfo->erase_serial != static_cast<uint32_t>(next->a)) break;
@@ -273,11 +277,13 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     const SlotEntry& e = table[i];
     const auto kind = static_cast<SlotKind>(e.kind);
     if (kind != SlotKind::kUser && kind != SlotKind::kGc) continue;
-    const bool stale = (e.flags & kSlotPendingRelease) != 0 || !held.contains(e.sb) ||
-                       post.contains(e.sb) || chain_ids.contains(e.sb);
+    // (An SB no longer held without a record, released behind the FTL's back, is found by
+    // SettleHeldSbs before any map page loads.)
+    const bool stale = (e.flags & kSlotPendingRelease) != 0 || post.contains(e.sb) ||
+                       chain_ids.contains(e.sb);
     if (stale) {
-      Trace("recovery: table slot %u sb %u stale (pending %d held %d record %d)", i, e.sb,
-            (e.flags & kSlotPendingRelease) != 0, held.contains(e.sb), post.contains(e.sb));
+      Trace("recovery: table slot %u sb %u stale (pending %d record %d)", i, e.sb,
+            (e.flags & kSlotPendingRelease) != 0, post.contains(e.sb));
       continue;
     }
     kept[i] = true;
@@ -295,17 +301,21 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     uint32_t serial;
     SlotKind kind;
     uint8_t stream;
+    bool open;  // to close
   };
   std::vector<Found> found;  // data SBs allocated since the checkpoint
   for (const auto& [id, p] : post) {
     if (!p.allocated || (p.kind != SlotKind::kUser && p.kind != SlotKind::kGc)) continue;
-    if (!held.contains(id) || chain_ids.contains(id)) continue;
-    SEF_ASSIGN_OR_RETURN(hal::SuperBlockDetails info, domain_->GetSuperBlockInfo(SuperBlockId(id)));
-    if (info.erase_serial != p.serial) continue;  // erased again, unrecorded: an orphan
+    if (chain_ids.contains(id)) continue;
+    absl::StatusOr<hal::SuperBlockDetails> info = domain_->GetSuperBlockInfo(SuperBlockId(id));
+    if (!info.ok() && info.status().code() == absl::StatusCode::kNotFound) continue;  // released
+    if (!info.ok()) return info.status();
+    if (info->erase_serial != p.serial) continue;  // erased again, unrecorded: an orphan
     if (free_numbers.empty()) return corrupt("more super blocks than slots");
     const uint32_t slot = free_numbers.back();
     free_numbers.pop_back();
-    found.push_back({slot, SuperBlockId(id), p.serial, p.kind, p.stream});
+    found.push_back({slot, SuperBlockId(id), p.serial, p.kind, p.stream,
+                     info->state != hal::SuperBlockState::kClosed});
     Trace("recovery: sb %u allocated since, slot %u", id, slot);
     claimed.insert(id);
     scans.push_back({slot, SuperBlockId(id), 0});
@@ -316,7 +326,19 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   {
     std::vector<AduMeta> metas;
     for (const Scan& s : scans) {
-      SEF_ASSIGN_OR_RETURN(hal::SuperBlockDetails info, domain_->GetSuperBlockInfo(s.sb));
+      absl::StatusOr<hal::SuperBlockDetails> got = domain_->GetSuperBlockInfo(s.sb);
+      if (!got.ok() && got.status().code() == absl::StatusCode::kNotFound && s.slot < h.slot_count &&
+          kept[s.slot]) {
+        // A table slot's SB released without a record (behind the FTL's back): its entries
+        // are stale.
+        Trace("recovery: table slot %u sb %u not held", s.slot, s.sb.value());
+        kept[s.slot] = false;
+        claimed.erase(s.sb.value());
+        free_numbers.push_back(s.slot);
+        continue;
+      }
+      if (!got.ok()) return got.status();
+      const hal::SuperBlockDetails& info = *got;
       const uint32_t to = std::min(info.written_adus, geo_.sb_capacity);
       const uint32_t from = std::min(s.from, to);
       if (from == to) continue;
@@ -397,20 +419,13 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   counters_.recovered_adus.store(events.size() - trims, std::memory_order_relaxed);
   counters_.recovered_trims.store(trims, std::memory_order_relaxed);
 
-  // ---- release what no rule claims ----
-  uint32_t held_count = 0;
-  for (const auto& [id, state] : held) {
-    if (claimed.contains(id)) {
-      ++held_count;
-      continue;
-    }
-    Trace("recovery: release unclaimed sb %u", id);
-    SEF_RETURN_IF_ERROR(domain_->ReleaseSuperBlock(SuperBlockId(id)));
-  }
-
   // ---- the in-RAM state ----
+  // Counted as held: what the rules claim. SettleHeldSbs (map_load.cc) corrects it by the
+  // list of what the domain holds, releases the rest and closes what was left open; until
+  // then no SB is allocated.
   MutexLock lock(&mu_);
-  held_sbs_ = held_count;
+  held_sbs_ = static_cast<uint32_t>(claimed.size());
+  sbs_settled_ = false;
   checkpoint_sbs_ = checkpoint_sbs;
   checkpoint_generation_ = h.generation;
   auto set_up = [this](uint32_t slot, SuperBlockId sb, uint32_t serial, SlotKind kind,
@@ -431,13 +446,11 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     set_up(i, SuperBlockId(table[i].sb), table[i].serial, static_cast<SlotKind>(table[i].kind),
            table[i].stream);
     SetSlotState(i, SlotState::kClosed);
-    const hal::SuperBlockState st = held[table[i].sb];
-    if (st != hal::SuperBlockState::kClosed) to_close.push_back(SuperBlockId(table[i].sb));
   }
   for (const Found& f : found) {
     set_up(f.slot, f.sb, f.serial, f.kind, f.stream);
     SetSlotState(f.slot, SlotState::kClosed);
-    if (held[f.sb.value()] != hal::SuperBlockState::kClosed) to_close.push_back(f.sb);
+    if (f.open) to_close.push_back(f.sb);
   }
   // Journal SBs: the last of the chain goes on, the others retire with the next checkpoint.
   std::vector<uint32_t> journal_slots;

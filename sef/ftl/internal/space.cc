@@ -81,7 +81,9 @@ uint32_t Ftl::ReserveFor(SlotKind kind) const {
 }
 
 bool Ftl::MayAllocateLocked(SlotKind kind, bool ahead) const {
-  if (free_slots_.empty()) return false;
+  // After a mount, not before the list of what the domain holds has been taken (map_load.cc,
+  // SettleHeldSbs): an SB erased meanwhile could be taken for an unclaimed one and released.
+  if (free_slots_.empty() || !sbs_settled_) return false;
   if (kind == SlotKind::kJournal && journal_sbs_ >= kJournalMaxSbs) return false;
   if (FreeSbsLocked() <= ReserveFor(kind)) return false;
   // Open SBs: the journal may take the last one; data streams leave one for a checkpoint,
