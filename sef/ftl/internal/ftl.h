@@ -145,6 +145,12 @@ struct MapLoadPlan {
   std::vector<uint32_t> overlay_start;    // per map page: its first overlay entry (+1 end)
 };
 
+// Unmaps the map's anonymous memory (Ftl::MapMemory).
+struct MapFree {
+  size_t bytes = 0;
+  void operator()(std::atomic<uint32_t>* p) const;
+};
+
 class Ftl {
  public:
   // lifecycle.cc
@@ -203,6 +209,8 @@ class Ftl {
   // ---- lifecycle.cc ----
   absl::Status OpenDomain();
   void AllocateArrays();
+  using MapPtr = std::unique_ptr<std::atomic<uint32_t>[], MapFree>;
+  static MapPtr MapMemory(uint64_t entries);  // zero-filled, mmap'd
   absl::Status StartJournal();  // a fresh journal SB (format, or a mount that cannot go on)
   void StartThreads();
   void StopThreads();
@@ -414,11 +422,8 @@ class Ftl {
   uint64_t format_interval_ = 0;    // the checkpoint interval recorded at format
   bool journal_continues_ = false;  // recovery: the journal goes on in its last SB
 
-  struct FreeDeleter {
-    void operator()(void* p) const { std::free(p); }
-  };
-  // block_count entries (format.h), in whole map pages; calloc'd (AllocateArrays).
-  std::unique_ptr<std::atomic<uint32_t>[], FreeDeleter> map_;
+  // block_count entries (format.h), in whole map pages, in anonymous memory (MapMemory).
+  std::unique_ptr<std::atomic<uint32_t>[], MapFree> map_;
   std::unique_ptr<std::atomic<uint32_t>[]> valid_;    // per slot: >= map entries into it
   std::unique_ptr<std::atomic<uint32_t>[]> pins_;     // per slot: reads in flight
   std::unique_ptr<std::atomic<uint32_t>[]> slot_sb_;  // per slot: its SuperBlockId (reads)

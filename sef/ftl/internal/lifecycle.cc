@@ -8,6 +8,9 @@
 // with a clear message; never a domain that looks foreign.
 #include <algorithm>
 #include <chrono>
+#include <sys/mman.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <type_traits>
 
@@ -126,14 +129,28 @@ absl::Status Ftl::OpenDomain() {
   return absl::OkStatus();
 }
 
+void MapFree::operator()(std::atomic<uint32_t>* p) const {
+  if (p != nullptr) munmap(p, bytes);
+}
+
+Ftl::MapPtr Ftl::MapMemory(uint64_t entries) {
+  const size_t bytes = std::max<size_t>(1, entries * sizeof(std::atomic<uint32_t>));
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    std::fprintf(stderr, "ftl: cannot map %zu bytes for the map\n", bytes);
+    std::abort();  // as a failed operator new does
+  }
+  return MapPtr(static_cast<std::atomic<uint32_t>*>(p), MapFree{bytes});
+}
+
 void Ftl::AllocateArrays() {
   // Whole map pages: recovery reads checkpoint map pages straight into the map. The entries
   // past block_count stay 0 (the checkpoint writes 0 there) and are never used.
-  // calloc: fresh pages of the allocator are zero already, so a large map costs nothing
-  // until its pages are loaded (a zeroing `new T[]()` touched every page at every mount).
+  // Anonymous memory: its pages are zero until written, so a large map costs nothing until
+  // its pages are loaded (a zeroing `new T[]()`, or calloc from the heap, touched every
+  // page at every mount: a cost that grows with the domain).
   static_assert(std::is_trivially_destructible_v<std::atomic<uint32_t>>);
-  map_.reset(static_cast<std::atomic<uint32_t>*>(
-      std::calloc(uint64_t{geo_.map_pages()} * kMapEntriesPerPage, sizeof(std::atomic<uint32_t>))));
+  map_ = MapMemory(uint64_t{geo_.map_pages()} * kMapEntriesPerPage);
   valid_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
   pins_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
   slot_sb_.reset(new std::atomic<uint32_t>[geo_.slot_count]());

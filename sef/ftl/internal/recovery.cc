@@ -270,9 +270,9 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   };
   std::vector<Scan> scans;
   std::vector<bool> kept(h.slot_count, false);
-  absl::flat_hash_set<uint32_t> claimed;  // SB ids the FTL keeps
-  for (SuperBlockId sb : checkpoint_sbs) claimed.insert(sb.value());
-  for (uint32_t id : chain_ids) claimed.insert(id);
+  // SBs the FTL keeps (each named once: Check verifies it), counted as held until
+  // SettleHeldSbs has the list.
+  uint32_t claimed = static_cast<uint32_t>(checkpoint_sbs.size() + chain_ids.size());
   for (uint32_t i = 0; i < h.slot_count; ++i) {
     const SlotEntry& e = table[i];
     const auto kind = static_cast<SlotKind>(e.kind);
@@ -287,7 +287,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
       continue;
     }
     kept[i] = true;
-    claimed.insert(e.sb);
+    ++claimed;
     if (e.scan_from != kScanNothing) scans.push_back({i, SuperBlockId(e.sb), e.scan_from});
   }
   // Free slot numbers for the SBs found since the checkpoint.
@@ -317,7 +317,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     found.push_back({slot, SuperBlockId(id), p.serial, p.kind, p.stream,
                      info->state != hal::SuperBlockState::kClosed});
     Trace("recovery: sb %u allocated since, slot %u", id, slot);
-    claimed.insert(id);
+    ++claimed;
     scans.push_back({slot, SuperBlockId(id), 0});
   }
 
@@ -333,7 +333,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
         // are stale.
         Trace("recovery: table slot %u sb %u not held", s.slot, s.sb.value());
         kept[s.slot] = false;
-        claimed.erase(s.sb.value());
+        --claimed;
         free_numbers.push_back(s.slot);
         continue;
       }
@@ -424,7 +424,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   // list of what the domain holds, releases the rest and closes what was left open; until
   // then no SB is allocated.
   MutexLock lock(&mu_);
-  held_sbs_ = static_cast<uint32_t>(claimed.size());
+  held_sbs_ = claimed;
   sbs_settled_ = false;
   checkpoint_sbs_ = checkpoint_sbs;
   checkpoint_generation_ = h.generation;
