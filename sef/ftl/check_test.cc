@@ -36,10 +36,10 @@ constexpr const char* kTinyUnit = "model:testdata/units/tiny.json";
 constexpr uint64_t kBlocks = 200;
 
 struct ForgeOptions {
-  int bad_crc_page = -1;       // that page's metadata CRC is made wrong
-  bool keep_counts = false;    // the per-slot counts stay as written (else: recounted)
-  bool as_version1 = false;    // written in format version 1 (no count pages)
-  uint32_t version = 0;        // nonzero: the header names this version
+  int bad_crc_page = -1;     // that page's metadata CRC is made wrong
+  bool keep_counts = false;  // the per-slot counts stay as written (else: recounted)
+  bool as_version1 = false;  // written in format version 1 (no count pages)
+  uint32_t version = 0;      // nonzero: the header names this version
 };
 
 class CheckTest : public ::testing::Test {

@@ -257,16 +257,16 @@ Iops MeasureIops(double fraction_written, int rounds) {
 }
 
 struct Replay {
-  uint64_t written = 0;   // host blocks written since the last checkpoint
-  uint64_t replayed = 0;  // ADUs the mount replayed
-  int restarts = 0;       // automatic checkpoints that restarted the count
-  double seconds = 0;     // the mount: until Mount returns (ready for I/O)
+  uint64_t written = 0;       // host blocks written since the last checkpoint
+  uint64_t replayed = 0;      // ADUs the mount replayed
+  int restarts = 0;           // automatic checkpoints that restarted the count
+  double seconds = 0;         // the mount: until Mount returns (ready for I/O)
   double loaded_seconds = 0;  // from the same start until the whole map is loaded
 };
 
 struct Recovery {
   uint64_t blocks = 0;
-  double clean_seconds = 0;     // a mount after a clean unmount: nothing to replay
+  double clean_seconds = 0;  // a mount after a clean unmount: nothing to replay
   double clean_loaded_seconds = 0;
   std::vector<Replay> replays;  // one per amount asked for
 };

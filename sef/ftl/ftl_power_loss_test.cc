@@ -303,8 +303,8 @@ class FtlPowerLossTest : public ::testing::TestWithParam<Config> {
         ++cuts_;
         ++mount_cuts_;
       }
-      absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(
-          &unit_->unit(), domain_, {.map_load_paused = cut_during_load});
+      absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+          BlockDevice::Mount(&unit_->unit(), domain_, {.map_load_paused = cut_during_load});
       if (d.ok() && cut_during_load) {
         unit_->controller().CutPowerAfter(rng() % 3, rng());
         ++cuts_;

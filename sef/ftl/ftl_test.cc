@@ -228,9 +228,11 @@ TEST_P(FtlTest, RequestsOfMapPagesNotLoadedWaitForThem) {
   {
     std::unique_ptr<BlockDevice> d = FormatOrDie();
     ASSERT_NE(d, nullptr);
-    for (uint64_t lba = 0; lba < 64; ++lba) ASSERT_TRUE(WriteVersion(*d, lba, oracle[lba] = 1).ok());
+    for (uint64_t lba = 0; lba < 64; ++lba)
+      ASSERT_TRUE(WriteVersion(*d, lba, oracle[lba] = 1).ok());
     ASSERT_TRUE(d->Checkpoint().ok());
-    for (uint64_t lba = 8; lba < 16; ++lba) ASSERT_TRUE(WriteVersion(*d, lba, oracle[lba] = 2).ok());
+    for (uint64_t lba = 8; lba < 16; ++lba)
+      ASSERT_TRUE(WriteVersion(*d, lba, oracle[lba] = 2).ok());
     ASSERT_TRUE(d->Trim(Lba(20), 4).ok());
     for (uint64_t lba = 20; lba < 24; ++lba) oracle[lba] = 0;
     ASSERT_TRUE(d->Flush().ok());
@@ -281,7 +283,7 @@ TEST_P(FtlTest, RequestsOfMapPagesNotLoadedWaitForThem) {
   EXPECT_EQ(VersionOf(8, read_before.block(0)), 2u);
   const uint64_t seen = VersionOf(9, read_before.block(1));
   EXPECT_TRUE(seen == 2 || seen == 3 || seen == 4) << seen;  // reads are not ordered
-  oracle[9] = 4;  // the last submitted write wins
+  oracle[9] = 4;                                             // the last submitted write wins
   ExpectContents(dev, oracle);
   EXPECT_EQ(dev.GetStats().map_pages_loaded, dev.GetStats().map_pages);
   EXPECT_TRUE(dev.DebugCheckValidCounts().ok()) << dev.DebugCheckValidCounts();
@@ -295,7 +297,8 @@ TEST_P(FtlTest, UnmountWhileTheMapLoads) {
   {
     std::unique_ptr<BlockDevice> d = FormatOrDie();
     ASSERT_NE(d, nullptr);
-    for (uint64_t lba = 0; lba < 40; ++lba) ASSERT_TRUE(WriteVersion(*d, lba, oracle[lba] = 1).ok());
+    for (uint64_t lba = 0; lba < 40; ++lba)
+      ASSERT_TRUE(WriteVersion(*d, lba, oracle[lba] = 1).ok());
     ASSERT_TRUE(d->Flush().ok());
   }
   for (int round = 0; round < 2; ++round) {

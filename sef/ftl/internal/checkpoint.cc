@@ -160,8 +160,8 @@ absl::Status Ftl::WriteCheckpoint() {
   {
     MutexLock lock(&mu_);
     if (!map_loaded_) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "checkpoint: QoS domain %u: the map is not loaded", domain_id_.value()));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("checkpoint: QoS domain %u: the map is not loaded", domain_id_.value()));
     }
   }
   // ---- 1. barrier ----
@@ -340,9 +340,8 @@ absl::Status Ftl::WriteCheckpoint() {
   h->checkpoints = counters_.checkpoints.load(std::memory_order_relaxed) + 1;
   for (size_t i = 0; i < space.sbs.size(); ++i) h->sbs[i] = space.sbs[i].value();
   h->crc = CheckpointHeaderCrc(*h);
-  absl::StatusOr<FlashAddress> header =
-      WriteCheckpointPages(header_page.data(), 1, map_pages + slot_pages + count_pages, generation,
-                           true, &space);
+  absl::StatusOr<FlashAddress> header = WriteCheckpointPages(
+      header_page.data(), 1, map_pages + slot_pages + count_pages, generation, true, &space);
   if (!header.ok()) return fail(header.status());
   if (space.room > 0) {
     if (absl::StatusOr<bool> c = domain_->CloseSuperBlock(space.sbs.back()); !c.ok()) {

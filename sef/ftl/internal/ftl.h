@@ -138,11 +138,11 @@ struct MapEvent {
 struct MapLoadPlan {
   uint32_t version = 0;  // the checkpoint's format version (1: no per-slot counts)
   uint64_t generation = 0;
-  uint64_t replay_from = 0;               // R
-  std::vector<SuperBlockId> sbs;          // the checkpoint's SBs
-  std::vector<bool> kept;                 // per table slot: it stands
-  std::vector<MapEvent> overlay;          // replay's updates, by map page, then by seq
-  std::vector<uint32_t> overlay_start;    // per map page: its first overlay entry (+1 end)
+  uint64_t replay_from = 0;             // R
+  std::vector<SuperBlockId> sbs;        // the checkpoint's SBs
+  std::vector<bool> kept;               // per table slot: it stands
+  std::vector<MapEvent> overlay;        // replay's updates, by map page, then by seq
+  std::vector<uint32_t> overlay_start;  // per map page: its first overlay entry (+1 end)
 };
 
 // Unmaps the map's anonymous memory (Ftl::MapMemory).
@@ -441,7 +441,7 @@ class Ftl {
   std::deque<uint32_t> wanted_ ABSL_GUARDED_BY(load_mu_);  // pages parked requests need
   uint32_t next_page_ ABSL_GUARDED_BY(load_mu_) = 0;       // the sequential scan's position
   uint32_t pages_left_ ABSL_GUARDED_BY(load_mu_) = 0;      // not loaded and not being loaded
-  std::vector<bool> loading_ ABSL_GUARDED_BY(load_mu_);     // per page: a batch reads it
+  std::vector<bool> loading_ ABSL_GUARDED_BY(load_mu_);    // per page: a batch reads it
   bool load_done_ ABSL_GUARDED_BY(load_mu_) = true;
   bool load_paused_ ABSL_GUARDED_BY(load_mu_) = false;
   bool load_stop_ ABSL_GUARDED_BY(load_mu_) = false;

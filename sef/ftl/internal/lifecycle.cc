@@ -6,10 +6,10 @@
 // checkpoint and only then sets root pointer 0: a crash anywhere before leaves "a block FTL
 // domain whose format did not finish", which MountOrFormat formats again and Mount refuses
 // with a clear message; never a domain that looks foreign.
-#include <algorithm>
-#include <chrono>
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <type_traits>

@@ -113,9 +113,8 @@ bool Ftl::PagesLoadedLocked(uint64_t lba, uint64_t count, absl::Status* failed) 
                      absl::StrFormat("QoS domain %u: map page %u (blocks %u..%u) did not load: %s",
                                      domain_id_.value(), p, p * kMapEntriesPerPage,
                                      (p + 1) * kMapEntriesPerPage - 1, cause.message()));
-      cause.ForEachPayload([&s](absl::string_view url, const absl::Cord& payload) {
-        s.SetPayload(url, payload);
-      });
+      cause.ForEachPayload(
+          [&s](absl::string_view url, const absl::Cord& payload) { s.SetPayload(url, payload); });
       *failed = std::move(s);
       return false;
     }
@@ -199,8 +198,7 @@ void Ftl::ServeParked() {
     } else if (go.kind == Parked::kRead) {
       StartRead(Lba(go.lba), static_cast<uint32_t>(go.count), go.data, std::move(go.done));
     } else if (go.kind == Parked::kWrite) {
-      StartWrite(Lba(go.lba), static_cast<uint32_t>(go.count), go.data, go.fua,
-                 std::move(go.done));
+      StartWrite(Lba(go.lba), static_cast<uint32_t>(go.count), go.data, go.fua, std::move(go.done));
     } else {
       StartTrim(Lba(go.lba), go.count, std::move(go.done));
     }
@@ -251,9 +249,9 @@ void Ftl::LoadPages(uint32_t first, uint32_t n) {
   std::vector<CheckpointPageMeta> metas(n);
   // Read straight into the map (its layout is the pages'; AllocateArrays sizes it in whole
   // pages). Nobody else touches these entries before the pages are marked loaded.
-  absl::Status read = ReadAdus(plan.sbs[first / cap], first % cap, n,
-                               map_bytes + uint64_t{first} * kAduBytes,
-                               reinterpret_cast<uint8_t*>(metas.data()));
+  absl::Status read =
+      ReadAdus(plan.sbs[first / cap], first % cap, n, map_bytes + uint64_t{first} * kAduBytes,
+               reinterpret_cast<uint8_t*>(metas.data()));
   std::vector<absl::Status> result(n);
   for (uint32_t i = 0; i < n; ++i) {
     const uint32_t page = first + i;

@@ -107,8 +107,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
       h.block_count == 0 || uint64_t{h.slot_count} * h.sb_capacity + 1 >= kMapStale ||
       h.map_pages != (h.block_count + kMapEntriesPerPage - 1) / kMapEntriesPerPage ||
       h.slot_pages != (h.slot_count + kSlotEntriesPerPage - 1) / kSlotEntriesPerPage ||
-      h.journal_slot >= h.slot_count ||
-      h.count_pages != (v2 ? CountPagesFor(h.slot_count) : 0)) {
+      h.journal_slot >= h.slot_count || h.count_pages != (v2 ? CountPagesFor(h.slot_count) : 0)) {
     return corrupt(absl::StrFormat(
         "the checkpoint header does not fit the domain (%u ADUs per SB here, %u recorded)",
         geo_.sb_capacity, h.sb_capacity));
@@ -144,8 +143,8 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
       const uint32_t in_sb = p % geo_.sb_capacity;
       const uint32_t n = std::min({batch, total - p, geo_.sb_capacity - in_sb});
       const SuperBlockId sb = checkpoint_sbs[p / geo_.sb_capacity];
-      if (absl::Status s = ReadAdus(sb, in_sb, n, buffer.get(),
-                                    reinterpret_cast<uint8_t*>(metas.data()));
+      if (absl::Status s =
+              ReadAdus(sb, in_sb, n, buffer.get(), reinterpret_cast<uint8_t*>(metas.data()));
           !s.ok()) {
         return corrupt(absl::StrFormat("checkpoint pages %u..%u cannot be read: %s", p, p + n - 1,
                                        s.ToString()));
@@ -198,9 +197,8 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     for (;;) {
       absl::StatusOr<hal::SuperBlockDetails> got = domain_->GetSuperBlockInfo(sb);
       if (!got.ok()) {
-        return chain.empty() && got.status().code() == absl::StatusCode::kNotFound
-                   ? journal_gone()
-                   : got.status();
+        return chain.empty() && got.status().code() == absl::StatusCode::kNotFound ? journal_gone()
+                                                                                   : got.status();
       }
       const hal::SuperBlockDetails& info = *got;
       chain.push_back({sb, serial, info.written_adus,
@@ -279,8 +277,8 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     if (kind != SlotKind::kUser && kind != SlotKind::kGc) continue;
     // (An SB no longer held without a record, released behind the FTL's back, is found by
     // SettleHeldSbs before any map page loads.)
-    const bool stale = (e.flags & kSlotPendingRelease) != 0 || post.contains(e.sb) ||
-                       chain_ids.contains(e.sb);
+    const bool stale =
+        (e.flags & kSlotPendingRelease) != 0 || post.contains(e.sb) || chain_ids.contains(e.sb);
     if (stale) {
       Trace("recovery: table slot %u sb %u stale (pending %d record %d)", i, e.sb,
             (e.flags & kSlotPendingRelease) != 0, post.contains(e.sb));
@@ -327,8 +325,8 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     std::vector<AduMeta> metas;
     for (const Scan& s : scans) {
       absl::StatusOr<hal::SuperBlockDetails> got = domain_->GetSuperBlockInfo(s.sb);
-      if (!got.ok() && got.status().code() == absl::StatusCode::kNotFound && s.slot < h.slot_count &&
-          kept[s.slot]) {
+      if (!got.ok() && got.status().code() == absl::StatusCode::kNotFound &&
+          s.slot < h.slot_count && kept[s.slot]) {
         // A table slot's SB released without a record (behind the FTL's back): its entries
         // are stale.
         Trace("recovery: table slot %u sb %u not held", s.slot, s.sb.value());
@@ -390,12 +388,14 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
       for (uint64_t lba = e.lba; lba < end;) {
         const uint64_t page = lba / kMapEntriesPerPage;
         const uint64_t stop = std::min(end, (page + 1) * kMapEntriesPerPage);
-        f(static_cast<uint32_t>(page), MapEvent{e.seq, lba, e.count == 0 ? 0 : stop - lba, e.value});
+        f(static_cast<uint32_t>(page),
+          MapEvent{e.seq, lba, e.count == 0 ? 0 : stop - lba, e.value});
         lba = stop;
       }
     };
     for (const MapEvent& e : events) {
-      for_each_piece(e, [&plan](uint32_t page, const MapEvent&) { ++plan.overlay_start[page + 1]; });
+      for_each_piece(e,
+                     [&plan](uint32_t page, const MapEvent&) { ++plan.overlay_start[page + 1]; });
     }
     for (uint32_t p = 0; p < pages; ++p) plan.overlay_start[p + 1] += plan.overlay_start[p];
     plan.overlay.resize(plan.overlay_start[pages]);
