@@ -51,7 +51,10 @@ json StatsJson(const ftl::Stats& s) {
           {"patrols", s.patrols},
           {"address_updates", s.address_updates},
           {"recovered_adus", s.recovered_adus},
-          {"recovered_trims", s.recovered_trims}};
+          {"recovered_trims", s.recovered_trims},
+          {"map_pages", s.map_pages},
+          {"map_pages_loaded", s.map_pages_loaded},
+          {"map_pages_failed", s.map_pages_failed}};
 }
 
 absl::StatusOr<double> Overprovisioning(Context& c) {
@@ -101,7 +104,8 @@ json SnapshotJson(QosDomainId id, const Snapshot& s) {
           {"capacity_bytes", s.stats.block_count * ftl::kBlockSize},
           {"overprovisioning_percent", s.format.overprovisioning_percent},
           {"checkpoint_interval_adus", s.format.checkpoint_interval_adus},
-          {"checkpoint_generation", s.format.checkpoint_generation}};
+          {"checkpoint_generation", s.format.checkpoint_generation},
+          {"checkpoint_version", s.format.checkpoint_version}};
 }
 
 std::string ProblemsText(const std::vector<std::string>& problems) {
@@ -155,7 +159,8 @@ absl::Status FtlInfo(Context& c) {
                                    Mib(st.block_count))},
       {"overprovisioning", absl::StrFormat("%g%%", format.overprovisioning_percent)},
       {"checkpoint",
-       absl::StrFormat("generation %u, every %u flash ADUs", format.checkpoint_generation,
+       absl::StrFormat("generation %u (format version %u), every %u flash ADUs",
+                       format.checkpoint_generation, format.checkpoint_version,
                        format.checkpoint_interval_adus)},
       {"host_adus_written", absl::StrCat(st.host_adus_written)},
       {"flash_adus_written",
@@ -186,6 +191,7 @@ absl::Status FtlCheck(Context& c) {
   c.out = {{"qos_domain", id.value()},
            {"consistent", consistent},
            {"checkpoint_generation", r.checkpoint_generation},
+           {"checkpoint_version", r.checkpoint_version},
            {"block_count", r.block_count},
            {"overprovisioning_percent", r.overprovisioning_percent},
            {"checkpoint_pages", r.checkpoint_pages},
@@ -216,12 +222,14 @@ absl::Status FtlCheck(Context& c) {
         id.value(), unit->name(), r.held_sbs, r.quota_sbs);
   } else {
     c.text = absl::StrFormat(
-        "QoS domain %u of %s: checkpoint generation %u, %u blocks, %u pages verified\n"
+        "QoS domain %u of %s: checkpoint generation %u (format version %u), %u blocks, %u pages "
+        "verified\n"
         "map: %u blocks mapped, %u verified, %u stale\n"
         "super blocks: %u held of a quota of %u: %u checkpoint, %u journal, %u data (%u pending "
         "release), %u unclaimed\n"
         "recovery due: %s\n",
-        id.value(), unit->name(), r.checkpoint_generation, r.block_count, r.checkpoint_pages,
+        id.value(), unit->name(), r.checkpoint_generation, r.checkpoint_version, r.block_count,
+        r.checkpoint_pages,
         r.mapped_blocks, r.verified_blocks, r.stale_blocks, r.held_sbs, r.quota_sbs,
         r.checkpoint_sbs, r.journal_sbs, r.data_sbs, r.pending_release_sbs, r.unclaimed_sbs,
         r.needs_recovery ? "yes (the next mount replays what was written since the checkpoint)"

@@ -297,7 +297,7 @@ has "domain list, ftl" "^1 .* ftl +31 32$"
 ok "ftl info" info ftl -u 1 -q 1
 has "ftl info" "^capacity +[0-9]+ blocks of 4096 bytes"
 has "ftl info" "^overprovisioning +30%$"
-has "ftl info" "^checkpoint +generation [0-9]+, every 4096 flash ADUs$"
+has "ftl info" "^checkpoint +generation [0-9]+ \(format version 2\), every 4096 flash ADUs$"
 has "ftl info" "^host_adus_written +200$"
 has "ftl info" "^write_amplification +1\.[0-9]{3}$"
 okj "ftl info json" \
@@ -307,7 +307,7 @@ ok "ftl check" check ftl -u 1 -q 1
 has "ftl check" "^map: 200 blocks mapped, 200 verified, 0 stale$"
 has "ftl check" "^recovery due: no$"
 has "ftl check" "^consistent$"
-okj "ftl check json" '.consistent and .verified_blocks == 200 and .needs_recovery == false and .problems == [] and .repaired == false' \
+okj "ftl check json" '.consistent and .checkpoint_version == 2 and .verified_blocks == 200 and .needs_recovery == false and .problems == [] and .repaired == false' \
   check ftl -u 1 -l "31 32"
 # An unclean stop: flushed, but no final checkpoint.
 "$io" "$U" write --ftl --domain 1 --lba 300 --adus 50 --seed 9 --no-unmount >/dev/null ||
