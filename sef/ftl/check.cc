@@ -159,6 +159,13 @@ bool Checker::ReadCheckpoint(FlashAddress header_address) {
   report.checkpoint_interval_adus = h_.checkpoint_interval_adus;
   report.checkpoint_sbs = h_.num_sbs;
   report.checkpoint_version = h_.version;
+  for (uint32_t i = 0; i < h_.placement_id_count && i < internal::kMaxPlacementIds; ++i) {
+    report.placement_ids.push_back(PlacementId(h_.placement_ids[i]));
+    if (h_.placement_ids[i] >= domain_->placement_ids()) {
+      Problem("the checkpoint records placement id %u; the domain has %u", h_.placement_ids[i],
+              domain_->placement_ids());
+    }
+  }
   const uint64_t pages = uint64_t{h_.map_pages} + h_.slot_pages + h_.count_pages + 1;
   if (h_.sb_capacity != sb_capacity_ || h_.num_sbs == 0 ||
       h_.num_sbs > internal::kMaxCheckpointSbs || h_.block_count == 0 ||
@@ -168,7 +175,8 @@ bool Checker::ReadCheckpoint(FlashAddress header_address) {
       h_.slot_pages !=
           (h_.slot_count + internal::kSlotEntriesPerPage - 1) / internal::kSlotEntriesPerPage ||
       h_.journal_slot >= h_.slot_count || pages > uint64_t{h_.num_sbs} * h_.sb_capacity ||
-      h_.count_pages != (v2 ? internal::CountPagesFor(h_.slot_count) : 0)) {
+      h_.count_pages != (v2 ? internal::CountPagesFor(h_.slot_count) : 0) ||
+      h_.placement_id_count > (v2 ? internal::kMaxPlacementIds : 0)) {
     Problem(
         "the checkpoint header does not fit the domain (%u ADUs per super block here, %u "
         "recorded; %u blocks, %u slots, %u map, %u slot-table and %u count pages in %u super "

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sef/base/crc32c.h"
@@ -394,6 +395,41 @@ TEST_F(CheckTest, AMapPageThatFailsToLoadFailsTheRequestsThatNeedIt) {
   absl::StatusOr<hal::QosDomainInfo> after = unit_->GetQosDomainInfo(domain_);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->root_pointers[0], before->root_pointers[0]);
+}
+
+// FormatOptions::placement_ids: validated against the domain, recorded in every checkpoint
+// (not used by the write path yet).
+TEST_F(CheckTest, PlacementIdsAreValidatedAndRecorded) {
+  absl::StatusOr<std::unique_ptr<hal::QosDomain>> opened = unit_->OpenQosDomain(domain_);
+  ASSERT_TRUE(opened.ok());
+  const uint32_t available = (*opened)->placement_ids();
+  opened->reset();
+  ASSERT_GE(available, 1u);
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Format(
+      unit_.get(), domain_, {.placement_ids = {PlacementId(static_cast<uint16_t>(available))}});
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << d.status();
+  EXPECT_THAT(d.status().message(), HasSubstr(absl::StrFormat("placement id %u", available)));
+  d = BlockDevice::Format(unit_.get(), domain_,
+                          {.placement_ids = {PlacementId(0), PlacementId(0)}});
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << d.status();
+  EXPECT_THAT(d.status().message(), HasSubstr("placement id 0 is named twice"));
+  // Nothing was written by the refused formats.
+  absl::StatusOr<hal::QosDomainInfo> info = unit_->GetQosDomainInfo(domain_);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->root_pointers[0], FlashAddress::Null());
+
+  d = BlockDevice::Format(unit_.get(), domain_, {.placement_ids = {PlacementId(0)}});
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE((*d)->Unmount().ok());
+  for (int mount = 0; mount < 2; ++mount) {  // carried from checkpoint to checkpoint
+    absl::StatusOr<CheckReport> r = Check(unit_.get(), domain_);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_THAT(r->problems, IsEmpty());
+    EXPECT_THAT(r->placement_ids, ElementsAre(PlacementId(0)));
+    d = BlockDevice::Mount(unit_.get(), domain_);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ASSERT_TRUE((*d)->Unmount().ok());
+  }
 }
 
 }  // namespace

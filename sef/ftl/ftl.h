@@ -75,6 +75,11 @@ struct FormatOptions {
   // ADUs written (host, GC and metadata) between two checkpoints; bounds the work a recovery
   // replays. 0: automatic (docs/ftl.md). Recorded at format, overridable at mount.
   uint64_t checkpoint_interval_adus = 0;
+  // The placement ids the FTL may use, each below the domain's QosDomain::placement_ids(),
+  // no id twice, at most 64 (InvalidArgument naming the bad id otherwise). Recorded in the
+  // checkpoint (CheckReport::placement_ids), NOT USED YET: the FTL writes into super blocks
+  // it erased itself and uses no placement id (docs/ftl.md, "Not done").
+  std::vector<PlacementId> placement_ids;
 };
 
 struct MountOptions {
@@ -229,7 +234,8 @@ struct CheckOptions {
 struct CheckReport {
   // From the checkpoint header that was checked.
   uint64_t checkpoint_generation = 0;
-  uint32_t checkpoint_version = 0;  // 2 (per-slot counts, checked against the map) or 1
+  uint32_t checkpoint_version = 0;         // 2 (per-slot counts, checked against the map) or 1
+  std::vector<PlacementId> placement_ids;  // recorded at format (version 2; not used yet)
   uint64_t block_count = 0;
   double overprovisioning_percent = 0;
   uint64_t checkpoint_interval_adus = 0;

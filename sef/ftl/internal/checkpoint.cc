@@ -334,6 +334,9 @@ absl::Status Ftl::WriteCheckpoint() {
   h->slot_pages = slot_pages;
   h->num_sbs = static_cast<uint32_t>(space.sbs.size());
   h->count_pages = count_pages;
+  h->placement_id_count = static_cast<uint16_t>(placement_ids_.size());
+  for (size_t i = 0; i < placement_ids_.size(); ++i)
+    h->placement_ids[i] = placement_ids_[i].value();
   h->host_adus_written = counters_.host_adus_written.load(std::memory_order_relaxed);
   h->flash_adus_written = counters_.flash_adus_written.load(std::memory_order_relaxed) + 1;
   h->gc_copied_adus = counters_.gc_copied_adus.load(std::memory_order_relaxed);

@@ -114,6 +114,9 @@ inline constexpr uint32_t kCheckpointVersion = 2;
 inline constexpr uint32_t kCheckpointVersion1 = 1;
 // SBs a checkpoint may span (header included); bounds the domain size (docs/ftl.md).
 inline constexpr uint32_t kMaxCheckpointSbs = 896;
+// Placement ids a header records (FormatOptions::placement_ids; recorded, not used yet).
+inline constexpr uint32_t kMaxPlacementIds = 64;
+inline constexpr uint32_t kPlacementIdsOffset = 128 + 4 * kMaxCheckpointSbs;
 
 struct CheckpointHeader {
   uint64_t magic;       // 0   kCheckpointMagic
@@ -140,15 +143,21 @@ struct CheckpointHeader {
   uint32_t num_sbs;      // 80  entries used in sbs[]
   uint32_t count_pages;  // 84  version 2: ceil(slot_count / kCountsPerPage); version 1: 0
   // Counters carried across mounts (Stats).
-  uint64_t host_adus_written;       // 88
-  uint64_t flash_adus_written;      // 96
-  uint64_t gc_copied_adus;          // 104
-  uint64_t checkpoints;             // 112
-  uint8_t rsvd2[8];                 // 120
-  uint32_t sbs[kMaxCheckpointSbs];  // 128  SuperBlockIds
-  uint8_t rsvd3[kAduBytes - 128 - 4 * kMaxCheckpointSbs];
+  uint64_t host_adus_written;   // 88
+  uint64_t flash_adus_written;  // 96
+  uint64_t gc_copied_adus;      // 104
+  uint64_t checkpoints;         // 112
+  // Version 2: the placement ids chosen at format (FormatOptions::placement_ids), carried by
+  // every checkpoint; recorded, not used yet (docs/ftl.md). Version 1: 0 (reserved, zero).
+  uint16_t placement_id_count;               // 120
+  uint8_t rsvd2[6];                          // 122
+  uint32_t sbs[kMaxCheckpointSbs];           // 128  SuperBlockIds
+  uint16_t placement_ids[kMaxPlacementIds];  // 3712
+  uint8_t rsvd3[kAduBytes - kPlacementIdsOffset - 2 * kMaxPlacementIds];
 };
 static_assert(sizeof(CheckpointHeader) == kAduBytes);
+static_assert(offsetof(CheckpointHeader, placement_id_count) == 120);
+static_assert(offsetof(CheckpointHeader, placement_ids) == kPlacementIdsOffset);
 static_assert(offsetof(CheckpointHeader, sbs) == 128);
 static_assert(offsetof(CheckpointHeader, count_pages) == 84);
 

@@ -419,8 +419,9 @@ class Ftl {
   const QosDomainId domain_id_;
   std::unique_ptr<hal::QosDomain> domain_;
   Geometry geo_;
-  uint64_t format_interval_ = 0;    // the checkpoint interval recorded at format
-  bool journal_continues_ = false;  // recovery: the journal goes on in its last SB
+  uint64_t format_interval_ = 0;            // the checkpoint interval recorded at format
+  std::vector<PlacementId> placement_ids_;  // recorded at format (not used yet)
+  bool journal_continues_ = false;          // recovery: the journal goes on in its last SB
 
   // block_count entries (format.h), in whole map pages, in anonymous memory (MapMemory).
   std::unique_ptr<std::atomic<uint32_t>[], MapFree> map_;

@@ -178,6 +178,28 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Format(hal::Unit* unit, QosDomainId do
   SEF_RETURN_IF_ERROR(ftl->OpenDomain());
   SEF_ASSIGN_OR_RETURN(DomainContents c, Inspect(*ftl->domain_));
   if (c.holding == Holding::kOther || c.holding == Holding::kForeign) return Refuse(domain, c);
+  // Placement ids: validated and recorded, not used yet (docs/ftl.md, "Not done").
+  const uint32_t available = ftl->domain_->placement_ids();
+  if (options.placement_ids.size() > kMaxPlacementIds) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("format: %u placement ids; the block FTL records at most %u",
+                        options.placement_ids.size(), kMaxPlacementIds));
+  }
+  for (size_t i = 0; i < options.placement_ids.size(); ++i) {
+    const PlacementId id = options.placement_ids[i];
+    if (id.value() >= available) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("format: placement id %u: QoS domain %u has %u placement id%s (0..%u)",
+                          id.value(), domain.value(), available, available == 1 ? "" : "s",
+                          available == 0 ? 0 : available - 1));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (options.placement_ids[j] == id) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("format: placement id %u is named twice", id.value()));
+      }
+    }
+  }
   SEF_ASSIGN_OR_RETURN(
       Geometry g,
       ComputeGeometry(uint64_t{ftl->geo_.quota_sbs} * ftl->geo_.sb_capacity, ftl->geo_.sb_capacity,
@@ -196,6 +218,7 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Format(hal::Unit* unit, QosDomainId do
   for (const hal::SuperBlockEntry& e : sbs) SEF_RETURN_IF_ERROR(d.ReleaseSuperBlock(e.id));
   ftl->geo_ = g;
   ftl->format_interval_ = g.checkpoint_interval_adus;
+  ftl->placement_ids_ = options.placement_ids;
   ftl->AllocateArrays();
   ftl->MarkMapLoaded();  // an empty map
   SEF_RETURN_IF_ERROR(ftl->StartJournal());

@@ -107,7 +107,8 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
       h.block_count == 0 || uint64_t{h.slot_count} * h.sb_capacity + 1 >= kMapStale ||
       h.map_pages != (h.block_count + kMapEntriesPerPage - 1) / kMapEntriesPerPage ||
       h.slot_pages != (h.slot_count + kSlotEntriesPerPage - 1) / kSlotEntriesPerPage ||
-      h.journal_slot >= h.slot_count || h.count_pages != (v2 ? CountPagesFor(h.slot_count) : 0)) {
+      h.journal_slot >= h.slot_count || h.count_pages != (v2 ? CountPagesFor(h.slot_count) : 0) ||
+      h.placement_id_count > (v2 ? kMaxPlacementIds : 0)) {
     return corrupt(absl::StrFormat(
         "the checkpoint header does not fit the domain (%u ADUs per SB here, %u recorded)",
         geo_.sb_capacity, h.sb_capacity));
@@ -118,6 +119,10 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   geo_.reserved_sbs = h.reserved_sbs;
   geo_.checkpoint_sbs = (geo_.checkpoint_pages() + geo_.sb_capacity - 1) / geo_.sb_capacity;
   format_interval_ = h.checkpoint_interval_adus;
+  placement_ids_.clear();
+  for (uint32_t i = 0; i < h.placement_id_count; ++i) {
+    placement_ids_.push_back(PlacementId(h.placement_ids[i]));
+  }
   geo_.checkpoint_interval_adus = options.checkpoint_interval_adus != 0
                                       ? options.checkpoint_interval_adus
                                       : h.checkpoint_interval_adus;
