@@ -3,16 +3,19 @@
 //
 // Files: lifecycle.cc (format, mount, unmount, threads), io.cc (read, write, trim),
 // space.cc (slots, allocation, flush rounds, releases), journal.cc, gc.cc (garbage
-// collection, notifications), checkpoint.cc, recovery.cc.
+// collection, notifications), checkpoint.cc, recovery.cc, map_load.cc (the map loaded after
+// Mount returned; requests waiting for their map pages).
 //
 // Locks, outermost first: mu_ (slots, streams, waiters, flush rounds, threads' work), then
-// jmu_ (the journal). range_lock_ and pool_mu_ are leaves. No lock is held across a HAL call:
+// jmu_ (the journal). range_lock_, load_mu_ and pool_mu_ are leaves. No lock is held across a HAL call:
 // the model completes inline, so a callback may run inside the call. Map entries, valid
 // counts and pins are atomics, read and updated without locks.
 //
 // Threads: the allocator (erases SBs for the user stream and the journal), the garbage
-// collector (victims, copies, releases) and the checkpointer. Each may make synchronous HAL
-// calls; none waits for a thread that waits for it (docs/ftl.md, "Concurrency").
+// collector (victims, copies, releases), the checkpointer and, after a mount until the map
+// is loaded, the map loader (which also starts the requests that waited for map pages). Each
+// may make synchronous HAL calls; none waits for a thread that waits for it (docs/ftl.md,
+// "Concurrency"). The loader waits for nothing but its pages' reads.
 #ifndef SEF_FTL_INTERNAL_FTL_H_
 #define SEF_FTL_INTERNAL_FTL_H_
 
