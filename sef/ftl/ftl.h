@@ -132,9 +132,14 @@ class BlockDevice {
   // options out of range or a domain too small or too large for them; the HAL's errors.
   static absl::StatusOr<std::unique_ptr<BlockDevice>> Format(hal::Unit* unit, QosDomainId domain,
                                                              const FormatOptions& options = {});
-  // Mounts a formatted domain, recovering after a crash or power cut. Errors:
-  // FailedPrecondition when the domain is not a block FTL domain (as Format) or its format
-  // never finished; DataLoss when its checkpoint is corrupt; the HAL's errors.
+  // Mounts a formatted domain, recovering after a crash or power cut. It returns before the
+  // checkpoint's map is loaded (docs/ftl.md, "The map loader"): requests of blocks whose map
+  // page is not loaded yet wait for it; WaitUntilMapLoaded waits for the whole map. Errors:
+  // FailedPrecondition when the domain is not a block FTL domain (as Format), its format
+  // never finished or its checkpoint has a format version other than 1 or 2 (named);
+  // DataLoss when its checkpoint header, slot table or counts are corrupt; the HAL's
+  // errors. A map page that fails to load after Mount returned fails the requests that need
+  // it (DataLoss, or the device's status), and the device then takes no more updates.
   static absl::StatusOr<std::unique_ptr<BlockDevice>> Mount(hal::Unit* unit, QosDomainId domain,
                                                             const MountOptions& options = {});
   // Mounts the domain, or formats it first when it is unconfigured or its format never
