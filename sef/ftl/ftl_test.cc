@@ -290,6 +290,50 @@ TEST_P(FtlTest, RequestsOfMapPagesNotLoadedWaitForThem) {
   ASSERT_TRUE(dev.Unmount().ok());
 }
 
+// A map page whose read fails after Mount returned fails the requests that need it with the
+// device's status (its NVMe status kept), never zeros; the next mount loads it again.
+TEST_P(FtlTest, AMapPageThatDoesNotReadFailsTheRequestsThatNeedIt) {
+  if (GetParam().spec != kTinyUnit) GTEST_SKIP() << "faults are injected on the model only";
+  hal::testing::TestUnitOptions options;
+  options.transport.completion_order = GetParam().order;
+  absl::StatusOr<std::unique_ptr<hal::testing::TestUnit>> t =
+      hal::testing::TestUnit::Open(std::move(options));
+  ASSERT_TRUE(t.ok()) << t.status();
+  absl::StatusOr<QosDomainId> id = (*t)->Provision({.dies_per_super_block = 1});
+  ASSERT_TRUE(id.ok()) << id.status();
+  {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Format(&(*t)->unit(), *id);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ASSERT_TRUE(WriteVersion(**d, 3, 1).ok());
+    ASSERT_TRUE((*d)->Unmount().ok());
+  }
+  const NvmeStatus nvme(2, 0x81, true);
+  {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+        BlockDevice::Mount(&(*t)->unit(), *id, {.map_load_paused = true});
+    ASSERT_TRUE(d.ok()) << d.status();
+    (*t)->SetFaultRule([nvme](const Command& c) -> std::optional<hal::TransportResult> {
+      if (c.opcode() != static_cast<uint8_t>(wire::IoOpcode::kRead)) return std::nullopt;
+      return hal::TransportResult{absl::OkStatus(), nvme, 0};
+    });
+    (*d)->ResumeMapLoad();
+    Buffer b;
+    absl::Status s = (*d)->Read(Lba(3), 1, b.span());
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(NvmeStatusOf(s), nvme) << s;
+    EXPECT_THAT(s.message(), HasSubstr("map page 0"));
+    EXPECT_FALSE((*d)->WaitUntilMapLoaded().ok());
+    EXPECT_GE((*d)->GetStats().map_pages_failed, 1u);
+    (*t)->SetFaultRule(nullptr);
+    EXPECT_FALSE((*d)->Read(Lba(3), 1, b.span()).ok());  // the page stays failed
+    EXPECT_FALSE((*d)->Unmount().ok());                  // and no checkpoint is written
+  }
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(&(*t)->unit(), *id);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(ReadVersion(**d, 3), 1u);
+  ASSERT_TRUE((*d)->Unmount().ok());
+}
+
 // Unmount while the map loads (here: has not started) waits for the requests waiting for
 // pages and for the load, then writes its checkpoint as always.
 TEST_P(FtlTest, UnmountWhileTheMapLoads) {
