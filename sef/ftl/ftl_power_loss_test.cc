@@ -394,6 +394,12 @@ TEST_P(FtlPowerLossTest, RandomCutsOfAMixedWorkload) {
     unit_->controller().CutPowerAfter(~uint64_t{0} >> 1, 0);
     ASSERT_NO_FATAL_FAILURE(Verify(*d, oracle)) << "after cut " << cuts_;
     ASSERT_NO_FATAL_FAILURE(ExpectExactAccounting(*d)) << "after cut " << cuts_;
+    // The valid counts recovery built (the checkpoint's, adjusted as each map page loaded)
+    // are what a recount of the map finds.
+    {
+      const absl::Status counts = d->DebugCheckValidCounts();
+      ASSERT_TRUE(counts.ok()) << "after cut " << cuts_ << ": " << counts;
+    }
     ASSERT_EQ(read_errors_.load(), 0);
     if (std::getenv("FTL_TEST_VERBOSE") != nullptr) {
       const Stats st = d->GetStats();
