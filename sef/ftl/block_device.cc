@@ -54,6 +54,15 @@ uint64_t BlockDevice::block_count() const { return ftl_->block_count(); }
 Stats BlockDevice::GetStats() const { return ftl_->GetStats(); }
 
 std::string BlockDevice::DebugState() const { return ftl_->DebugState(); }
+absl::Status BlockDevice::WaitUntilMapLoaded() {
+  SEF_RETURN_IF_ERROR(Ftl::CheckSynchronousCallAllowed("BlockDevice::WaitUntilMapLoaded"));
+  return ftl_->WaitMapLoaded();
+}
+void BlockDevice::ResumeMapLoad() { ftl_->ResumeMapLoad(); }
+absl::Status BlockDevice::DebugCheckValidCounts() {
+  SEF_RETURN_IF_ERROR(Ftl::CheckSynchronousCallAllowed("BlockDevice::DebugCheckValidCounts"));
+  return ftl_->DebugCheckValidCounts();
+}
 
 void BlockDevice::ReadAsync(Lba lba, uint32_t count, std::span<const iovec> data,
                             StatusCallback done) {

@@ -73,6 +73,7 @@ class Checker {
   CheckpointHeader h_{};
   std::vector<uint32_t> map_;
   std::vector<SlotEntry> table_;
+  std::vector<uint32_t> counts_;  // version 2: the recorded per-slot counts
   absl::flat_hash_map<uint32_t, hal::SuperBlockState> held_;
   std::vector<bool> standing_;     // per slot: a data SB still as the checkpoint saw it
   std::vector<uint32_t> written_;  // per standing slot: ADUs written in its SB
@@ -140,13 +141,15 @@ bool Checker::ReadCheckpoint(FlashAddress header_address) {
             h_.magic);
     return false;
   }
-  if (h_.version != internal::kCheckpointVersion) {
-    Problem("checkpoint format version %u; this FTL knows version %u", h_.version,
-            internal::kCheckpointVersion);
+  if (h_.version != internal::kCheckpointVersion && h_.version != internal::kCheckpointVersion1) {
+    Problem("checkpoint format version %u; this FTL knows versions %u and %u", h_.version,
+            internal::kCheckpointVersion1, internal::kCheckpointVersion);
     return false;
   }
+  const bool v2 = h_.version >= 2;
   if (h_.crc != internal::CheckpointHeaderCrc(h_) || hmeta.crc != Crc32c(page.data(), kAduBytes) ||
-      hmeta.generation != h_.generation || hmeta.page != h_.map_pages + h_.slot_pages) {
+      hmeta.generation != h_.generation ||
+      hmeta.page != uint64_t{h_.map_pages} + h_.slot_pages + h_.count_pages) {
     Problem("the checkpoint header at 0x%x fails its CRC", header_address.raw());
     return false;
   }
@@ -155,7 +158,15 @@ bool Checker::ReadCheckpoint(FlashAddress header_address) {
   report.overprovisioning_percent = h_.op_millipercent / 1000.0;
   report.checkpoint_interval_adus = h_.checkpoint_interval_adus;
   report.checkpoint_sbs = h_.num_sbs;
-  const uint64_t pages = uint64_t{h_.map_pages} + h_.slot_pages + 1;
+  report.checkpoint_version = h_.version;
+  for (uint32_t i = 0; i < h_.placement_id_count && i < internal::kMaxPlacementIds; ++i) {
+    report.placement_ids.push_back(PlacementId(h_.placement_ids[i]));
+    if (h_.placement_ids[i] >= domain_->placement_ids()) {
+      Problem("the checkpoint records placement id %u; the domain has %u", h_.placement_ids[i],
+              domain_->placement_ids());
+    }
+  }
+  const uint64_t pages = uint64_t{h_.map_pages} + h_.slot_pages + h_.count_pages + 1;
   if (h_.sb_capacity != sb_capacity_ || h_.num_sbs == 0 ||
       h_.num_sbs > internal::kMaxCheckpointSbs || h_.block_count == 0 ||
       uint64_t{h_.slot_count} * h_.sb_capacity + 1 >= internal::kMapStale ||
@@ -163,18 +174,22 @@ bool Checker::ReadCheckpoint(FlashAddress header_address) {
           (h_.block_count + internal::kMapEntriesPerPage - 1) / internal::kMapEntriesPerPage ||
       h_.slot_pages !=
           (h_.slot_count + internal::kSlotEntriesPerPage - 1) / internal::kSlotEntriesPerPage ||
-      h_.journal_slot >= h_.slot_count || pages > uint64_t{h_.num_sbs} * h_.sb_capacity) {
+      h_.journal_slot >= h_.slot_count || pages > uint64_t{h_.num_sbs} * h_.sb_capacity ||
+      h_.count_pages != (v2 ? internal::CountPagesFor(h_.slot_count) : 0) ||
+      h_.placement_id_count > (v2 ? internal::kMaxPlacementIds : 0)) {
     Problem(
         "the checkpoint header does not fit the domain (%u ADUs per super block here, %u "
-        "recorded; %u blocks, %u slots, %u map and %u slot-table pages in %u super blocks)",
+        "recorded; %u blocks, %u slots, %u map, %u slot-table and %u count pages in %u super "
+        "blocks)",
         sb_capacity_, h_.sb_capacity, h_.block_count, h_.slot_count, h_.map_pages, h_.slot_pages,
-        h_.num_sbs);
+        h_.count_pages, h_.num_sbs);
     return false;
   }
 
   map_.assign(h_.block_count, 0);
   table_.assign(h_.slot_count, SlotEntry{});
-  const uint32_t total = h_.map_pages + h_.slot_pages;
+  counts_.assign(v2 ? h_.slot_count : 0, 0);
+  const uint32_t total = h_.map_pages + h_.slot_pages + h_.count_pages;
   std::vector<uint8_t> data(size_t{kReadBatch} * kAduBytes);
   std::vector<CheckpointPageMeta> metas(kReadBatch);
   bool ok = true;
@@ -197,7 +212,10 @@ bool Checker::ReadCheckpoint(FlashAddress header_address) {
       const CheckpointPageMeta& m = metas[i];
       if (m.generation != h_.generation || m.page != idx || m.crc != Crc32c(d, kAduBytes)) {
         Problem("checkpoint page %u (%s, super block %u) fails its CRC", idx,
-                idx < h_.map_pages ? "map" : "slot table", sb.value());
+                idx < h_.map_pages                   ? "map"
+                : idx < h_.map_pages + h_.slot_pages ? "slot table"
+                                                     : "slot counts",
+                sb.value());
         ok = false;
         continue;
       }
@@ -207,17 +225,35 @@ bool Checker::ReadCheckpoint(FlashAddress header_address) {
         const uint64_t n_entries =
             std::min<uint64_t>(internal::kMapEntriesPerPage, h_.block_count - base);
         std::memcpy(map_.data() + base, d, n_entries * sizeof(uint32_t));
-      } else {
+      } else if (idx < h_.map_pages + h_.slot_pages) {
         const uint64_t base = uint64_t{idx - h_.map_pages} * internal::kSlotEntriesPerPage;
         const uint64_t n_entries =
             std::min<uint64_t>(internal::kSlotEntriesPerPage, h_.slot_count - base);
         std::memcpy(table_.data() + base, d, n_entries * sizeof(SlotEntry));
+      } else {
+        const uint64_t base =
+            uint64_t{idx - h_.map_pages - h_.slot_pages} * internal::kCountsPerPage;
+        const uint64_t n_entries =
+            std::min<uint64_t>(internal::kCountsPerPage, h_.slot_count - base);
+        std::memcpy(counts_.data() + base, d, n_entries * sizeof(uint32_t));
       }
     }
     p += n;
   }
   if (!ok) return false;
   ++report.checkpoint_pages;  // the header
+  if (v2) {
+    // The per-slot counts recovery starts from: exactly the entries of these map pages.
+    std::vector<uint32_t> recount(h_.slot_count, 0);
+    internal::CountEntriesPerSlot(map_.data(), map_.size(), h_.sb_capacity, h_.slot_count,
+                                  recount.data());
+    for (uint32_t i = 0; i < h_.slot_count; ++i) {
+      if (recount[i] != counts_[i]) {
+        Problem("slot %u: the checkpoint records %u mapped blocks, its map has %u", i, counts_[i],
+                recount[i]);
+      }
+    }
+  }
   return true;
 }
 

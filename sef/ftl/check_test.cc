@@ -7,11 +7,13 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sef/base/crc32c.h"
 #include "sef/ftl/ftl.h"
 #include "sef/ftl/internal/format.h"
+#include "sef/ftl/internal/ftl.h"
 #include "sef/ftl/testing/ftl_testing.h"
 #include "sef/hal/domain_kind.h"
 #include "sef/hal/hal.h"
@@ -33,6 +35,13 @@ using testing::VersionOf;
 
 constexpr const char* kTinyUnit = "model:testdata/units/tiny.json";
 constexpr uint64_t kBlocks = 200;
+
+struct ForgeOptions {
+  int bad_crc_page = -1;     // that page's metadata CRC is made wrong
+  bool keep_counts = false;  // the per-slot counts stay as written (else: recounted)
+  bool as_version1 = false;  // written in format version 1 (no count pages)
+  uint32_t version = 0;      // nonzero: the header names this version
+};
 
 class CheckTest : public ::testing::Test {
  protected:
@@ -73,11 +82,11 @@ class CheckTest : public ::testing::Test {
   }
 
   // Rewrites the committed checkpoint into a fresh super block after `mutate` changed its
-  // map or slot table (`bad_crc_page`: that page's metadata CRC is made wrong), commits it
-  // with root pointer 0 and releases the old checkpoint's super blocks.
+  // map or slot table, commits it with root pointer 0 and releases the old checkpoint's
+  // super blocks.
   void ForgeCheckpoint(
       const std::function<void(std::vector<uint32_t>& map, std::vector<SlotEntry>& table)>& mutate,
-      int bad_crc_page = -1) {
+      ForgeOptions o = {}) {
     absl::StatusOr<std::unique_ptr<hal::QosDomain>> opened = unit_->OpenQosDomain(domain_);
     ASSERT_TRUE(opened.ok()) << opened.status();
     hal::QosDomain& d = **opened;
@@ -86,7 +95,8 @@ class CheckTest : public ::testing::Test {
     CheckpointHeader h;
     ASSERT_TRUE(ReadPage(d, *root, &h).ok());
     const uint32_t sb_capacity = 32;  // tiny.json, one die per super block
-    const uint32_t total = h.map_pages + h.slot_pages;
+    ASSERT_EQ(h.version, internal::kCheckpointVersion);
+    uint32_t total = h.map_pages + h.slot_pages + h.count_pages;
     std::vector<uint8_t> pages(size_t{total} * kAduBytes);
     for (uint32_t p = 0; p < total; ++p) {
       absl::StatusOr<FlashAddress> a =
@@ -103,6 +113,20 @@ class CheckTest : public ::testing::Test {
     std::memcpy(pages.data(), map.data(), map.size() * 4);
     std::memcpy(pages.data() + size_t{h.map_pages} * kAduBytes, table.data(),
                 table.size() * sizeof(SlotEntry));
+    if (!o.keep_counts) {
+      std::vector<uint32_t> counts(size_t{h.count_pages} * internal::kCountsPerPage, 0);
+      internal::CountEntriesPerSlot(map.data(), map.size(), sb_capacity, h.slot_count,
+                                    counts.data());
+      std::memcpy(pages.data() + size_t{h.map_pages + h.slot_pages} * kAduBytes, counts.data(),
+                  counts.size() * 4);
+    }
+    if (o.as_version1) {
+      total -= h.count_pages;
+      pages.resize(size_t{total} * kAduBytes);
+      h.version = internal::kCheckpointVersion1;
+      h.count_pages = 0;
+    }
+    if (o.version != 0) h.version = o.version;
 
     absl::StatusOr<hal::SuperBlockAllocation> sb = d.AllocateSuperBlock();
     ASSERT_TRUE(sb.ok()) << sb.status();
@@ -117,7 +141,7 @@ class CheckTest : public ::testing::Test {
     std::vector<CheckpointPageMeta> meta(total + 1);
     for (uint32_t p = 0; p <= total; ++p) {
       meta[p] = {h.generation, p, Crc32c(pages.data() + size_t{p} * kAduBytes, kAduBytes)};
-      if (static_cast<int>(p) == bad_crc_page) meta[p].crc ^= 1;
+      if (static_cast<int>(p) == o.bad_crc_page) meta[p].crc ^= 1;
     }
     iovec iov{pages.data(), pages.size()};
     hal::WriteOp w;
@@ -246,7 +270,7 @@ TEST_F(CheckTest, FindsABlockMappedToAnotherBlocksAduAndRepairTrimsIt) {
 
 TEST_F(CheckTest, FindsACheckpointPageThatFailsItsCrcAndDoesNotRepairIt) {
   FormatAndWrite();
-  ForgeCheckpoint([](std::vector<uint32_t>&, std::vector<SlotEntry>&) {}, /*bad_crc_page=*/0);
+  ForgeCheckpoint([](std::vector<uint32_t>&, std::vector<SlotEntry>&) {}, {.bad_crc_page = 0});
   absl::StatusOr<CheckReport> r = Check(unit_.get(), domain_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->problems, ElementsAre(HasSubstr("checkpoint page 0 (map, super block")));
@@ -295,6 +319,117 @@ TEST_F(CheckTest, FindsASuperBlockNamedByTwoSlots) {
   absl::StatusOr<CheckReport> r = Check(unit_.get(), domain_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->problems, ElementsAre(HasSubstr("is named by slots")));
+}
+
+TEST_F(CheckTest, FindsPerSlotCountsThatDoNotMatchTheMap) {
+  FormatAndWrite();
+  ForgeCheckpoint([](std::vector<uint32_t>& map, std::vector<SlotEntry>&) { map[3] = 0; },
+                  {.keep_counts = true});
+  absl::StatusOr<CheckReport> r = Check(unit_.get(), domain_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->checkpoint_version, internal::kCheckpointVersion);
+  EXPECT_THAT(r->problems, ElementsAre(AllOf(HasSubstr("the checkpoint records"),
+                                             HasSubstr("mapped blocks, its map has"))));
+}
+
+// A domain whose checkpoint is format version 1 (no per-slot counts) mounts: its map is
+// loaded and walked before Mount returns, and its next checkpoint is version 2.
+TEST_F(CheckTest, MountsAVersion1CheckpointAndWritesVersion2) {
+  FormatAndWrite();
+  ForgeCheckpoint([](std::vector<uint32_t>&, std::vector<SlotEntry>&) {}, {.as_version1 = true});
+  absl::StatusOr<CheckReport> r = Check(unit_.get(), domain_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->checkpoint_version, 1u);
+  EXPECT_THAT(r->problems, IsEmpty());
+  {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(unit_.get(), domain_);
+    ASSERT_TRUE(d.ok()) << d.status();
+    const Stats st = (*d)->GetStats();
+    EXPECT_EQ(st.map_pages_loaded, st.map_pages);  // loaded before Mount returned
+    EXPECT_TRUE((*d)->DebugCheckValidCounts().ok()) << (*d)->DebugCheckValidCounts();
+    ASSERT_TRUE((*d)->Unmount().ok());
+  }
+  EXPECT_EQ(ReadVersion(0), 1u);
+  EXPECT_EQ(ReadVersion(kBlocks - 1), 1u);
+  r = Check(unit_.get(), domain_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->checkpoint_version, internal::kCheckpointVersion);
+  EXPECT_THAT(r->problems, IsEmpty());
+}
+
+TEST_F(CheckTest, RefusesAnUnknownCheckpointVersionNamingIt) {
+  FormatAndWrite();
+  ForgeCheckpoint([](std::vector<uint32_t>&, std::vector<SlotEntry>&) {}, {.version = 7});
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(unit_.get(), domain_);
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kFailedPrecondition) << d.status();
+  EXPECT_THAT(d.status().message(), HasSubstr("checkpoint format version 7"));
+}
+
+// A map page that fails its CRC is found after Mount returned (the map loads then): the
+// requests that need it fail with DataLoss naming the page, never read zeros; the FTL takes
+// no more updates and writes no checkpoint over it.
+TEST_F(CheckTest, AMapPageThatFailsToLoadFailsTheRequestsThatNeedIt) {
+  FormatAndWrite();
+  ForgeCheckpoint([](std::vector<uint32_t>&, std::vector<SlotEntry>&) {}, {.bad_crc_page = 0});
+  absl::StatusOr<hal::QosDomainInfo> before = unit_->GetQosDomainInfo(domain_);
+  ASSERT_TRUE(before.ok());
+  for (int mount = 0; mount < 2; ++mount) {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(unit_.get(), domain_);
+    ASSERT_TRUE(d.ok()) << d.status();
+    Buffer b;
+    absl::Status s = (*d)->Read(Lba(3), 1, b.span());
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(s.message(), AllOf(HasSubstr("map page 0"), HasSubstr("fails its CRC")));
+    EXPECT_EQ((*d)->WaitUntilMapLoaded().code(), absl::StatusCode::kDataLoss);
+    const Stats st = (*d)->GetStats();
+    EXPECT_EQ(st.map_pages_failed, 1u);
+    EXPECT_EQ(st.map_pages_loaded, st.map_pages - 1);
+    FillBlock(3, 9, b.block(0));
+    EXPECT_EQ((*d)->Write(Lba(3), 1, b.span()).code(), absl::StatusCode::kDataLoss);
+    if ((*d)->block_count() > internal::kMapEntriesPerPage) {
+      EXPECT_TRUE((*d)->Read(Lba(internal::kMapEntriesPerPage), 1, b.span()).ok());
+    }
+    EXPECT_EQ((*d)->Unmount().code(), absl::StatusCode::kDataLoss);
+  }
+  // No checkpoint was written over the bad page: the same one is still in force.
+  absl::StatusOr<hal::QosDomainInfo> after = unit_->GetQosDomainInfo(domain_);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->root_pointers[0], before->root_pointers[0]);
+}
+
+// FormatOptions::placement_ids: validated against the domain, recorded in every checkpoint
+// (not used by the write path yet).
+TEST_F(CheckTest, PlacementIdsAreValidatedAndRecorded) {
+  absl::StatusOr<std::unique_ptr<hal::QosDomain>> opened = unit_->OpenQosDomain(domain_);
+  ASSERT_TRUE(opened.ok());
+  const uint32_t available = (*opened)->placement_ids();
+  opened->reset();
+  ASSERT_GE(available, 1u);
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Format(
+      unit_.get(), domain_, {.placement_ids = {PlacementId(static_cast<uint16_t>(available))}});
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << d.status();
+  EXPECT_THAT(d.status().message(), HasSubstr(absl::StrFormat("placement id %u", available)));
+  d = BlockDevice::Format(unit_.get(), domain_,
+                          {.placement_ids = {PlacementId(0), PlacementId(0)}});
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << d.status();
+  EXPECT_THAT(d.status().message(), HasSubstr("placement id 0 is named twice"));
+  // Nothing was written by the refused formats.
+  absl::StatusOr<hal::QosDomainInfo> info = unit_->GetQosDomainInfo(domain_);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->root_pointers[0], FlashAddress::Null());
+
+  d = BlockDevice::Format(unit_.get(), domain_, {.placement_ids = {PlacementId(0)}});
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE((*d)->Unmount().ok());
+  for (int mount = 0; mount < 2; ++mount) {  // carried from checkpoint to checkpoint
+    absl::StatusOr<CheckReport> r = Check(unit_.get(), domain_);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_THAT(r->problems, IsEmpty());
+    EXPECT_THAT(r->placement_ids, ElementsAre(PlacementId(0)));
+    d = BlockDevice::Mount(unit_.get(), domain_);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ASSERT_TRUE((*d)->Unmount().ok());
+  }
 }
 
 }  // namespace

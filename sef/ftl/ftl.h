@@ -75,11 +75,20 @@ struct FormatOptions {
   // ADUs written (host, GC and metadata) between two checkpoints; bounds the work a recovery
   // replays. 0: automatic (docs/ftl.md). Recorded at format, overridable at mount.
   uint64_t checkpoint_interval_adus = 0;
+  // The placement ids the FTL may use, each below the domain's QosDomain::placement_ids(),
+  // no id twice, at most 64 (InvalidArgument naming the bad id otherwise). Recorded in the
+  // checkpoint (CheckReport::placement_ids), NOT USED YET: the FTL writes into super blocks
+  // it erased itself and uses no placement id (docs/ftl.md, "Not done").
+  std::vector<PlacementId> placement_ids;
 };
 
 struct MountOptions {
   // 0: the value recorded at format.
   uint64_t checkpoint_interval_adus = 0;
+  // Tests and tools: the background load of the map (docs/ftl.md, "The map loader") does not
+  // start before BlockDevice::ResumeMapLoad(), so requests of blocks whose map page is not
+  // loaded wait. Unmount and the destructor resume it.
+  bool map_load_paused = false;
 };
 
 // A snapshot of the FTL's counters. Counters marked (persisted) survive a remount.
@@ -105,6 +114,10 @@ struct Stats {
   uint64_t write_waits = 0;  // writes that waited for free space (back-pressure)
   uint64_t capacity_warnings = 0, patrols = 0, address_updates = 0;
   uint64_t recovered_adus = 0, recovered_trims = 0;  // replayed by the last Mount
+  // The map (4 bytes per block, in pages of 1024 entries) is loaded after Mount returns:
+  // pages in all, loaded, and failed to load (read error or bad CRC: the requests that need
+  // such a page fail with the cause, and the FTL takes no more updates).
+  uint32_t map_pages = 0, map_pages_loaded = 0, map_pages_failed = 0;
 };
 
 using StatusCallback = absl::AnyInvocable<void(absl::Status) &&>;
@@ -119,9 +132,14 @@ class BlockDevice {
   // options out of range or a domain too small or too large for them; the HAL's errors.
   static absl::StatusOr<std::unique_ptr<BlockDevice>> Format(hal::Unit* unit, QosDomainId domain,
                                                              const FormatOptions& options = {});
-  // Mounts a formatted domain, recovering after a crash or power cut. Errors:
-  // FailedPrecondition when the domain is not a block FTL domain (as Format) or its format
-  // never finished; DataLoss when its checkpoint is corrupt; the HAL's errors.
+  // Mounts a formatted domain, recovering after a crash or power cut. It returns before the
+  // checkpoint's map is loaded (docs/ftl.md, "The map loader"): requests of blocks whose map
+  // page is not loaded yet wait for it; WaitUntilMapLoaded waits for the whole map. Errors:
+  // FailedPrecondition when the domain is not a block FTL domain (as Format), its format
+  // never finished or its checkpoint has a format version other than 1 or 2 (named);
+  // DataLoss when its checkpoint header, slot table or counts are corrupt; the HAL's
+  // errors. A map page that fails to load after Mount returned fails the requests that need
+  // it (DataLoss, or the device's status), and the device then takes no more updates.
   static absl::StatusOr<std::unique_ptr<BlockDevice>> Mount(hal::Unit* unit, QosDomainId domain,
                                                             const MountOptions& options = {});
   // Mounts the domain, or formats it first when it is unconfigured or its format never
@@ -158,6 +176,16 @@ class BlockDevice {
   absl::Status Checkpoint();
 
   Stats GetStats() const;
+  // Waits until the map is loaded (Mount returns before; requests of blocks whose map page
+  // is not loaded yet wait for it). Returns the first page's failure (DataLoss for a bad
+  // page, the device's status for a read error) or OK. Not from an FTL callback.
+  absl::Status WaitUntilMapLoaded();
+  // Starts the map load of a device mounted with MountOptions::map_load_paused.
+  void ResumeMapLoad();
+  // A test hook: waits for the map, then recounts every slot's valid ADUs from the map and
+  // compares them with the counts the FTL keeps (and GC chooses victims by). Internal error
+  // naming each slot that differs. REQUIRES: no write, trim or GC copy in flight.
+  absl::Status DebugCheckValidCounts();
   // Diagnostics: the FTL's internal state as text (requests waiting for space or for their
   // block range, super blocks, streams, journal, flush rounds). For tests and tools that
   // look into a request that never completes; the format is not an interface.
@@ -174,8 +202,9 @@ class BlockDevice {
 //
 // Without `repair`, Check writes nothing. It reads the committed checkpoint (root pointer 0)
 // and what the domain holds, and verifies:
-//  - the checkpoint: the header's magic, version, CRC and geometry against the domain; every
-//    map and slot-table page's generation, page index and CRC;
+//  - the checkpoint: the header's magic, version (1 or 2), CRC and geometry against the
+//    domain; every map, slot-table and (version 2) count page's generation, page index and
+//    CRC; the per-slot counts of version 2 against the entries of the map pages;
 //  - super-block accounting: the checkpoint's SBs and the journal SB it names are held; no SB
 //    is named twice (two slots, or a slot and the checkpoint); slot kinds are known; the
 //    domain holds no more SBs than its quota;
@@ -210,6 +239,8 @@ struct CheckOptions {
 struct CheckReport {
   // From the checkpoint header that was checked.
   uint64_t checkpoint_generation = 0;
+  uint32_t checkpoint_version = 0;         // 2 (per-slot counts, checked against the map) or 1
+  std::vector<PlacementId> placement_ids;  // recorded at format (version 2; not used yet)
   uint64_t block_count = 0;
   double overprovisioning_percent = 0;
   uint64_t checkpoint_interval_adus = 0;

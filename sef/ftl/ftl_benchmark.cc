@@ -16,7 +16,9 @@
 //    the model's completion thread in shuffled order (as the kernel's reaper would).
 //  - Mount time after an unclean stop with the same amount (8 MiB, 64 MiB) written since the
 //    last checkpoint, on two domain sizes 4 x apart of a larger unit (bench_recovery.json),
-//    and after a clean unmount (the part of a mount that grows with the domain).
+//    and after a clean unmount (the part of a mount that grows with the domain). Two times
+//    each: until Mount returns (ready for I/O; the map then loads in the background) and
+//    until the whole map is loaded.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -255,17 +257,30 @@ Iops MeasureIops(double fraction_written, int rounds) {
 }
 
 struct Replay {
-  uint64_t written = 0;   // host blocks written since the last checkpoint
-  uint64_t replayed = 0;  // ADUs the mount replayed
-  int restarts = 0;       // automatic checkpoints that restarted the count
-  double seconds = 0;     // the mount
+  uint64_t written = 0;       // host blocks written since the last checkpoint
+  uint64_t replayed = 0;      // ADUs the mount replayed
+  int restarts = 0;           // automatic checkpoints that restarted the count
+  double seconds = 0;         // the mount: until Mount returns (ready for I/O)
+  double loaded_seconds = 0;  // from the same start until the whole map is loaded
 };
 
 struct Recovery {
   uint64_t blocks = 0;
-  double clean_seconds = 0;     // a mount after a clean unmount: nothing to replay
+  double clean_seconds = 0;  // a mount after a clean unmount: nothing to replay
+  double clean_loaded_seconds = 0;
   std::vector<Replay> replays;  // one per amount asked for
 };
+
+// Mounts domain 1 and times it: until Mount returns (the device takes I/O; the map loads in
+// the background) and until the map is loaded.
+std::unique_ptr<BlockDevice> TimedMount(hal::Unit* unit, double* ready, double* loaded) {
+  const auto start = SteadyClock::now();
+  std::unique_ptr<BlockDevice> d = Check(BlockDevice::Mount(unit, QosDomainId(1)), "mount");
+  *ready = Seconds(start);
+  Check(d->WaitUntilMapLoaded(), "map load");
+  *loaded = Seconds(start);
+  return d;
+}
 
 // Writes `since` random blocks after the last checkpoint, stops without unmounting and times
 // the mount. The FTL also checkpoints by itself (when a journal SB retires, whatever the
@@ -300,9 +315,7 @@ Replay WriteStopAndMount(hal::Unit* unit, std::unique_ptr<BlockDevice>* d, uint6
     }
   }
   d->reset();  // destroyed without Unmount: the next mount replays what was written since
-  const auto start = SteadyClock::now();
-  *d = Check(BlockDevice::Mount(unit, QosDomainId(1)), "mount");
-  r.seconds = Seconds(start);
+  *d = TimedMount(unit, &r.seconds, &r.loaded_seconds);
   r.replayed = (*d)->GetStats().recovered_adus;
   return r;
 }
@@ -326,9 +339,7 @@ Recovery MeasureRecovery(double fraction, const std::vector<uint64_t>& since, ui
   });
   Check(d->Unmount(), "unmount");
   d.reset();
-  const auto start = SteadyClock::now();
-  d = Check(BlockDevice::Mount(unit.get(), QosDomainId(1)), "mount");
-  r.clean_seconds = Seconds(start);
+  d = TimedMount(unit.get(), &r.clean_seconds, &r.clean_loaded_seconds);
   for (uint64_t amount : since) {
     r.replays.push_back(WriteStopAndMount(unit.get(), &d, amount, seed++));
   }
@@ -410,14 +421,14 @@ int Main(int argc, char** argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  auto clean_ms = [&](const std::vector<Recovery>& v) {
+  auto clean_ms = [&](const std::vector<Recovery>& v, double Recovery::*field) {
     std::vector<double> t;
-    for (const Recovery& x : v) t.push_back(x.clean_seconds * 1e3);
+    for (const Recovery& x : v) t.push_back(x.*field * 1e3);
     return median(t);
   };
-  auto replay_ms = [&](const std::vector<Recovery>& v, size_t k) {
+  auto replay_ms = [&](const std::vector<Recovery>& v, size_t k, double Replay::*field) {
     std::vector<double> t;
-    for (const Recovery& x : v) t.push_back(x.replays[k].seconds * 1e3);
+    for (const Recovery& x : v) t.push_back(x.replays[k].*field * 1e3);
     return median(t);
   };
   // Of all runs, the fewest and most blocks written since and ADUs replayed: the amounts
@@ -432,30 +443,41 @@ int Main(int argc, char** argv) {
   };
   const double ratio_blocks =
       static_cast<double>(larges[0].blocks) / static_cast<double>(smalls[0].blocks);
+  // Two times per mount: until Mount returns (ready for I/O; the target is judged on it) and
+  // until the map is loaded in the background (docs/ftl.md, "Benchmark").
   std::printf(
       "\n| Recovery (%s, median of %d runs) | domain blocks | written since checkpoint | ADUs "
-      "replayed | mount ms |\n",
+      "replayed | mount ms (ready for I/O) | map loaded ms |\n",
       kRecoveryUnit + 6, runs);
-  std::printf("|---|---|---|---|---|\n");
-  std::printf("| small domain, clean unmount (nothing to replay) | %lu | 0 | 0 | %.2f |\n",
-              static_cast<unsigned long>(smalls[0].blocks), clean_ms(smalls));
-  std::printf("| large domain (%.1f x), clean unmount | %lu | 0 | 0 | %.2f |\n", ratio_blocks,
-              static_cast<unsigned long>(larges[0].blocks), clean_ms(larges));
-  std::printf("| ratio large / small | | | | %.2f |\n", clean_ms(larges) / clean_ms(smalls));
+  std::printf("|---|---|---|---|---|---|\n");
+  const double cs = clean_ms(smalls, &Recovery::clean_seconds);
+  const double cl = clean_ms(larges, &Recovery::clean_seconds);
+  const double cs_load = clean_ms(smalls, &Recovery::clean_loaded_seconds);
+  const double cl_load = clean_ms(larges, &Recovery::clean_loaded_seconds);
+  std::printf("| small domain, clean unmount (nothing to replay) | %lu | 0 | 0 | %.2f | %.2f |\n",
+              static_cast<unsigned long>(smalls[0].blocks), cs, cs_load);
+  std::printf("| large domain (%.1f x), clean unmount | %lu | 0 | 0 | %.2f | %.2f |\n",
+              ratio_blocks, static_cast<unsigned long>(larges[0].blocks), cl, cl_load);
+  std::printf("| ratio large / small, clean | | | | **%.2f** (target <= 1.5) | %.2f |\n", cl / cs,
+              cl_load / cs_load);
   for (size_t k = 0; k < since.size(); ++k) {
-    const double a = replay_ms(smalls, k), b = replay_ms(larges, k);
-    std::printf("| small domain, unclean stop | %lu | %s | %s | %.2f |\n",
+    const double a = replay_ms(smalls, k, &Replay::seconds);
+    const double b = replay_ms(larges, k, &Replay::seconds);
+    const double a_load = replay_ms(smalls, k, &Replay::loaded_seconds);
+    const double b_load = replay_ms(larges, k, &Replay::loaded_seconds);
+    std::printf("| small domain, unclean stop | %lu | %s | %s | %.2f | %.2f |\n",
                 static_cast<unsigned long>(smalls[0].blocks),
                 span(smalls, k, &Replay::written).c_str(),
-                span(smalls, k, &Replay::replayed).c_str(), a);
-    std::printf("| large domain (%.1f x), unclean stop | %lu | %s | %s | %.2f |\n", ratio_blocks,
-                static_cast<unsigned long>(larges[0].blocks),
+                span(smalls, k, &Replay::replayed).c_str(), a, a_load);
+    std::printf("| large domain (%.1f x), unclean stop | %lu | %s | %s | %.2f | %.2f |\n",
+                ratio_blocks, static_cast<unsigned long>(larges[0].blocks),
                 span(larges, k, &Replay::written).c_str(),
-                span(larges, k, &Replay::replayed).c_str(), b);
+                span(larges, k, &Replay::replayed).c_str(), b, b_load);
     std::printf(
-        "| ratio large / small, %lu blocks (%lu MiB) since | | | | **%.2f** (target <= 1.5) |\n",
+        "| ratio large / small, %lu blocks (%lu MiB) since | | | | **%.2f** (target <= 1.5) | "
+        "%.2f |\n",
         static_cast<unsigned long>(since[k]),
-        static_cast<unsigned long>(since[k] * kBlockSize >> 20), b / a);
+        static_cast<unsigned long>(since[k] * kBlockSize >> 20), b / a, b_load / a_load);
   }
   return 0;
 }

@@ -177,6 +177,9 @@ const std::vector<CommandSpec>& Commands() {
          "spare flash as a percentage of the exported capacity (default 7; 0.5 to 400)"},
         {"checkpoint-interval", 0, "ADUS",
          "flash ADUs written between two checkpoints (default 0: automatic)"},
+        {"placement-ids", 0, "LIST",
+         "placement ids the FTL may use (e.g. 0,1), checked against the domain and recorded "
+         "in its checkpoint; not used yet by the write path"},
         {"force", 'f', nullptr, "format a block FTL domain again (its data is discarded)"}},
        FtlConfigure},
       {"info",

@@ -11,6 +11,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "sef/base/status_macros.h"
 #include "tools/sef_cli/cli.h"
 
@@ -51,7 +53,10 @@ json StatsJson(const ftl::Stats& s) {
           {"patrols", s.patrols},
           {"address_updates", s.address_updates},
           {"recovered_adus", s.recovered_adus},
-          {"recovered_trims", s.recovered_trims}};
+          {"recovered_trims", s.recovered_trims},
+          {"map_pages", s.map_pages},
+          {"map_pages_loaded", s.map_pages_loaded},
+          {"map_pages_failed", s.map_pages_failed}};
 }
 
 absl::StatusOr<double> Overprovisioning(Context& c) {
@@ -65,6 +70,35 @@ absl::StatusOr<double> Overprovisioning(Context& c) {
         absl::StrFormat("--overprovisioning '%s' is not a percentage (e.g. 7, 12.5)", *v));
   }
   return percent;
+}
+
+// --placement-ids "0,1" or "0 1": the ids the FTL validates (against the domain) and records.
+absl::StatusOr<std::vector<PlacementId>> PlacementIds(Context& c) {
+  std::vector<PlacementId> ids;
+  const std::optional<std::string> v = c.Get("placement-ids");
+  if (!v) return ids;
+  for (absl::string_view part : absl::StrSplit(*v, absl::ByAnyChar(", "), absl::SkipEmpty())) {
+    uint32_t id = 0;
+    if (!absl::SimpleAtoi(part, &id) || id > 0xFFFF) {
+      return UsageError(
+          absl::StrFormat("--placement-ids '%s': '%s' is not a placement id (e.g. 0,1)", *v, part));
+    }
+    ids.push_back(PlacementId(static_cast<uint16_t>(id)));
+  }
+  return ids;
+}
+
+json PlacementIdsJson(const std::vector<PlacementId>& ids) {
+  json a = json::array();
+  for (PlacementId id : ids) a.push_back(id.value());
+  return a;
+}
+
+std::string PlacementIdsText(const std::vector<PlacementId>& ids) {
+  if (ids.empty()) return "none";
+  std::vector<std::string> parts;
+  for (PlacementId id : ids) parts.push_back(absl::StrCat(id.value()));
+  return absl::StrJoin(parts, ", ") + " (recorded, not used yet)";
 }
 
 // The FTL's error, with the domain and unit in front unless the message names them already.
@@ -101,7 +135,9 @@ json SnapshotJson(QosDomainId id, const Snapshot& s) {
           {"capacity_bytes", s.stats.block_count * ftl::kBlockSize},
           {"overprovisioning_percent", s.format.overprovisioning_percent},
           {"checkpoint_interval_adus", s.format.checkpoint_interval_adus},
-          {"checkpoint_generation", s.format.checkpoint_generation}};
+          {"checkpoint_generation", s.format.checkpoint_generation},
+          {"checkpoint_version", s.format.checkpoint_version},
+          {"placement_ids", PlacementIdsJson(s.format.placement_ids)}};
 }
 
 std::string ProblemsText(const std::vector<std::string>& problems) {
@@ -115,6 +151,7 @@ std::string ProblemsText(const std::vector<std::string>& problems) {
 absl::Status FtlConfigure(Context& c) {
   SEF_ASSIGN_OR_RETURN(double op, Overprovisioning(c));
   SEF_ASSIGN_OR_RETURN(std::optional<uint64_t> interval, c.GetNumber("checkpoint-interval"));
+  SEF_ASSIGN_OR_RETURN(std::vector<PlacementId> placement_ids, PlacementIds(c));
   SEF_ASSIGN_OR_RETURN(QosDomainId id, c.Domain());
   SEF_ASSIGN_OR_RETURN(hal::Unit * unit, c.Unit());
   SEF_ASSIGN_OR_RETURN(hal::QosDomainInfo info, unit->GetQosDomainInfo(id));
@@ -126,7 +163,8 @@ absl::Status FtlConfigure(Context& c) {
   }
   // Anything else the FTL refuses itself, with its message (a zoned domain, foreign data).
   const ftl::FormatOptions options{.overprovisioning_percent = op,
-                                   .checkpoint_interval_adus = interval.value_or(0)};
+                                   .checkpoint_interval_adus = interval.value_or(0),
+                                   .placement_ids = placement_ids};
   SEF_ASSIGN_OR_RETURN(Snapshot snap,
                        TakeSnapshot(ftl::BlockDevice::Format(unit, id, options), id, unit));
   const ftl::Stats& st = snap.stats;
@@ -134,9 +172,9 @@ absl::Status FtlConfigure(Context& c) {
   c.out["super_blocks"] = {{"total", st.total_sbs}, {"held", st.held_sbs}, {"free", st.free_sbs}};
   c.text = absl::StrFormat(
       "QoS domain %u of %s is a block FTL: %u blocks of %u bytes (%s), over-provisioning %g%%; "
-      "super blocks: %u, %u held, %u free\n",
+      "super blocks: %u, %u held, %u free; placement ids: %s\n",
       id.value(), unit->name(), st.block_count, ftl::kBlockSize, Mib(st.block_count), op,
-      st.total_sbs, st.held_sbs, st.free_sbs);
+      st.total_sbs, st.held_sbs, st.free_sbs, PlacementIdsText(snap.format.placement_ids));
   return absl::OkStatus();
 }
 
@@ -154,9 +192,10 @@ absl::Status FtlInfo(Context& c) {
       {"capacity", absl::StrFormat("%u blocks of %u bytes (%s)", st.block_count, ftl::kBlockSize,
                                    Mib(st.block_count))},
       {"overprovisioning", absl::StrFormat("%g%%", format.overprovisioning_percent)},
-      {"checkpoint",
-       absl::StrFormat("generation %u, every %u flash ADUs", format.checkpoint_generation,
-                       format.checkpoint_interval_adus)},
+      {"checkpoint", absl::StrFormat("generation %u (format version %u), every %u flash ADUs",
+                                     format.checkpoint_generation, format.checkpoint_version,
+                                     format.checkpoint_interval_adus)},
+      {"placement_ids", PlacementIdsText(format.placement_ids)},
       {"host_adus_written", absl::StrCat(st.host_adus_written)},
       {"flash_adus_written",
        absl::StrFormat("%u (GC copies %u; metadata this mount %u)", st.flash_adus_written,
@@ -186,6 +225,8 @@ absl::Status FtlCheck(Context& c) {
   c.out = {{"qos_domain", id.value()},
            {"consistent", consistent},
            {"checkpoint_generation", r.checkpoint_generation},
+           {"checkpoint_version", r.checkpoint_version},
+           {"placement_ids", PlacementIdsJson(r.placement_ids)},
            {"block_count", r.block_count},
            {"overprovisioning_percent", r.overprovisioning_percent},
            {"checkpoint_pages", r.checkpoint_pages},
@@ -216,14 +257,16 @@ absl::Status FtlCheck(Context& c) {
         id.value(), unit->name(), r.held_sbs, r.quota_sbs);
   } else {
     c.text = absl::StrFormat(
-        "QoS domain %u of %s: checkpoint generation %u, %u blocks, %u pages verified\n"
+        "QoS domain %u of %s: checkpoint generation %u (format version %u), %u blocks, %u pages "
+        "verified\n"
         "map: %u blocks mapped, %u verified, %u stale\n"
         "super blocks: %u held of a quota of %u: %u checkpoint, %u journal, %u data (%u pending "
         "release), %u unclaimed\n"
         "recovery due: %s\n",
-        id.value(), unit->name(), r.checkpoint_generation, r.block_count, r.checkpoint_pages,
-        r.mapped_blocks, r.verified_blocks, r.stale_blocks, r.held_sbs, r.quota_sbs,
-        r.checkpoint_sbs, r.journal_sbs, r.data_sbs, r.pending_release_sbs, r.unclaimed_sbs,
+        id.value(), unit->name(), r.checkpoint_generation, r.checkpoint_version, r.block_count,
+        r.checkpoint_pages, r.mapped_blocks, r.verified_blocks, r.stale_blocks, r.held_sbs,
+        r.quota_sbs, r.checkpoint_sbs, r.journal_sbs, r.data_sbs, r.pending_release_sbs,
+        r.unclaimed_sbs,
         r.needs_recovery ? "yes (the next mount replays what was written since the checkpoint)"
                          : "no");
   }

@@ -41,7 +41,7 @@ _sef_cli() {
       "configure zns") words="--unit --json --help --domain --label --zone-size --max-open --max-active --reformat" ;;
       "info zns") words="--unit --json --help --domain --label --max-open --max-active" ;;
       "report zns") words="--unit --json --help --domain --label --start --count" ;;
-      "configure ftl") words="--unit --json --help --domain --label --overprovisioning --checkpoint-interval --force" ;;
+      "configure ftl") words="--unit --json --help --domain --label --overprovisioning --checkpoint-interval --placement-ids --force" ;;
       "info ftl") words="--unit --json --help --domain --label" ;;
       "check ftl") words="--unit --json --help --domain --label --repair" ;;
     esac

@@ -289,15 +289,20 @@ okj "ftl configure" \
   configure ftl -u 1 -l "31 32" --overprovisioning 25
 fails "ftl configure again" 1 "QoS domain 1 of .* holds a block FTL domain already; --force formats it" \
   configure ftl -u 1 -q 1
-ok "ftl reconfigure" configure ftl -u 1 -q 1 --overprovisioning 30% --checkpoint-interval 4096 -f
-has "ftl reconfigure" "^QoS domain 1 of .* is a block FTL: [0-9]+ blocks of 4096 bytes \([0-9.]+ MiB\), over-provisioning 30%; super blocks: 24, [0-9]+ held, [0-9]+ free$"
+fails "ftl configure, bad placement ids" 2 "--placement-ids '0,x': 'x' is not a placement id" \
+  configure ftl -u 1 -q 1 -f --placement-ids 0,x
+fails "ftl configure, placement id out of range" 1 "placement id 999: QoS domain 1 has" \
+  configure ftl -u 1 -q 1 -f --placement-ids 999
+ok "ftl reconfigure" configure ftl -u 1 -q 1 --overprovisioning 30% --checkpoint-interval 4096 -f \
+  --placement-ids 0
+has "ftl reconfigure" "^QoS domain 1 of .* is a block FTL: [0-9]+ blocks of 4096 bytes \([0-9.]+ MiB\), over-provisioning 30%; super blocks: 24, [0-9]+ held, [0-9]+ free; placement ids: 0 \(recorded, not used yet\)$"
 ok "domain list, ftl" list qos-domain -u 1
 has "domain list, ftl" "^1 .* ftl +31 32$"
 "$io" "$U" write --ftl --domain 1 --lba 0 --adus 200 --seed 9 >"$T/ftl.json" || fail "sef_hal_io write --ftl"
 ok "ftl info" info ftl -u 1 -q 1
 has "ftl info" "^capacity +[0-9]+ blocks of 4096 bytes"
 has "ftl info" "^overprovisioning +30%$"
-has "ftl info" "^checkpoint +generation [0-9]+, every 4096 flash ADUs$"
+has "ftl info" "^checkpoint +generation [0-9]+ \(format version 2\), every 4096 flash ADUs$"
 has "ftl info" "^host_adus_written +200$"
 has "ftl info" "^write_amplification +1\.[0-9]{3}$"
 okj "ftl info json" \
@@ -307,7 +312,7 @@ ok "ftl check" check ftl -u 1 -q 1
 has "ftl check" "^map: 200 blocks mapped, 200 verified, 0 stale$"
 has "ftl check" "^recovery due: no$"
 has "ftl check" "^consistent$"
-okj "ftl check json" '.consistent and .verified_blocks == 200 and .needs_recovery == false and .problems == [] and .repaired == false' \
+okj "ftl check json" '.consistent and .checkpoint_version == 2 and .placement_ids == [0] and .verified_blocks == 200 and .needs_recovery == false and .problems == [] and .repaired == false' \
   check ftl -u 1 -l "31 32"
 # An unclean stop: flushed, but no final checkpoint.
 "$io" "$U" write --ftl --domain 1 --lba 300 --adus 50 --seed 9 --no-unmount >/dev/null ||

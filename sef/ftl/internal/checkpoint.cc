@@ -10,7 +10,8 @@
 //     state after the barrier; recovery's rules make that safe, provided (a) no slot number
 //     freed meanwhile is reused before the checkpoint is committed (quarantine) and (b) the
 //     data every captured entry points at is durable before the commit (step 4).
-//  3. The slot table, taken after the map: every SB a captured entry can name is in it.
+//  3. The slot table, taken after the map: every SB a captured entry can name is in it;
+//     then (format version 2) the per-slot counts of the map pages written in step 2.
 //  4. Flush Super Block of every open data SB.
 //  5. The header, FUA, in the last checkpoint SB, which is then closed.
 //  6. Root pointer 0 := the header's address. This is the commit.
@@ -53,7 +54,8 @@ void Ftl::CheckpointLoop() {
       checkpoint_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(50));
       continue;
     }
-    if (requested || CheckpointDueLocked()) {
+    // A checkpoint captures the whole map: not before it is loaded (map_load.cc).
+    if ((requested || CheckpointDueLocked()) && map_loaded_) {
       const uint64_t target = checkpoint_requests_;
       mu_.Unlock();
       absl::Status s = WriteCheckpoint();
@@ -155,6 +157,13 @@ absl::Status Ftl::NewCheckpointSb(CheckpointSpace* space) {
 }
 
 absl::Status Ftl::WriteCheckpoint() {
+  {
+    MutexLock lock(&mu_);
+    if (!map_loaded_) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("checkpoint: QoS domain %u: the map is not loaded", domain_id_.value()));
+    }
+  }
   // ---- 1. barrier ----
   uint64_t replay_from = 0;
   uint32_t journal_slot = 0, journal_pages = 0;
@@ -218,7 +227,12 @@ absl::Status Ftl::WriteCheckpoint() {
   };
 
   // ---- 2. map pages, streamed from the live map ----
+  // Counted per slot as they are captured: the counts describe exactly the pages written
+  // (recovery starts its valid counts from them; format version 2).
   const uint32_t map_pages = geo_.map_pages();
+  const uint32_t count_pages = geo_.count_pages();
+  std::vector<uint8_t> counts_bytes(size_t{count_pages} * kAduBytes, 0);
+  auto* counts = reinterpret_cast<uint32_t*>(counts_bytes.data());
   std::vector<uint8_t> buffer(size_t{kPagesPerWrite} * kAduBytes);
   for (uint32_t page = 0; page < map_pages; page += kPagesPerWrite) {
     const uint32_t n = std::min(kPagesPerWrite, map_pages - page);
@@ -227,6 +241,8 @@ absl::Status Ftl::WriteCheckpoint() {
       const uint64_t lba = uint64_t{page} * kMapEntriesPerPage + e;
       entries[e] = lba < geo_.block_count ? map_[lba].load(std::memory_order_acquire) : 0;
     }
+    CountEntriesPerSlot(entries, uint64_t{n} * kMapEntriesPerPage, geo_.sb_capacity,
+                        geo_.slot_count, counts);
     absl::StatusOr<FlashAddress> w =
         WriteCheckpointPages(buffer.data(), n, page, generation, false, &space);
     if (!w.ok()) return fail(w.status());
@@ -272,6 +288,12 @@ absl::Status Ftl::WriteCheckpoint() {
     return fail(w.status());
   }
 
+  if (absl::StatusOr<FlashAddress> w = WriteCheckpointPages(
+          counts_bytes.data(), count_pages, map_pages + slot_pages, generation, false, &space);
+      !w.ok()) {
+    return fail(w.status());
+  }
+
   // ---- 4. everything a captured entry points at is made durable ----
   for (SuperBlockId sb : flush) {
     absl::StatusOr<uint32_t> r = domain_->FlushSuperBlock(sb);
@@ -311,14 +333,18 @@ absl::Status Ftl::WriteCheckpoint() {
   h->map_pages = map_pages;
   h->slot_pages = slot_pages;
   h->num_sbs = static_cast<uint32_t>(space.sbs.size());
+  h->count_pages = count_pages;
+  h->placement_id_count = static_cast<uint16_t>(placement_ids_.size());
+  for (size_t i = 0; i < placement_ids_.size(); ++i)
+    h->placement_ids[i] = placement_ids_[i].value();
   h->host_adus_written = counters_.host_adus_written.load(std::memory_order_relaxed);
   h->flash_adus_written = counters_.flash_adus_written.load(std::memory_order_relaxed) + 1;
   h->gc_copied_adus = counters_.gc_copied_adus.load(std::memory_order_relaxed);
   h->checkpoints = counters_.checkpoints.load(std::memory_order_relaxed) + 1;
   for (size_t i = 0; i < space.sbs.size(); ++i) h->sbs[i] = space.sbs[i].value();
   h->crc = CheckpointHeaderCrc(*h);
-  absl::StatusOr<FlashAddress> header =
-      WriteCheckpointPages(header_page.data(), 1, map_pages + slot_pages, generation, true, &space);
+  absl::StatusOr<FlashAddress> header = WriteCheckpointPages(
+      header_page.data(), 1, map_pages + slot_pages + count_pages, generation, true, &space);
   if (!header.ok()) return fail(header.status());
   if (space.room > 0) {
     if (absl::StatusOr<bool> c = domain_->CloseSuperBlock(space.sbs.back()); !c.ok()) {

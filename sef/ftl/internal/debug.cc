@@ -24,6 +24,15 @@ std::string Ftl::DebugState() const {
       absl::StrFormat("ftl domain %u: accepting %d, active ops %d\n", domain_id_.value(),
                       accepting_.load(std::memory_order_acquire) ? 1 : 0,
                       static_cast<int>(active_ops_.load(std::memory_order_acquire)));
+  {
+    MutexLock lock(&load_mu_);
+    absl::StrAppendFormat(&out,
+                          "map load: ready %d done %d paused %d stop %d, pages left %u, waiting "
+                          "requests %u, wanted pages %u, status '%s'\n",
+                          map_ready_.load(std::memory_order_acquire), load_done_, load_paused_,
+                          load_stop_, pages_left_, parked_.size(), wanted_.size(),
+                          load_status_.ToString());
+  }
   MutexLock lock(&mu_);
   absl::StrAppendFormat(
       &out,

@@ -8,7 +8,8 @@
 //   Data ADUs       user address (LBA, kDataTag), metadata AduMeta{seq, kDataMetaMagic}.
 //   Journal ADUs    user address (page number, kJournalTag), data JournalPage.
 //   Checkpoint      user address (page index, kCheckpointTag): map pages, slot-table pages,
-//                   then the CheckpointHeader, written in that order into checkpoint SBs.
+//                   (version 2) per-slot count pages, then the CheckpointHeader, written in
+//                   that order into checkpoint SBs.
 //
 // Thread-safety: plain data.
 #ifndef SEF_FTL_INTERNAL_FORMAT_H_
@@ -98,12 +99,24 @@ struct SlotEntry {
 static_assert(sizeof(SlotEntry) == 16);
 inline constexpr uint32_t kSlotEntriesPerPage = kAduBytes / sizeof(SlotEntry);
 
+// ---- per-slot counts (checkpoint version 2) ---------------------------------------------------
+// One u32 per slot: how many entries of this checkpoint's map pages (exactly the pages
+// written, fuzzy as they are) name an ADU of the slot. Mount takes the valid counts of the
+// slots that stand from here instead of a walk over the map (docs/ftl.md, "Recovery").
+inline constexpr uint32_t kCountsPerPage = kAduBytes / sizeof(uint32_t);
+
 // ---- the checkpoint header (one ADU; root pointer 0 holds its flash address) -----------------
 
 inline constexpr uint64_t kCheckpointMagic = 0x31504B434C544653;  // "SFTLCKP1"
-inline constexpr uint32_t kCheckpointVersion = 1;
+// Version 2 (written): adds the per-slot count pages (`count_pages`). Version 1 (read: its
+// map is loaded at mount and walked to count, as before version 2) has none.
+inline constexpr uint32_t kCheckpointVersion = 2;
+inline constexpr uint32_t kCheckpointVersion1 = 1;
 // SBs a checkpoint may span (header included); bounds the domain size (docs/ftl.md).
 inline constexpr uint32_t kMaxCheckpointSbs = 896;
+// Placement ids a header records (FormatOptions::placement_ids; recorded, not used yet).
+inline constexpr uint32_t kMaxPlacementIds = 64;
+inline constexpr uint32_t kPlacementIdsOffset = 128 + 4 * kMaxCheckpointSbs;
 
 struct CheckpointHeader {
   uint64_t magic;       // 0   kCheckpointMagic
@@ -122,23 +135,35 @@ struct CheckpointHeader {
   uint32_t journal_slot;     // 64  the journal SB open at the checkpoint (a slot)
   uint32_t rsvd0;            // 68
   // Layout: pages [0, map_pages) hold the map, [map_pages, map_pages + slot_pages) the slot
-  // table; page i is ADU i % sb_capacity of checkpoint SB sbs[i / sb_capacity]; the header is
-  // page map_pages + slot_pages.
-  uint32_t map_pages;   // 72
-  uint32_t slot_pages;  // 76
-  uint32_t num_sbs;     // 80  entries used in sbs[]
-  uint32_t rsvd1;       // 84
+  // table, then count_pages pages of per-slot counts (version 2; 0 in version 1); page i is
+  // ADU i % sb_capacity of checkpoint SB sbs[i / sb_capacity]; the header is page
+  // map_pages + slot_pages + count_pages.
+  uint32_t map_pages;    // 72
+  uint32_t slot_pages;   // 76
+  uint32_t num_sbs;      // 80  entries used in sbs[]
+  uint32_t count_pages;  // 84  version 2: ceil(slot_count / kCountsPerPage); version 1: 0
   // Counters carried across mounts (Stats).
-  uint64_t host_adus_written;       // 88
-  uint64_t flash_adus_written;      // 96
-  uint64_t gc_copied_adus;          // 104
-  uint64_t checkpoints;             // 112
-  uint8_t rsvd2[8];                 // 120
-  uint32_t sbs[kMaxCheckpointSbs];  // 128  SuperBlockIds
-  uint8_t rsvd3[kAduBytes - 128 - 4 * kMaxCheckpointSbs];
+  uint64_t host_adus_written;   // 88
+  uint64_t flash_adus_written;  // 96
+  uint64_t gc_copied_adus;      // 104
+  uint64_t checkpoints;         // 112
+  // Version 2: the placement ids chosen at format (FormatOptions::placement_ids), carried by
+  // every checkpoint; recorded, not used yet (docs/ftl.md). Version 1: 0 (reserved, zero).
+  uint16_t placement_id_count;               // 120
+  uint8_t rsvd2[6];                          // 122
+  uint32_t sbs[kMaxCheckpointSbs];           // 128  SuperBlockIds
+  uint16_t placement_ids[kMaxPlacementIds];  // 3712
+  uint8_t rsvd3[kAduBytes - kPlacementIdsOffset - 2 * kMaxPlacementIds];
 };
 static_assert(sizeof(CheckpointHeader) == kAduBytes);
+static_assert(offsetof(CheckpointHeader, placement_id_count) == 120);
+static_assert(offsetof(CheckpointHeader, placement_ids) == kPlacementIdsOffset);
 static_assert(offsetof(CheckpointHeader, sbs) == 128);
+static_assert(offsetof(CheckpointHeader, count_pages) == 84);
+
+inline uint32_t CountPagesFor(uint32_t slot_count) {
+  return (slot_count + kCountsPerPage - 1) / kCountsPerPage;
+}
 
 inline uint32_t CheckpointHeaderCrc(const CheckpointHeader& h) {
   CheckpointHeader copy;

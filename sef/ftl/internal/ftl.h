@@ -3,21 +3,25 @@
 //
 // Files: lifecycle.cc (format, mount, unmount, threads), io.cc (read, write, trim),
 // space.cc (slots, allocation, flush rounds, releases), journal.cc, gc.cc (garbage
-// collection, notifications), checkpoint.cc, recovery.cc.
+// collection, notifications), checkpoint.cc, recovery.cc, map_load.cc (the map loaded after
+// Mount returned; requests waiting for their map pages).
 //
 // Locks, outermost first: mu_ (slots, streams, waiters, flush rounds, threads' work), then
-// jmu_ (the journal). range_lock_ and pool_mu_ are leaves. No lock is held across a HAL call:
+// jmu_ (the journal). range_lock_, load_mu_ and pool_mu_ are leaves. No lock is held across a HAL call:
 // the model completes inline, so a callback may run inside the call. Map entries, valid
 // counts and pins are atomics, read and updated without locks.
 //
 // Threads: the allocator (erases SBs for the user stream and the journal), the garbage
-// collector (victims, copies, releases) and the checkpointer. Each may make synchronous HAL
-// calls; none waits for a thread that waits for it (docs/ftl.md, "Concurrency").
+// collector (victims, copies, releases), the checkpointer and, after a mount until the map
+// is loaded, the map loader (which also starts the requests that waited for map pages). Each
+// may make synchronous HAL calls; none waits for a thread that waits for it (docs/ftl.md,
+// "Concurrency"). The loader waits for nothing but its pages' reads.
 #ifndef SEF_FTL_INTERNAL_FTL_H_
 #define SEF_FTL_INTERNAL_FTL_H_
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <span>
@@ -25,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sef/base/mutex.h"
@@ -116,6 +121,39 @@ inline constexpr int kMaxStreams = 6;
 absl::Status ReadAdus(hal::QosDomain& domain, SuperBlockId sb, uint32_t first, uint32_t count,
                       uint8_t* data, uint8_t* meta);
 
+// Counts, per slot, the entries of `entries` (map values, format.h) that name an ADU of a
+// slot below `slot_count`, adding to counts[slot]. Shared by the checkpointer (format
+// version 2's per-slot counts), recovery of version 1, the test recount and `Check`.
+void CountEntriesPerSlot(const uint32_t* entries, uint64_t n, uint32_t sb_capacity,
+                         uint32_t slot_count, uint32_t* counts);
+
+// One update recovery found since the checkpoint: a data ADU (count 0, its map value) or a
+// trim of `count` blocks from `lba` (value 0).
+struct MapEvent {
+  uint64_t seq;
+  uint64_t lba;
+  uint64_t count;
+  uint32_t value;
+};
+
+// What the map loader (map_load.cc) needs to load the checkpoint's map after Mount returned:
+// where the pages are, which table slots stand, and recovery's updates per map page.
+struct MapLoadPlan {
+  uint32_t version = 0;  // the checkpoint's format version (1: no per-slot counts)
+  uint64_t generation = 0;
+  uint64_t replay_from = 0;             // R
+  std::vector<SuperBlockId> sbs;        // the checkpoint's SBs
+  std::vector<bool> kept;               // per table slot: it stands
+  std::vector<MapEvent> overlay;        // replay's updates, by map page, then by seq
+  std::vector<uint32_t> overlay_start;  // per map page: its first overlay entry (+1 end)
+};
+
+// Unmaps the map's anonymous memory (Ftl::MapMemory).
+struct MapFree {
+  size_t bytes = 0;
+  void operator()(std::atomic<uint32_t>* p) const;
+};
+
 class Ftl {
  public:
   // lifecycle.cc
@@ -143,6 +181,14 @@ class Ftl {
   // checkpoint.cc: a checkpoint now, waited for. Not from a callback.
   absl::Status CheckpointNow();
   Stats GetStats() const;
+  // map_load.cc: waits until every map page is loaded (or failed to); returns the first
+  // failure (DataLoss or the device's status) or OK. Not from a callback.
+  absl::Status WaitMapLoaded();
+  void ResumeMapLoad();
+  // A test hook: waits for the map, then recounts each slot's valid ADUs from it and compares
+  // them with the counts the FTL keeps. Internal error naming each slot that differs.
+  // REQUIRES: no update in flight.
+  absl::Status DebugCheckValidCounts();
   // debug.cc: the engine's state in text (requests waiting, slots, streams, journal, flush
   // rounds), for diagnosing a hang. Takes mu_ and jmu_.
   std::string DebugState() const;
@@ -166,6 +212,8 @@ class Ftl {
   // ---- lifecycle.cc ----
   absl::Status OpenDomain();
   void AllocateArrays();
+  using MapPtr = std::unique_ptr<std::atomic<uint32_t>[], MapFree>;
+  static MapPtr MapMemory(uint64_t entries);  // zero-filled, mmap'd
   absl::Status StartJournal();  // a fresh journal SB (format, or a mount that cannot go on)
   void StartThreads();
   void StopThreads();
@@ -318,6 +366,50 @@ class Ftl {
                                                     uint32_t first, uint64_t generation,
                                                     bool fua_last, CheckpointSpace* space);
 
+  // ---- map_load.cc ----
+  // A request that waits for map pages (or for an earlier waiting request it overlaps).
+  struct Parked {
+    enum Kind : uint8_t { kRead, kWrite, kTrim } kind = kRead;
+    uint64_t lba = 0, count = 0;
+    std::span<const iovec> data;
+    bool fua = false;
+    StatusCallback done;
+    bool running = false;  // being started by ServeParked (still orders later requests)
+  };
+  // Sets up the loader's state from `plan` (Recover); every page starts not loaded.
+  void PrepareMapLoad(MapLoadPlan plan);
+  // Marks the whole map loaded with exact counts (Format: an empty map).
+  void MarkMapLoaded();
+  // True when `p` was parked (moved from) or failed at once because a page it needs failed
+  // to load; the request's BeginOp reference then goes with it. False: start it now (`p`
+  // untouched).
+  bool Park(Parked& p) ABSL_LOCKS_EXCLUDED(load_mu_);
+  // Starts the parked requests that may go now, in the order they were submitted.
+  void ServeParked() ABSL_LOCKS_EXCLUDED(load_mu_);
+  bool PagesLoadedLocked(uint64_t lba, uint64_t count, absl::Status* failed) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(load_mu_);
+  // Marks every page not loaded yet failed with `s`.
+  void FailAllPages(const absl::Status& s);
+  // Loads the next batch of pages (wanted ones first); false when none is left.
+  bool LoadNextBatch() ABSL_LOCKS_EXCLUDED(load_mu_);
+  // Reads pages [first, first+n) (one checkpoint SB), verifies them, applies the stale rule
+  // and the overlay, adjusts the valid counts, and marks them loaded or failed.
+  void LoadPages(uint32_t first, uint32_t n);
+  void LoadAll();  // the mount thread: every page now (version 1, or a new journal)
+  // The first thing the loader does (before any map page): lists the SBs the domain holds,
+  // drops table slots whose SB is no longer held (released behind the FTL's back: their
+  // entries become stale), closes data SBs left open, releases what no rule claims, sets
+  // held_sbs_ and lets allocations go on. A failure to list fails the map load.
+  void SettleHeldSbs();
+  void FinishMapLoad() ABSL_LOCKS_EXCLUDED(load_mu_, mu_);
+  void LoaderLoop();
+  void StartRead(Lba lba, uint32_t count, std::span<const iovec> data, StatusCallback done);
+  void StartWrite(Lba lba, uint32_t count, std::span<const iovec> data, bool fua,
+                  StatusCallback done);
+  void StartTrim(Lba lba, uint64_t count, StatusCallback done);
+  // Sets valid_ of every slot from a count over the whole map (version 1 mounts).
+  void RecountValid();
+
   // ---- recovery.cc ----
   absl::Status Recover(FlashAddress header_address, const MountOptions& options);
   absl::Status ReadAdus(SuperBlockId sb, uint32_t first, uint32_t count, uint8_t* data,
@@ -330,14 +422,43 @@ class Ftl {
   const QosDomainId domain_id_;
   std::unique_ptr<hal::QosDomain> domain_;
   Geometry geo_;
-  uint64_t format_interval_ = 0;    // the checkpoint interval recorded at format
-  bool journal_continues_ = false;  // recovery: the journal goes on in its last SB
+  uint64_t format_interval_ = 0;            // the checkpoint interval recorded at format
+  std::vector<PlacementId> placement_ids_;  // recorded at format (not used yet)
+  bool journal_continues_ = false;          // recovery: the journal goes on in its last SB
 
-  std::unique_ptr<std::atomic<uint32_t>[]> map_;      // block_count entries (format.h)
+  // block_count entries (format.h), in whole map pages, in anonymous memory (MapMemory).
+  std::unique_ptr<std::atomic<uint32_t>[], MapFree> map_;
   std::unique_ptr<std::atomic<uint32_t>[]> valid_;    // per slot: >= map entries into it
   std::unique_ptr<std::atomic<uint32_t>[]> pins_;     // per slot: reads in flight
   std::unique_ptr<std::atomic<uint32_t>[]> slot_sb_;  // per slot: its SuperBlockId (reads)
   std::atomic<uint64_t> next_seq_{1};
+
+  // The map loader (map_load.cc). map_ready_: every page loaded and nothing parked, so a
+  // request need not look at page states. Page states: kPageNotLoaded, kPageLoaded,
+  // kPageFailed (written under load_mu_, read with or without it).
+  static constexpr uint8_t kPageNotLoaded = 0, kPageLoaded = 1, kPageFailed = 2;
+  std::atomic<bool> map_ready_{false};
+  std::unique_ptr<std::atomic<uint8_t>[]> page_state_;
+  MapLoadPlan load_plan_;  // set before the loader starts; read by it only
+  mutable Mutex load_mu_;  // a leaf: nothing else is taken while it is held
+  std::deque<Parked> parked_ ABSL_GUARDED_BY(load_mu_);
+  std::deque<uint32_t> wanted_ ABSL_GUARDED_BY(load_mu_);  // pages parked requests need
+  uint32_t next_page_ ABSL_GUARDED_BY(load_mu_) = 0;       // the sequential scan's position
+  uint32_t pages_left_ ABSL_GUARDED_BY(load_mu_) = 0;      // not loaded and not being loaded
+  std::vector<bool> loading_ ABSL_GUARDED_BY(load_mu_);    // per page: a batch reads it
+  bool load_done_ ABSL_GUARDED_BY(load_mu_) = true;
+  bool load_paused_ ABSL_GUARDED_BY(load_mu_) = false;
+  bool load_stop_ ABSL_GUARDED_BY(load_mu_) = false;
+  absl::Status load_status_ ABSL_GUARDED_BY(load_mu_);  // the first page that failed
+  absl::flat_hash_map<uint32_t, absl::Status> failed_pages_ ABSL_GUARDED_BY(load_mu_);
+  CondVar load_cv_;
+  std::thread loader_;
+  // Counts exact: every page loaded. Until then no slot is found empty (its count may still
+  // miss replayed entries of pages not loaded), GC picks no victim and no checkpoint starts.
+  bool map_loaded_ ABSL_GUARDED_BY(mu_) = false;
+  // After a mount, false until SettleHeldSbs has listed what the domain holds: held_sbs_
+  // counts what recovery claims, and no SB is allocated.
+  bool sbs_settled_ ABSL_GUARDED_BY(mu_) = true;
 
   RangeLock range_lock_;
   std::atomic<bool> accepting_{false};
@@ -433,6 +554,7 @@ class Ftl {
     std::atomic<uint64_t> internal_flushes{0}, write_waits{0};
     std::atomic<uint64_t> capacity_warnings{0}, patrols{0}, address_updates{0};
     std::atomic<uint64_t> recovered_adus{0}, recovered_trims{0};
+    std::atomic<uint64_t> map_pages_loaded{0}, map_pages_failed{0};
   };
   Counters counters_;
 };

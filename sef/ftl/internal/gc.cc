@@ -30,6 +30,7 @@ bool IsDataKind(SlotKind k) { return k == SlotKind::kUser || k == SlotKind::kGc;
 }  // namespace
 
 bool Ftl::GcNeededLocked() const {
+  if (!map_loaded_) return false;  // victim choice needs exact counts (map_load.cc)
   const uint32_t target = ReserveFor(SlotKind::kUser) + 2;
   if (FreeSbsLocked() + pending_.size() < target) return true;
   if (relocations_wanted_ == 0) return false;

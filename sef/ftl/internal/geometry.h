@@ -40,8 +40,9 @@ struct Geometry {
   uint32_t map_pages() const {
     return static_cast<uint32_t>((block_count + kMapEntriesPerPage - 1) / kMapEntriesPerPage);
   }
-  // Slot pages, map pages and the header.
-  uint32_t checkpoint_pages() const { return slot_pages() + map_pages() + 1; }
+  uint32_t count_pages() const { return CountPagesFor(slot_count); }
+  // Map pages, slot pages, count pages and the header.
+  uint32_t checkpoint_pages() const { return slot_pages() + map_pages() + count_pages() + 1; }
   uint32_t data_sbs() const { return quota_sbs - reserved_sbs; }
 };
 

@@ -12,6 +12,10 @@
 // its callback runs before the range is released, so updates of a block are acknowledged in
 // the order they were submitted.
 //
+// Until the map loader (map_load.cc) has loaded every map page, a request whose blocks lie in
+// a page not loaded yet (or that overlaps an earlier such request) waits for it (Park); the
+// Start... functions are what runs once the map is there.
+//
 // Reads look the map up without a lock, pin the slot of each run of ADUs, check the map
 // still points there (a GC move may have raced), and read with user-address verify. A slot
 // is released only when no map entry points into it and no read pins it.
@@ -167,6 +171,16 @@ void Ftl::WriteAsync(Lba lba, uint32_t count, std::span<const iovec> data, bool 
     return RunUserCallback(std::move(done), std::move(s));
   }
   if (!BeginOp()) return RunUserCallback(std::move(done), NotMounted("write", domain_id_));
+  if (!map_ready_.load(std::memory_order_acquire)) {
+    Parked p{Parked::kWrite, lba.value(), count, data, fua, std::move(done)};
+    if (Park(p)) return;
+    done = std::move(p.done);
+  }
+  StartWrite(lba, count, data, fua, std::move(done));
+}
+
+void Ftl::StartWrite(Lba lba, uint32_t count, std::span<const iovec> data, bool fua,
+                     StatusCallback done) {
   UpdateOp* op = NewUpdateOp();
   op->trim = false;
   op->lba = lba.value();
@@ -190,6 +204,15 @@ void Ftl::TrimAsync(Lba lba, uint64_t count, StatusCallback done) {
     return RunUserCallback(std::move(done), std::move(s));
   }
   if (!BeginOp()) return RunUserCallback(std::move(done), NotMounted("trim", domain_id_));
+  if (!map_ready_.load(std::memory_order_acquire)) {
+    Parked p{Parked::kTrim, lba.value(), count, {}, false, std::move(done)};
+    if (Park(p)) return;
+    done = std::move(p.done);
+  }
+  StartTrim(lba, count, std::move(done));
+}
+
+void Ftl::StartTrim(Lba lba, uint64_t count, StatusCallback done) {
   UpdateOp* op = NewUpdateOp();
   op->trim = true;
   op->lba = lba.value();
@@ -443,6 +466,15 @@ void Ftl::ReadAsync(Lba lba, uint32_t count, std::span<const iovec> data, Status
     return RunUserCallback(std::move(done), std::move(s));
   }
   if (!BeginOp()) return RunUserCallback(std::move(done), NotMounted("read", domain_id_));
+  if (!map_ready_.load(std::memory_order_acquire)) {
+    Parked p{Parked::kRead, lba.value(), count, data, false, std::move(done)};
+    if (Park(p)) return;
+    done = std::move(p.done);
+  }
+  StartRead(lba, count, data, std::move(done));
+}
+
+void Ftl::StartRead(Lba lba, uint32_t count, std::span<const iovec> data, StatusCallback done) {
   counters_.reads.fetch_add(1, std::memory_order_relaxed);
   counters_.host_adus_read.fetch_add(count, std::memory_order_relaxed);
   ReadOp* op = NewReadOp();

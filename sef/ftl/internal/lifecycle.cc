@@ -6,8 +6,13 @@
 // checkpoint and only then sets root pointer 0: a crash anywhere before leaves "a block FTL
 // domain whose format did not finish", which MountOrFormat formats again and Mount refuses
 // with a clear message; never a domain that looks foreign.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <type_traits>
 
 #include "absl/strings/str_format.h"
 #include "sef/base/status_macros.h"
@@ -92,6 +97,7 @@ Ftl::~Ftl() {
   }
   if (mounted) {
     accepting_.store(false, std::memory_order_seq_cst);
+    ResumeMapLoad();  // requests waiting for map pages finish first
     WaitIdle();
     StopThreads();
   }
@@ -123,10 +129,28 @@ absl::Status Ftl::OpenDomain() {
   return absl::OkStatus();
 }
 
+void MapFree::operator()(std::atomic<uint32_t>* p) const {
+  if (p != nullptr) munmap(p, bytes);
+}
+
+Ftl::MapPtr Ftl::MapMemory(uint64_t entries) {
+  const size_t bytes = std::max<size_t>(1, entries * sizeof(std::atomic<uint32_t>));
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    std::fprintf(stderr, "ftl: cannot map %zu bytes for the map\n", bytes);
+    std::abort();  // as a failed operator new does
+  }
+  return MapPtr(static_cast<std::atomic<uint32_t>*>(p), MapFree{bytes});
+}
+
 void Ftl::AllocateArrays() {
   // Whole map pages: recovery reads checkpoint map pages straight into the map. The entries
   // past block_count stay 0 (the checkpoint writes 0 there) and are never used.
-  map_.reset(new std::atomic<uint32_t>[uint64_t{geo_.map_pages()} * kMapEntriesPerPage]());
+  // Anonymous memory: its pages are zero until written, so a large map costs nothing until
+  // its pages are loaded (a zeroing `new T[]()`, or calloc from the heap, touched every
+  // page at every mount: a cost that grows with the domain).
+  static_assert(std::is_trivially_destructible_v<std::atomic<uint32_t>>);
+  map_ = MapMemory(uint64_t{geo_.map_pages()} * kMapEntriesPerPage);
   valid_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
   pins_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
   slot_sb_.reset(new std::atomic<uint32_t>[geo_.slot_count]());
@@ -154,6 +178,28 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Format(hal::Unit* unit, QosDomainId do
   SEF_RETURN_IF_ERROR(ftl->OpenDomain());
   SEF_ASSIGN_OR_RETURN(DomainContents c, Inspect(*ftl->domain_));
   if (c.holding == Holding::kOther || c.holding == Holding::kForeign) return Refuse(domain, c);
+  // Placement ids: validated and recorded, not used yet (docs/ftl.md, "Not done").
+  const uint32_t available = ftl->domain_->placement_ids();
+  if (options.placement_ids.size() > kMaxPlacementIds) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("format: %u placement ids; the block FTL records at most %u",
+                        options.placement_ids.size(), kMaxPlacementIds));
+  }
+  for (size_t i = 0; i < options.placement_ids.size(); ++i) {
+    const PlacementId id = options.placement_ids[i];
+    if (id.value() >= available) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("format: placement id %u: QoS domain %u has %u placement id%s (0..%u)",
+                          id.value(), domain.value(), available, available == 1 ? "" : "s",
+                          available == 0 ? 0 : available - 1));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (options.placement_ids[j] == id) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("format: placement id %u is named twice", id.value()));
+      }
+    }
+  }
   SEF_ASSIGN_OR_RETURN(
       Geometry g,
       ComputeGeometry(uint64_t{ftl->geo_.quota_sbs} * ftl->geo_.sb_capacity, ftl->geo_.sb_capacity,
@@ -172,7 +218,9 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Format(hal::Unit* unit, QosDomainId do
   for (const hal::SuperBlockEntry& e : sbs) SEF_RETURN_IF_ERROR(d.ReleaseSuperBlock(e.id));
   ftl->geo_ = g;
   ftl->format_interval_ = g.checkpoint_interval_adus;
+  ftl->placement_ids_ = options.placement_ids;
   ftl->AllocateArrays();
+  ftl->MarkMapLoaded();  // an empty map
   SEF_RETURN_IF_ERROR(ftl->StartJournal());
   SEF_RETURN_IF_ERROR(ftl->WriteCheckpoint());  // sets root pointer 0: the format is done
   ftl->StartThreads();
@@ -199,6 +247,13 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Mount(hal::Unit* unit, QosDomainId dom
       return Refuse(domain, c);
   }
   SEF_RETURN_IF_ERROR(ftl->Recover(c.checkpoint, options));
+  // The map loads after Mount returns (map_load.cc), but for a version 1 checkpoint (no
+  // per-slot counts: the whole map is walked to count) and when a new checkpoint must be
+  // written now; a page that fails then fails the mount, as it did before version 2.
+  if (ftl->load_plan_.version < 2 || !ftl->journal_continues_) {
+    ftl->LoadAll();
+    SEF_RETURN_IF_ERROR(ftl->WaitMapLoaded());
+  }
   if (!ftl->journal_continues_) {
     // The journal cannot go on where it stopped: a new one, anchored by a checkpoint.
     SEF_RETURN_IF_ERROR(ftl->StartJournal());
@@ -241,9 +296,13 @@ absl::Status Ftl::Unmount() {
     mounted_ = false;
   }
   accepting_.store(false, std::memory_order_seq_cst);
+  ResumeMapLoad();
   WaitIdle();
+  // A final checkpoint needs the whole map: wait for the loader. If a page failed to load
+  // there is none (the checkpoint in force stays; the next mount replays from it).
+  absl::Status loaded = WaitMapLoaded();
   StopThreads();
-  absl::Status s = WriteCheckpoint();
+  absl::Status s = loaded.ok() ? WriteCheckpoint() : loaded;
   WaitBackgroundIo();
   CloseNotifications();
   domain_.reset();
@@ -260,6 +319,12 @@ void Ftl::StartThreads() {
   allocator_ = std::thread([this] { AllocatorLoop(); });
   gc_ = std::thread([this] { GcLoop(); });
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
+  bool load = false;
+  {
+    MutexLock lock(&load_mu_);
+    load = !load_done_;
+  }
+  if (load) loader_ = std::thread([this] { LoaderLoop(); });
 }
 
 void Ftl::StopThreads() {
@@ -271,6 +336,12 @@ void Ftl::StopThreads() {
     checkpoint_cv_.SignalAll();
     checkpoint_done_cv_.SignalAll();
   }
+  {
+    MutexLock lock(&load_mu_);
+    load_stop_ = true;
+    load_cv_.SignalAll();
+  }
+  if (loader_.joinable()) loader_.join();
   if (allocator_.joinable()) allocator_.join();
   if (gc_.joinable()) gc_.join();
   if (checkpointer_.joinable()) checkpointer_.join();
@@ -342,6 +413,9 @@ Stats Ftl::GetStats() const {
   st.address_updates = counters_.address_updates.load(std::memory_order_relaxed);
   st.recovered_adus = counters_.recovered_adus.load(std::memory_order_relaxed);
   st.recovered_trims = counters_.recovered_trims.load(std::memory_order_relaxed);
+  st.map_pages = geo_.map_pages();
+  st.map_pages_loaded = counters_.map_pages_loaded.load(std::memory_order_relaxed);
+  st.map_pages_failed = counters_.map_pages_failed.load(std::memory_order_relaxed);
   MutexLock lock(&mu_);
   st.total_sbs = geo_.quota_sbs;
   st.held_sbs = held_sbs_;

@@ -12,9 +12,12 @@
 //    win; a GC copy (numbered < R: copies keep the number of the write they move) only fills
 //    a stale entry. Then every SB the domain holds and no rule claims is released.
 //
-// The work is the checkpoint's pages plus what was written since it: no admin command per
-// SB of the domain. What grows with the domain is loading the map (its pages, checked by
-// CRC) and one walk over it (stale entries, valid counts); docs/ftl.md has the numbers.
+// The work is the checkpoint's header, slot table and per-slot counts plus what was written
+// since it: no admin command per SB of the domain, and no map. The map is loaded after Mount
+// returns (map_load.cc): replay leaves its updates per map page (the overlay), and the
+// standing slots' valid counts start from the counts the checkpoint recorded (format
+// version 2). A version 1 checkpoint has no counts: its map is loaded and walked before
+// Mount returns, as before. docs/ftl.md has the numbers.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -32,14 +35,6 @@ namespace {
 
 constexpr uint32_t kReadBatch = 256;
 constexpr uint32_t kCheckpointReadBatch = 32;  // checkpoint pages per read
-
-// One update found since the checkpoint: a data ADU (value != 0 or a trim of count blocks).
-struct Event {
-  uint64_t seq;
-  uint64_t lba;
-  uint64_t count;  // trims; 0 for a data ADU
-  uint32_t value;  // data ADU: its map value
-};
 
 struct PostStart {
   uint32_t serial = 0;
@@ -96,13 +91,15 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     return corrupt(absl::StrFormat("no checkpoint header at 0x%x (magic 0x%016x)",
                                    header_address.raw(), h.magic));
   }
-  if (h.version != kCheckpointVersion) {
+  if (h.version != kCheckpointVersion && h.version != kCheckpointVersion1) {
     return absl::FailedPreconditionError(
-        absl::StrFormat("%s: checkpoint format version %u; this FTL reads version %u", where,
-                        h.version, kCheckpointVersion));
+        absl::StrFormat("%s: checkpoint format version %u; this FTL reads versions %u and %u",
+                        where, h.version, kCheckpointVersion1, kCheckpointVersion));
   }
+  const bool v2 = h.version >= 2;
   if (h.crc != CheckpointHeaderCrc(h) || hmeta.crc != Crc32c(page.data(), kAduBytes) ||
-      hmeta.generation != h.generation || hmeta.page != h.map_pages + h.slot_pages) {
+      hmeta.generation != h.generation ||
+      hmeta.page != uint64_t{h.map_pages} + h.slot_pages + h.count_pages) {
     return corrupt(
         absl::StrFormat("the checkpoint header at 0x%x fails its CRC", header_address.raw()));
   }
@@ -110,7 +107,8 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
       h.block_count == 0 || uint64_t{h.slot_count} * h.sb_capacity + 1 >= kMapStale ||
       h.map_pages != (h.block_count + kMapEntriesPerPage - 1) / kMapEntriesPerPage ||
       h.slot_pages != (h.slot_count + kSlotEntriesPerPage - 1) / kSlotEntriesPerPage ||
-      h.journal_slot >= h.slot_count) {
+      h.journal_slot >= h.slot_count || h.count_pages != (v2 ? CountPagesFor(h.slot_count) : 0) ||
+      h.placement_id_count > (v2 ? kMaxPlacementIds : 0)) {
     return corrupt(absl::StrFormat(
         "the checkpoint header does not fit the domain (%u ADUs per SB here, %u recorded)",
         geo_.sb_capacity, h.sb_capacity));
@@ -121,6 +119,10 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   geo_.reserved_sbs = h.reserved_sbs;
   geo_.checkpoint_sbs = (geo_.checkpoint_pages() + geo_.sb_capacity - 1) / geo_.sb_capacity;
   format_interval_ = h.checkpoint_interval_adus;
+  placement_ids_.clear();
+  for (uint32_t i = 0; i < h.placement_id_count; ++i) {
+    placement_ids_.push_back(PlacementId(h.placement_ids[i]));
+  }
   geo_.checkpoint_interval_adus = options.checkpoint_interval_adus != 0
                                       ? options.checkpoint_interval_adus
                                       : h.checkpoint_interval_adus;
@@ -132,63 +134,56 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   AllocateArrays();
   const uint64_t R = h.replay_from_seq;
 
-  // ---- map and slot table ----
+  // ---- slot table and per-slot counts (the map itself loads after Mount: map_load.cc) ----
   std::vector<SuperBlockId> checkpoint_sbs;
   for (uint32_t i = 0; i < h.num_sbs; ++i) checkpoint_sbs.push_back(SuperBlockId(h.sbs[i]));
   std::vector<SlotEntry> table(h.slot_count);
+  std::vector<uint32_t> counts(h.slot_count, 0);
   {
-    const uint32_t total = h.map_pages + h.slot_pages;
-    // Map pages are read straight into the map (AllocateArrays sizes it in whole pages; the
-    // page layout is the map's), slot-table pages into a small buffer: no copy per entry,
-    // and no large fresh buffer to fault in (it used to be 1 MiB, zeroed: half a
-    // millisecond of every mount).
-    static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
-                  std::atomic<uint32_t>::is_always_lock_free);
-    auto* map_bytes = reinterpret_cast<uint8_t*>(map_.get());
-    const uint32_t batch = std::min(kCheckpointReadBatch, total);
+    const uint32_t total = h.map_pages + h.slot_pages + h.count_pages;
+    const uint32_t batch = kCheckpointReadBatch;
     std::unique_ptr<uint8_t[]> buffer(new uint8_t[size_t{batch} * kAduBytes]);
     std::vector<CheckpointPageMeta> metas(batch);
-    for (uint32_t p = 0; p < total;) {
+    for (uint32_t p = h.map_pages; p < total;) {
       const uint32_t in_sb = p % geo_.sb_capacity;
-      const bool map = p < h.map_pages;
-      const uint32_t n =
-          std::min({batch, (map ? h.map_pages : total) - p, geo_.sb_capacity - in_sb});
+      const uint32_t n = std::min({batch, total - p, geo_.sb_capacity - in_sb});
       const SuperBlockId sb = checkpoint_sbs[p / geo_.sb_capacity];
-      uint8_t* pages = map ? map_bytes + uint64_t{p} * kAduBytes : buffer.get();
-      if (absl::Status s = ReadAdus(sb, in_sb, n, pages, reinterpret_cast<uint8_t*>(metas.data()));
+      if (absl::Status s =
+              ReadAdus(sb, in_sb, n, buffer.get(), reinterpret_cast<uint8_t*>(metas.data()));
           !s.ok()) {
         return corrupt(absl::StrFormat("checkpoint pages %u..%u cannot be read: %s", p, p + n - 1,
                                        s.ToString()));
       }
       for (uint32_t i = 0; i < n; ++i) {
-        const uint8_t* data = pages + uint64_t{i} * kAduBytes;
+        const uint8_t* data = buffer.get() + uint64_t{i} * kAduBytes;
         const CheckpointPageMeta& m = metas[i];
         if (m.generation != h.generation || m.page != p + i || m.crc != Crc32c(data, kAduBytes)) {
           return corrupt(absl::StrFormat("checkpoint page %u fails its CRC", p + i));
         }
-        if (map) continue;
-        const uint64_t base = uint64_t{p + i - h.map_pages} * kSlotEntriesPerPage;
-        const auto* entries = reinterpret_cast<const SlotEntry*>(data);
-        for (uint32_t e = 0; e < kSlotEntriesPerPage && base + e < h.slot_count; ++e) {
-          table[base + e] = entries[e];
+        if (p + i < h.map_pages + h.slot_pages) {
+          const uint64_t base = uint64_t{p + i - h.map_pages} * kSlotEntriesPerPage;
+          const uint64_t k = std::min<uint64_t>(kSlotEntriesPerPage, h.slot_count - base);
+          std::memcpy(table.data() + base, data, k * sizeof(SlotEntry));
+        } else {
+          const uint64_t base = uint64_t{p + i - h.map_pages - h.slot_pages} * kCountsPerPage;
+          const uint64_t k = std::min<uint64_t>(kCountsPerPage, h.slot_count - base);
+          std::memcpy(counts.data() + base, data, k * sizeof(uint32_t));
         }
       }
       p += n;
     }
   }
 
-  // ---- what the domain holds ----
-  SEF_ASSIGN_OR_RETURN(std::vector<hal::SuperBlockEntry> listed, domain_->ListSuperBlocks());
-  absl::flat_hash_map<uint32_t, hal::SuperBlockState> held;
-  held.reserve(listed.size());
-  for (const hal::SuperBlockEntry& e : listed) held[e.id.value()] = e.state;
-
   // ---- the journal since the checkpoint ----
+  // The list of every SB the domain holds (one admin command, but its cost grows with the
+  // domain) is taken by the map loader after Mount returned (SettleHeldSbs, map_load.cc);
+  // here each SB that matters is asked for by itself.
   const SlotEntry& j0 = table[h.journal_slot];
-  if (static_cast<SlotKind>(j0.kind) != SlotKind::kJournal || !held.contains(j0.sb)) {
+  auto journal_gone = [&] {
     return corrupt(
         absl::StrFormat("the journal super block %u the checkpoint names is gone", j0.sb));
-  }
+  };
+  if (static_cast<SlotKind>(j0.kind) != SlotKind::kJournal) return journal_gone();
   struct ChainSb {
     SuperBlockId sb;
     uint32_t serial;
@@ -205,7 +200,12 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     std::vector<JournalPage> jpages;
     std::vector<AduMeta> jmeta;
     for (;;) {
-      SEF_ASSIGN_OR_RETURN(hal::SuperBlockDetails info, domain_->GetSuperBlockInfo(sb));
+      absl::StatusOr<hal::SuperBlockDetails> got = domain_->GetSuperBlockInfo(sb);
+      if (!got.ok()) {
+        return chain.empty() && got.status().code() == absl::StatusCode::kNotFound ? journal_gone()
+                                                                                   : got.status();
+      }
+      const hal::SuperBlockDetails& info = *got;
       chain.push_back({sb, serial, info.written_adus,
                        info.state == hal::SuperBlockState::kOpenByErase ||
                            info.state == hal::SuperBlockState::kOpenByWrite});
@@ -235,7 +235,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
           }
         }
       }
-      if (!next.has_value() || !held.contains(next->sb)) break;
+      if (!next.has_value()) break;
       absl::StatusOr<hal::SuperBlockDetails> ninfo =
           domain_->GetSuperBlockInfo(SuperBlockId(next->sb));
       if (!ninfo.ok() || ninfo->erase_serial != static_cast<uint32_t>(next->a)) break;
@@ -273,22 +273,24 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   };
   std::vector<Scan> scans;
   std::vector<bool> kept(h.slot_count, false);
-  absl::flat_hash_set<uint32_t> claimed;  // SB ids the FTL keeps
-  for (SuperBlockId sb : checkpoint_sbs) claimed.insert(sb.value());
-  for (uint32_t id : chain_ids) claimed.insert(id);
+  // SBs the FTL keeps (each named once: Check verifies it), counted as held until
+  // SettleHeldSbs has the list.
+  uint32_t claimed = static_cast<uint32_t>(checkpoint_sbs.size() + chain_ids.size());
   for (uint32_t i = 0; i < h.slot_count; ++i) {
     const SlotEntry& e = table[i];
     const auto kind = static_cast<SlotKind>(e.kind);
     if (kind != SlotKind::kUser && kind != SlotKind::kGc) continue;
-    const bool stale = (e.flags & kSlotPendingRelease) != 0 || !held.contains(e.sb) ||
-                       post.contains(e.sb) || chain_ids.contains(e.sb);
+    // (An SB no longer held without a record, released behind the FTL's back, is found by
+    // SettleHeldSbs before any map page loads.)
+    const bool stale =
+        (e.flags & kSlotPendingRelease) != 0 || post.contains(e.sb) || chain_ids.contains(e.sb);
     if (stale) {
-      Trace("recovery: table slot %u sb %u stale (pending %d held %d record %d)", i, e.sb,
-            (e.flags & kSlotPendingRelease) != 0, held.contains(e.sb), post.contains(e.sb));
+      Trace("recovery: table slot %u sb %u stale (pending %d record %d)", i, e.sb,
+            (e.flags & kSlotPendingRelease) != 0, post.contains(e.sb));
       continue;
     }
     kept[i] = true;
-    claimed.insert(e.sb);
+    ++claimed;
     if (e.scan_from != kScanNothing) scans.push_back({i, SuperBlockId(e.sb), e.scan_from});
   }
   // Free slot numbers for the SBs found since the checkpoint.
@@ -302,38 +304,44 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     uint32_t serial;
     SlotKind kind;
     uint8_t stream;
+    bool open;  // to close
   };
   std::vector<Found> found;  // data SBs allocated since the checkpoint
   for (const auto& [id, p] : post) {
     if (!p.allocated || (p.kind != SlotKind::kUser && p.kind != SlotKind::kGc)) continue;
-    if (!held.contains(id) || chain_ids.contains(id)) continue;
-    SEF_ASSIGN_OR_RETURN(hal::SuperBlockDetails info, domain_->GetSuperBlockInfo(SuperBlockId(id)));
-    if (info.erase_serial != p.serial) continue;  // erased again, unrecorded: an orphan
+    if (chain_ids.contains(id)) continue;
+    absl::StatusOr<hal::SuperBlockDetails> info = domain_->GetSuperBlockInfo(SuperBlockId(id));
+    if (!info.ok() && info.status().code() == absl::StatusCode::kNotFound) continue;  // released
+    if (!info.ok()) return info.status();
+    if (info->erase_serial != p.serial) continue;  // erased again, unrecorded: an orphan
     if (free_numbers.empty()) return corrupt("more super blocks than slots");
     const uint32_t slot = free_numbers.back();
     free_numbers.pop_back();
-    found.push_back({slot, SuperBlockId(id), p.serial, p.kind, p.stream});
+    found.push_back({slot, SuperBlockId(id), p.serial, p.kind, p.stream,
+                     info->state != hal::SuperBlockState::kClosed});
     Trace("recovery: sb %u allocated since, slot %u", id, slot);
-    claimed.insert(id);
+    ++claimed;
     scans.push_back({slot, SuperBlockId(id), 0});
   }
 
-  // ---- entries into slots that no longer stand are stale ----
-  // Not marked in a walk over the map (its cost would grow with the domain): an entry is
-  // stale when replay has not touched it and the checkpoint's value names a slot that does
-  // not stand. Replay records what it touches.
-  auto stale_in_checkpoint = [&](uint32_t v) {
-    if (v == kMapUnmapped) return false;
-    const uint32_t slot = SlotOf(v);
-    return slot >= h.slot_count || !kept[slot];
-  };
-
   // ---- data written since the checkpoint ----
-  std::vector<Event> events;
+  std::vector<MapEvent> events;
   {
     std::vector<AduMeta> metas;
     for (const Scan& s : scans) {
-      SEF_ASSIGN_OR_RETURN(hal::SuperBlockDetails info, domain_->GetSuperBlockInfo(s.sb));
+      absl::StatusOr<hal::SuperBlockDetails> got = domain_->GetSuperBlockInfo(s.sb);
+      if (!got.ok() && got.status().code() == absl::StatusCode::kNotFound &&
+          s.slot < h.slot_count && kept[s.slot]) {
+        // A table slot's SB released without a record (behind the FTL's back): its entries
+        // are stale.
+        Trace("recovery: table slot %u sb %u not held", s.slot, s.sb.value());
+        kept[s.slot] = false;
+        --claimed;
+        free_numbers.push_back(s.slot);
+        continue;
+      }
+      if (!got.ok()) return got.status();
+      const hal::SuperBlockDetails& info = *got;
       const uint32_t to = std::min(info.written_adus, geo_.sb_capacity);
       const uint32_t from = std::min(s.from, to);
       if (from == to) continue;
@@ -364,89 +372,65 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     ++trims;
   }
   std::stable_sort(events.begin(), events.end(),
-                   [](const Event& a, const Event& b) { return a.seq < b.seq; });
+                   [](const MapEvent& a, const MapEvent& b) { return a.seq < b.seq; });
 
-  // ---- replay ----
+  // ---- replay: per map page, applied when the page loads (map_load.cc) ----
   // Numbered below R: a GC copy of a version the checkpoint may hold. It fills only an entry
   // that is stale (or one an earlier such copy filled). From R on: newer than anything in
-  // the checkpoint, applied in order. Events are sorted, so every copy numbered below R
-  // comes before the first update numbered R or above.
-  absl::flat_hash_set<uint64_t> touched;  // entries replay set: never stale
-  touched.reserve(events.size());
-  auto apply = [&](uint64_t lba, uint32_t value, bool below_r) {
-    const uint32_t old = map_[lba].load(std::memory_order_relaxed);
-    if (TracedLba(lba)) {
-      Trace("recovery: apply lba %u value %u below_r %d (map %u)", lba, value, below_r, old);
-    }
-    if (below_r && !stale_in_checkpoint(old) && !touched.contains(lba)) return;
-    touched.insert(lba);
-    map_[lba].store(value, std::memory_order_relaxed);
-  };
-  for (const Event& e : events) {
-    const bool below_r = e.seq < R;
-    if (e.count == 0) {
-      apply(e.lba, e.value, below_r);
-    } else {
-      for (uint64_t b = 0; b < e.count; ++b) apply(e.lba + b, kMapUnmapped, below_r);
-    }
-  }
-  // The one walk over the map: entries still stale read zeros (hazards 2 and 3: what
-  // superseded them has replayed); the others count in their slot's valid ADUs.
+  // the checkpoint, applied in order. The overlay keeps each page's updates in sequence
+  // order (a counting sort by page of the sorted events; a trim is cut at page boundaries).
   {
-    // (v - 1) / sb_capacity by a multiply (Lemire's exact 32-bit division), and not at all
-    // while neighbouring entries stay in one standing slot (the common case: blocks written
-    // together): a divide per entry was most of this walk's time.
-    const uint32_t cap = geo_.sb_capacity;
-    const uint64_t magic = ~uint64_t{0} / cap + 1;
-    std::vector<uint32_t> valid(h.slot_count, 0);
-    uint32_t run_slot = 0, run = 0, run_first = 0;  // run_kept false: no run yet
-    bool run_kept = false;
-    for (uint64_t lba = 0; lba < geo_.block_count; ++lba) {
-      const uint32_t v = map_[lba].load(std::memory_order_relaxed);
-      if (v == kMapUnmapped) continue;
-      if (run_kept && v - run_first < cap) {
-        ++run;
-        continue;
+    MapLoadPlan plan;
+    plan.version = h.version;
+    plan.generation = h.generation;
+    plan.replay_from = R;
+    plan.sbs = checkpoint_sbs;
+    plan.kept = kept;
+    const uint32_t pages = h.map_pages;
+    plan.overlay_start.assign(pages + 1, 0);
+    auto for_each_piece = [](const MapEvent& e, auto&& f) {
+      const uint64_t end = e.lba + (e.count == 0 ? 1 : e.count);
+      for (uint64_t lba = e.lba; lba < end;) {
+        const uint64_t page = lba / kMapEntriesPerPage;
+        const uint64_t stop = std::min(end, (page + 1) * kMapEntriesPerPage);
+        f(static_cast<uint32_t>(page),
+          MapEvent{e.seq, lba, e.count == 0 ? 0 : stop - lba, e.value});
+        lba = stop;
       }
-      const auto slot =
-          static_cast<uint32_t>((static_cast<unsigned __int128>(magic) * (v - 1)) >> 64);
-      // Replay only sets values into slots below slot_count.
-      if (slot >= h.slot_count || (!kept[slot] && !touched.contains(lba))) {
-        if (TracedLba(lba)) Trace("recovery: map[%u] %u:%u stale", lba, slot, OffsetOf(v));
-        map_[lba].store(kMapUnmapped, std::memory_order_relaxed);
-        continue;
-      }
-      if (slot != run_slot || !run_kept) {
-        valid[run_slot] += run;
-        run_slot = slot;
-        run = 0;
-        run_first = slot * cap + 1;
-        run_kept = kept[slot];
-      }
-      ++run;
+    };
+    for (const MapEvent& e : events) {
+      for_each_piece(e,
+                     [&plan](uint32_t page, const MapEvent&) { ++plan.overlay_start[page + 1]; });
     }
-    valid[run_slot] += run;
-    for (uint32_t i = 0; i < h.slot_count; ++i) {
-      if (valid[i] != 0) valid_[i].store(valid[i], std::memory_order_relaxed);
+    for (uint32_t p = 0; p < pages; ++p) plan.overlay_start[p + 1] += plan.overlay_start[p];
+    plan.overlay.resize(plan.overlay_start[pages]);
+    std::vector<uint32_t> fill(plan.overlay_start.begin(), plan.overlay_start.end() - 1);
+    for (const MapEvent& e : events) {
+      for_each_piece(e, [&plan, &fill](uint32_t page, const MapEvent& piece) {
+        plan.overlay[fill[page]++] = piece;
+      });
     }
+    // The standing slots' counts: the checkpoint's (version 2); the loader adjusts them by
+    // what it applies. Version 1 recounts after loading the whole map.
+    if (v2) {
+      for (uint32_t i = 0; i < h.slot_count; ++i) {
+        if (kept[i] && counts[i] != 0) valid_[i].store(counts[i], std::memory_order_relaxed);
+      }
+    }
+    PrepareMapLoad(std::move(plan));
+    MutexLock lock(&load_mu_);
+    load_paused_ = options.map_load_paused;
   }
   counters_.recovered_adus.store(events.size() - trims, std::memory_order_relaxed);
   counters_.recovered_trims.store(trims, std::memory_order_relaxed);
 
-  // ---- release what no rule claims ----
-  uint32_t held_count = 0;
-  for (const auto& [id, state] : held) {
-    if (claimed.contains(id)) {
-      ++held_count;
-      continue;
-    }
-    Trace("recovery: release unclaimed sb %u", id);
-    SEF_RETURN_IF_ERROR(domain_->ReleaseSuperBlock(SuperBlockId(id)));
-  }
-
   // ---- the in-RAM state ----
+  // Counted as held: what the rules claim. SettleHeldSbs (map_load.cc) corrects it by the
+  // list of what the domain holds, releases the rest and closes what was left open; until
+  // then no SB is allocated.
   MutexLock lock(&mu_);
-  held_sbs_ = held_count;
+  held_sbs_ = claimed;
+  sbs_settled_ = false;
   checkpoint_sbs_ = checkpoint_sbs;
   checkpoint_generation_ = h.generation;
   auto set_up = [this](uint32_t slot, SuperBlockId sb, uint32_t serial, SlotKind kind,
@@ -467,13 +451,11 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     set_up(i, SuperBlockId(table[i].sb), table[i].serial, static_cast<SlotKind>(table[i].kind),
            table[i].stream);
     SetSlotState(i, SlotState::kClosed);
-    const hal::SuperBlockState st = held[table[i].sb];
-    if (st != hal::SuperBlockState::kClosed) to_close.push_back(SuperBlockId(table[i].sb));
   }
   for (const Found& f : found) {
     set_up(f.slot, f.sb, f.serial, f.kind, f.stream);
     SetSlotState(f.slot, SlotState::kClosed);
-    if (held[f.sb.value()] != hal::SuperBlockState::kClosed) to_close.push_back(f.sb);
+    if (f.open) to_close.push_back(f.sb);
   }
   // Journal SBs: the last of the chain goes on, the others retire with the next checkpoint.
   std::vector<uint32_t> journal_slots;
@@ -516,9 +498,8 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   }
   if (journal_continues_) JournalReset(journal_slots.back(), last.sb, last.written);
   mu_.Lock();
-  // SBs left empty by the replay go through the normal release path (a release record,
-  // then a flush round).
-  for (uint32_t i = 0; i < slots_.size(); ++i) MaybeEmptyLocked(i);
+  // SBs left empty by the replay go through the normal release path once the map is loaded
+  // (FinishMapLoad, map_load.cc).
   return absl::OkStatus();
 }
 

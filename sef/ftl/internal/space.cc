@@ -81,7 +81,9 @@ uint32_t Ftl::ReserveFor(SlotKind kind) const {
 }
 
 bool Ftl::MayAllocateLocked(SlotKind kind, bool ahead) const {
-  if (free_slots_.empty()) return false;
+  // After a mount, not before the list of what the domain holds has been taken (map_load.cc,
+  // SettleHeldSbs): an SB erased meanwhile could be taken for an unclaimed one and released.
+  if (free_slots_.empty() || !sbs_settled_) return false;
   if (kind == SlotKind::kJournal && journal_sbs_ >= kJournalMaxSbs) return false;
   if (FreeSbsLocked() <= ReserveFor(kind)) return false;
   // Open SBs: the journal may take the last one; data streams leave one for a checkpoint,
@@ -303,6 +305,9 @@ void Ftl::CloseSlots(const std::vector<uint32_t>& slots) {
 }
 
 void Ftl::MaybeEmptyLocked(uint32_t slot) {
+  // While the map loads a count may still miss replayed entries of pages not loaded: no slot
+  // is empty before FinishMapLoad (map_load.cc), which looks at every slot.
+  if (!map_loaded_) return;
   Slot& s = slots_[slot];
   if (s.state == SlotState::kClosed && IsData(s.kind) &&
       valid_[slot].load(std::memory_order_acquire) == 0) {
