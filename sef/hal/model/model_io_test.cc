@@ -652,116 +652,116 @@ TEST_F(IoTest, FarAndNlwNamingDifferentTargetsAreInvalidField) {
   EXPECT_EQ(h_.SbInfo(kVd, e.sb).aduptr, 0u);
 }
 
-TEST(IoPairing, UnpairedFarAndNlcAreAbortedAfterTheTimeout) {
-  FakeClock clock;
-  ModelHarness h = ModelHarness::Open("tiny", "", &clock);
-  ASSERT_TRUE(h.ok());
-  h.CreateVirtualDevice(kVd, {0, 1, 2, 3}, 2);
-  const QosDomainId d = h.CreateDomain(h.DefaultSpec(kVd));
-  const cmd::DomainFormat f = h.FormatOf(d);
-  const ModelHarness::Erased e = h.Erase(d);
-  auto arr = std::make_shared<std::vector<uint8_t>>(sizeof(wire::AddressRequestResponse));
+// A unit on a fake clock with one erased SB, and the halves of one-ADU write pairs into it.
+class IoPairingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(h_.ok());
+    h_.CreateVirtualDevice(kVd, {0, 1, 2, 3}, 2);
+    d_ = h_.CreateDomain(h_.DefaultSpec(kVd));
+    f_ = h_.FormatOf(d_);
+    e_ = h_.Erase(d_);
+  }
+  ModelHarness::Slot Far(uint32_t id) {
+    return h_.SubmitAsync(cmd::FlashAddressRequest{d_, e_.sb, id, 0, cmd::MutableBytes::Of(*arr_)},
+                          f_);
+  }
+  cmd::NamelessWriteRequest Nlw(uint32_t id) {
+    cmd::NamelessWriteRequest nlw;
+    nlw.domain = d_;
+    nlw.target = e_.sb;
+    nlw.start = Ua(0);
+    nlw.nlwid = id;
+    nlw.data = {iov_.get(), 1};
+    return nlw;
+  }
+  ModelHarness::Slot NlwAsync(uint32_t id) { return h_.SubmitAsync(Nlw(id), f_); }
+  // Past the unpaired timeout: what waits for a partner is aborted.
+  void AbortParked() {
+    clock_.Advance(std::chrono::seconds(31));
+    h_.unit().Tick();
+  }
+
+  // Shared with parked commands, which may complete after the test body.
+  std::shared_ptr<std::vector<uint8_t>> data_ =
+      std::make_shared<std::vector<uint8_t>>(wire::kAduDataBytes);
+  std::shared_ptr<iovec> iov_ = std::make_shared<iovec>(iovec{data_->data(), data_->size()});
+  std::shared_ptr<std::vector<uint8_t>> arr_ =
+      std::make_shared<std::vector<uint8_t>>(sizeof(wire::AddressRequestResponse));
+  FakeClock clock_;
+  ModelHarness h_ = ModelHarness::Open("tiny", "", &clock_);
+  QosDomainId d_;
+  cmd::DomainFormat f_;
+  ModelHarness::Erased e_;
+};
+
+TEST_F(IoPairingTest, UnpairedFarAndNlcAreAbortedAfterTheTimeout) {
   auto payload = std::make_shared<std::vector<uint8_t>>(64);
-  ModelHarness::Slot far =
-      h.SubmitAsync(cmd::FlashAddressRequest{d, e.sb, 7, 0, cmd::MutableBytes::Of(*arr)}, f);
-  ModelHarness::Slot nlc = h.SubmitAsync(
+  ModelHarness::Slot far = Far(7);
+  ModelHarness::Slot nlc = h_.SubmitAsync(
       cmd::NamelessCopyRequest{
-          d, e.sb,
-          cmd::CopyList{{*FlashAddress::Make(d, SuperBlockId(0), AduOffset(0), f.address)}},
+          d_, e_.sb,
+          cmd::CopyList{{*FlashAddress::Make(d_, SuperBlockId(0), AduOffset(0), f_.address)}},
           std::nullopt, 8, 0, cmd::MutableBytes::Of(*payload)},
-      f);
-  clock.Advance(std::chrono::seconds(29));
-  h.unit().Tick();
+      f_);
+  clock_.Advance(std::chrono::seconds(29));
+  h_.unit().Tick();
   EXPECT_FALSE(far->has_value());
   EXPECT_FALSE(nlc->has_value());
-  clock.Advance(std::chrono::seconds(2));
-  h.unit().Tick();
+  clock_.Advance(std::chrono::seconds(2));
+  h_.unit().Tick();
   ASSERT_TRUE(far->has_value());
   ASSERT_TRUE(nlc->has_value());
   EXPECT_EQ((*far)->status, Generic(sc::kAbortRequested));
   EXPECT_EQ((*nlc)->status, Generic(sc::kAbortRequested));
   // Regression: their partners, arriving late, used to wait for a command that had already
   // completed (an FTL test that jumps a fake clock hung so). They fail at once.
-  auto data = std::make_shared<std::vector<uint8_t>>(wire::kAduDataBytes);
-  auto iov = std::make_shared<iovec>(iovec{data->data(), data->size()});
-  cmd::NamelessWriteRequest nlw;
-  nlw.domain = d;
-  nlw.target = e.sb;
-  nlw.start = Ua(0);
-  nlw.nlwid = 7;
-  nlw.data = {iov.get(), 1};
-  ModelHarness::Slot late_nlw = h.SubmitAsync(nlw, f);
+  ModelHarness::Slot late_nlw = NlwAsync(7);
   auto acr = std::make_shared<std::vector<uint8_t>>(sizeof(wire::AcrHeader) + 24);
   ModelHarness::Slot late_gcr =
-      h.SubmitAsync(cmd::GetCopyResultRequest{d, 8, false, cmd::MutableBytes::Of(*acr)}, f);
+      h_.SubmitAsync(cmd::GetCopyResultRequest{d_, 8, false, cmd::MutableBytes::Of(*acr)}, f_);
   ASSERT_TRUE(late_nlw->has_value());
   ASSERT_TRUE(late_gcr->has_value());
   EXPECT_EQ((*late_nlw)->status, Generic(sc::kCommandSequenceError));
   EXPECT_EQ((*late_gcr)->status, Generic(sc::kCommandSequenceError));
-  EXPECT_EQ(h.SbInfo(kVd, e.sb).aduptr, 0u);
+  EXPECT_EQ(h_.SbInfo(kVd, e_.sb).aduptr, 0u);
   // The id is free again: a new pair under it works.
-  ModelHarness::Slot again =
-      h.SubmitAsync(cmd::FlashAddressRequest{d, e.sb, 7, 0, cmd::MutableBytes::Of(*arr)}, f);
+  ModelHarness::Slot again = Far(7);
   EXPECT_FALSE(again->has_value());
-  const Completion written = h.Io(nlw, f);
+  const Completion written = h_.Io(Nlw(7), f_);
   EXPECT_TRUE(written.status.ok()) << written.status;
   ASSERT_TRUE(again->has_value());
   EXPECT_TRUE((*again)->status.ok());
-  EXPECT_EQ(h.SbInfo(kVd, e.sb).aduptr, 1u);
+  EXPECT_EQ(h_.SbInfo(kVd, e_.sb).aduptr, 1u);
 }
 
-TEST(IoPairing, AnAbortedIdIsForgottenWhenTheHostMovesOn) {
-  FakeClock clock;
-  ModelHarness h = ModelHarness::Open("tiny", "", &clock);
-  ASSERT_TRUE(h.ok());
-  h.CreateVirtualDevice(kVd, {0, 1, 2, 3}, 2);
-  const QosDomainId d = h.CreateDomain(h.DefaultSpec(kVd));
-  const cmd::DomainFormat f = h.FormatOf(d);
-  const ModelHarness::Erased e = h.Erase(d);
-  auto data = std::make_shared<std::vector<uint8_t>>(wire::kAduDataBytes);
-  auto iov = std::make_shared<iovec>(iovec{data->data(), data->size()});
-  auto arr = std::make_shared<std::vector<uint8_t>>(sizeof(wire::AddressRequestResponse));
-  cmd::NamelessWriteRequest nlw;
-  nlw.domain = d;
-  nlw.target = e.sb;
-  nlw.start = Ua(0);
-  nlw.data = {iov.get(), 1};
-  const auto far = [&](uint32_t id) {
-    return h.SubmitAsync(cmd::FlashAddressRequest{d, e.sb, id, 0, cmd::MutableBytes::Of(*arr)}, f);
-  };
-  const auto abort_parked = [&] {
-    clock.Advance(std::chrono::seconds(31));
-    h.unit().Tick();
-  };
+TEST_F(IoPairingTest, AnAbortedIdIsForgottenWhenTheHostMovesOn) {
   // An NLW that came first and was aborted: its late FAR fails at once.
-  nlw.nlwid = 1;
-  ModelHarness::Slot early_nlw = h.SubmitAsync(nlw, f);
-  abort_parked();
+  ModelHarness::Slot early_nlw = NlwAsync(1);
+  AbortParked();
   ASSERT_TRUE(early_nlw->has_value());
   EXPECT_EQ((*early_nlw)->status, Generic(sc::kAbortRequested));
-  ModelHarness::Slot late_far = far(1);
+  ModelHarness::Slot late_far = Far(1);
   ASSERT_TRUE(late_far->has_value());
   EXPECT_EQ((*late_far)->status, Generic(sc::kCommandSequenceError));
   // A half of the aborted one's own kind: the host started a new pair; it waits as usual.
-  nlw.nlwid = 2;
-  ModelHarness::Slot first_try = h.SubmitAsync(nlw, f);
-  abort_parked();
+  ModelHarness::Slot first_try = NlwAsync(2);
+  AbortParked();
   ASSERT_TRUE(first_try->has_value());
-  ModelHarness::Slot retry = h.SubmitAsync(nlw, f);
+  ModelHarness::Slot retry = NlwAsync(2);
   EXPECT_FALSE(retry->has_value());
-  ModelHarness::Slot its_far = far(2);
+  ModelHarness::Slot its_far = Far(2);
   ASSERT_TRUE(retry->has_value() && its_far->has_value());
   EXPECT_TRUE((*retry)->status.ok()) << (*retry)->status;
   EXPECT_TRUE((*its_far)->status.ok()) << (*its_far)->status;
   // An aborted id is remembered for one more timeout only.
-  ModelHarness::Slot lonely = far(3);
-  abort_parked();
+  ModelHarness::Slot lonely = Far(3);
+  AbortParked();
   ASSERT_TRUE(lonely->has_value());
-  abort_parked();
-  nlw.nlwid = 3;
-  ModelHarness::Slot much_later = h.SubmitAsync(nlw, f);
+  AbortParked();
+  ModelHarness::Slot much_later = NlwAsync(3);
   EXPECT_FALSE(much_later->has_value());  // it waits for a FAR of its own
-  ModelHarness::Slot its_own = far(3);
+  ModelHarness::Slot its_own = Far(3);
   ASSERT_TRUE(much_later->has_value() && its_own->has_value());
   EXPECT_TRUE((*much_later)->status.ok()) << (*much_later)->status;
 }
