@@ -381,7 +381,7 @@ Outcome Model::Write(Domain& d, const cmd::FlashAddressRequest& far,
     ForEachRun(vd, id, first, first + n, [&](uint64_t phys, uint32_t count) {
       std::vector<iovec> pieces;
       data.Take(size_t{count} * wire::kAduDataBytes, pieces);
-      media_->WriteData(phys, count, std::move(pieces));
+      media_->WriteData(phys, count, pieces);
     });
     for (uint32_t i = 0; i < n; ++i) {
       const uint64_t ua = nlw.start.is_ignore() ? nlw.start.raw() : nlw.start.raw() + done + i;

@@ -327,26 +327,11 @@ void Media::WriteSb(uint64_t slot, const SbRecord& record) {
 }
 
 void Media::WriteData(uint64_t physical_adu, const uint8_t* src) {
-  uint8_t* dst = data(physical_adu);
-  if (fd_ >= 0) {
-    const off_t at = static_cast<off_t>(dst - base_);
-    size_t done = 0;
-    while (done < wire::kAduDataBytes) {
-      const ssize_t n = pwrite(fd_, src + done, wire::kAduDataBytes - done, at + done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<size_t>(n);
-    }
-    if (done == wire::kAduDataBytes) return;
-    // pwrite failed (e.g. ENOSPC): store through the mapping as before, whose failure is the
-    // mapping's (SIGBUS), so a write is never acknowledged without its data.
-    std::memmove(dst + done, src + done, wire::kAduDataBytes - done);
-    return;
-  }
-  std::memmove(dst, src, wire::kAduDataBytes);
+  iovec one{const_cast<uint8_t*>(src), wire::kAduDataBytes};
+  WriteData(physical_adu, 1, std::span<iovec>(&one, 1));
 }
 
-void Media::WriteData(uint64_t first_physical_adu, uint32_t adus, std::vector<iovec> pieces) {
+void Media::WriteData(uint64_t first_physical_adu, uint32_t adus, std::span<iovec> pieces) {
   uint8_t* dst = data(first_physical_adu);
   const size_t bytes = size_t{adus} * wire::kAduDataBytes;
   size_t done = 0;
@@ -375,7 +360,7 @@ void Media::WriteData(uint64_t first_physical_adu, uint32_t adus, std::vector<io
   // failure is the mapping's (SIGBUS), so a write is never acknowledged without its data.
   for (; at < pieces.size() && done < bytes; ++at) {
     const size_t n = std::min(pieces[at].iov_len, bytes - done);
-    std::memcpy(dst + done, pieces[at].iov_base, n);
+    std::memmove(dst + done, pieces[at].iov_base, n);
     done += n;
   }
   if (done < bytes) std::memset(dst + done, 0, bytes - done);

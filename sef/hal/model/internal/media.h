@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,17 +53,17 @@ class Media {
 
   AduInfo* info(uint64_t physical_adu) { return info_ + physical_adu; }
   uint8_t* data(uint64_t physical_adu) { return data_ + physical_adu * wire::kAduDataBytes; }
-  // Stores one ADU's data (wire::kAduDataBytes at `src`, which may point into this media).
-  // File-backed units write it with pwrite: a whole, page-aligned page written so does not
-  // fault the page in first, where a store through the mapping makes the kernel read (for a
-  // sparse file: zero-fill) the page and its readahead window before the copy. The mapping is
-  // MAP_SHARED, so both reach the same page cache and WriteBack covers them alike.
-  void WriteData(uint64_t physical_adu, const uint8_t* src);
   // Stores `adus` physically consecutive ADUs' data from `pieces`, which hold exactly
-  // adus * wire::kAduDataBytes bytes outside this media (a short list leaves zeros). One
-  // pwritev for a file-backed unit (a 128 KiB write is one system call, not 32, and no
-  // staging copy), one copy per piece for RAM. `pieces` is consumed.
-  void WriteData(uint64_t first_physical_adu, uint32_t adus, std::vector<iovec> pieces);
+  // adus * wire::kAduDataBytes bytes (a short list leaves zeros; a piece may point into this
+  // media, e.g. a copy's source). File-backed units write them with one pwritev (a 128 KiB
+  // write is one system call, and no staging copy): whole, page-aligned pages written so are
+  // not faulted in first, where a store through the mapping makes the kernel read (for a
+  // sparse file: zero-fill) the page and its readahead window before the copy. The mapping
+  // is MAP_SHARED, so both reach the same page cache and WriteBack covers them alike. RAM
+  // units copy each piece. `pieces` is used as scratch (advanced past what was written).
+  void WriteData(uint64_t first_physical_adu, uint32_t adus, std::span<iovec> pieces);
+  // One ADU's data (wire::kAduDataBytes at `src`).
+  void WriteData(uint64_t physical_adu, const uint8_t* src);
 
   // Writes the given ADUs' data and info pages to the file's disk and waits for them
   // (sync_file_range, file only), without the journal commit and cache flush that make them
