@@ -79,6 +79,24 @@ class FtlTest : public ::testing::TestWithParam<Backend> {
     return VersionOf(lba, b.block(0));
   }
 
+  // `count` single-block writes (a new version each) and trims (one in ten) at random
+  // blocks, seeded; `oracle` follows (0 = trimmed).
+  void WritesAndTrims(BlockDevice& d, uint64_t seed, int count,
+                      std::map<uint64_t, uint64_t>& oracle) {
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < count; ++i) {
+      const uint64_t lba = rng() % d.block_count();
+      if (rng() % 10 == 0) {
+        ASSERT_TRUE(d.Trim(Lba(lba), 1).ok());
+        oracle[lba] = 0;
+      } else {
+        const uint64_t v = ++oracle[lba];
+        const absl::Status s = WriteVersion(d, lba, v);
+        ASSERT_TRUE(s.ok()) << "write " << i << " of LBA " << lba << ": " << s;
+      }
+    }
+  }
+
   void ExpectContents(BlockDevice& d, const std::map<uint64_t, uint64_t>& oracle) {
     const uint64_t n = d.block_count();
     Buffer b(32);
@@ -168,18 +186,7 @@ TEST_P(FtlTest, UnmountAndMountKeepsData) {
   {
     std::unique_ptr<BlockDevice> d = FormatOrDie();
     ASSERT_NE(d, nullptr);
-    std::mt19937_64 rng(2);
-    for (int i = 0; i < 3000; ++i) {
-      const uint64_t lba = rng() % d->block_count();
-      if (rng() % 10 == 0) {
-        ASSERT_TRUE(d->Trim(Lba(lba), 1).ok());
-        oracle[lba] = 0;
-      } else {
-        const uint64_t v = ++oracle[lba];
-        const absl::Status s = WriteVersion(*d, lba, v);
-        ASSERT_TRUE(s.ok()) << "write " << i << " of LBA " << lba << ": " << s;
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(WritesAndTrims(*d, /*seed=*/2, 3000, oracle));
     ASSERT_TRUE(d->Unmount().ok());
   }
   absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(unit_.get(), domain_);
@@ -196,17 +203,7 @@ TEST_P(FtlTest, MountAfterAnUncleanStopReplays) {
   {
     std::unique_ptr<BlockDevice> d = FormatOrDie();
     ASSERT_NE(d, nullptr);
-    std::mt19937_64 rng(3);
-    for (int i = 0; i < 2500; ++i) {
-      const uint64_t lba = rng() % d->block_count();
-      if (rng() % 10 == 0) {
-        ASSERT_TRUE(d->Trim(Lba(lba), 1 + rng() % 3 > d->block_count() - lba ? 1 : 1).ok());
-        oracle[lba] = 0;
-      } else {
-        const uint64_t v = ++oracle[lba];
-        ASSERT_TRUE(WriteVersion(*d, lba, v).ok());
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(WritesAndTrims(*d, /*seed=*/3, 2500, oracle));
     ASSERT_TRUE(d->Flush().ok());
     // Destroyed without Unmount: no final checkpoint.
   }

@@ -77,67 +77,66 @@ class SmallMdtsTransport : public Transport {
   std::atomic<int> writes_{0}, reads_{0};
 };
 
+// A tiny-unit domain over a SmallMdtsTransport (path limit `path_limit_bytes`, 0 = none),
+// with 10 ADUs written by placement id from LBA 70.
+class MaxTransferTest : public ::testing::Test {
+ protected:
+  void OpenAndWrite(uint64_t path_limit_bytes) {
+    absl::StatusOr<std::unique_ptr<Transport>> model =
+        OpenTransport("model:testdata/units/tiny.json");
+    ASSERT_TRUE(model.ok()) << model.status();
+    auto transport = std::make_unique<SmallMdtsTransport>(*std::move(model), path_limit_bytes);
+    counter_ = transport.get();
+    absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(std::move(transport));
+    ASSERT_TRUE(unit.ok()) << unit.status();
+    unit_ = *std::move(unit);
+    ASSERT_TRUE(unit_->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 2, 0}}).ok());
+    absl::StatusOr<QosDomainId> id = unit_->CreateQosDomain(
+        {.vd = VirtualDeviceId(1), .capacity_adus = 512, .max_open_super_blocks = 2});
+    ASSERT_TRUE(id.ok()) << id.status();
+    d_ = *unit_->OpenQosDomain(*id);
+    data_ = Pattern(70, 10);
+    iovec iov{data_.data(), data_.size()};
+    absl::StatusOr<WriteResult> w =
+        d_->Write({.target = ByPlacement{PlacementId(0)}, .start = Ua(70), .data = {&iov, 1}});
+    ASSERT_TRUE(w.ok()) << w.status();
+    ASSERT_EQ(w->addresses.size(), 10u);
+    written_ = *std::move(w);
+  }
+
+  SmallMdtsTransport* counter_ = nullptr;  // owned by unit_
+  std::unique_ptr<Unit> unit_;
+  std::unique_ptr<QosDomain> d_;
+  std::vector<uint8_t> data_;
+  WriteResult written_;
+};
+
 // Regression: the kernel's per-command limit (max_segments) was not applied, so 128-ADU
 // Nameless Writes failed in the kernel with EINVAL (docs/testing.md, "The 30 s stall").
-TEST(MaxTransferTest, TheTransportsOwnLimitSplitsBelowTheMdts) {
-  absl::StatusOr<std::unique_ptr<Transport>> model =
-      OpenTransport("model:testdata/units/tiny.json");
-  ASSERT_TRUE(model.ok()) << model.status();
+TEST_F(MaxTransferTest, TheTransportsOwnLimitSplitsBelowTheMdts) {
   // 3 ADUs and a bit per command on the path, 4 by the device's MDTS.
-  auto transport =
-      std::make_unique<SmallMdtsTransport>(*std::move(model), 3 * wire::kAduDataBytes + 100);
-  SmallMdtsTransport* counter = transport.get();
-  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(std::move(transport));
-  ASSERT_TRUE(unit.ok()) << unit.status();
-  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 2, 0}}).ok());
-  absl::StatusOr<QosDomainId> id = (*unit)->CreateQosDomain(
-      {.vd = VirtualDeviceId(1), .capacity_adus = 512, .max_open_super_blocks = 2});
-  ASSERT_TRUE(id.ok()) << id.status();
-  std::unique_ptr<QosDomain> d = *(*unit)->OpenQosDomain(*id);
-  EXPECT_EQ(d->max_adus_per_command(), 3u);
-  std::vector<uint8_t> data = Pattern(70, 10);
-  iovec iov{data.data(), data.size()};
-  absl::StatusOr<WriteResult> w =
-      d->Write({.target = ByPlacement{PlacementId(0)}, .start = Ua(70), .data = {&iov, 1}});
-  ASSERT_TRUE(w.ok()) << w.status();
-  ASSERT_EQ(w->addresses.size(), 10u);
-  EXPECT_EQ(counter->writes(), 4);  // 3 + 3 + 3 + 1 ADUs
+  ASSERT_NO_FATAL_FAILURE(OpenAndWrite(3 * wire::kAduDataBytes + 100));
+  EXPECT_EQ(d_->max_adus_per_command(), 3u);
+  EXPECT_EQ(counter_->writes(), 4);  // 3 + 3 + 3 + 1 ADUs
 }
 
-TEST(MaxTransferTest, WritesAndReadsAboveTheControllersMdtsAreSplit) {
-  absl::StatusOr<std::unique_ptr<Transport>> model =
-      OpenTransport("model:testdata/units/tiny.json");
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto transport = std::make_unique<SmallMdtsTransport>(*std::move(model));
-  SmallMdtsTransport* counter = transport.get();
-  absl::StatusOr<std::unique_ptr<Unit>> unit = Unit::Open(std::move(transport));
-  ASSERT_TRUE(unit.ok()) << unit.status();
-  ASSERT_TRUE((*unit)->CreateVirtualDevices({{VirtualDeviceId(1), {0, 1, 2, 3}, 2, 0}}).ok());
-  absl::StatusOr<QosDomainId> id = (*unit)->CreateQosDomain(
-      {.vd = VirtualDeviceId(1), .capacity_adus = 512, .max_open_super_blocks = 2});
-  ASSERT_TRUE(id.ok()) << id.status();
-  std::unique_ptr<QosDomain> d = *(*unit)->OpenQosDomain(*id);
-  EXPECT_EQ(d->max_adus_per_command(), 4u);
+TEST_F(MaxTransferTest, WritesAndReadsAboveTheControllersMdtsAreSplit) {
+  ASSERT_NO_FATAL_FAILURE(OpenAndWrite(0));
+  EXPECT_EQ(d_->max_adus_per_command(), 4u);
+  EXPECT_EQ(counter_->writes(), 3);  // 4 + 4 + 2 ADUs
+  const std::vector<FlashAddress>& a = written_.addresses;
+  for (size_t i = 1; i < 10; ++i) EXPECT_EQ(a[i].raw(), a[0].raw() + i);
 
-  std::vector<uint8_t> data = Pattern(70, 10);
-  iovec iov{data.data(), data.size()};
-  absl::StatusOr<WriteResult> w =
-      d->Write({.target = ByPlacement{PlacementId(0)}, .start = Ua(70), .data = {&iov, 1}});
-  ASSERT_TRUE(w.ok()) << w.status();
-  ASSERT_EQ(w->addresses.size(), 10u);
-  EXPECT_EQ(counter->writes(), 3);  // 4 + 4 + 2 ADUs
-  for (size_t i = 1; i < 10; ++i) EXPECT_EQ(w->addresses[i].raw(), w->addresses[0].raw() + i);
-
-  std::vector<uint8_t> back(data.size()), meta(10 * 16);
+  std::vector<uint8_t> back(data_.size()), meta(10 * 16);
   iovec biov{back.data(), back.size()};
-  ASSERT_TRUE(d->Read({.address = w->addresses[0],
-                       .adus = AduCount(10),
-                       .verify = Ua(70),
-                       .data = {&biov, 1},
-                       .metadata = meta})
+  ASSERT_TRUE(d_->Read({.address = a[0],
+                        .adus = AduCount(10),
+                        .verify = Ua(70),
+                        .data = {&biov, 1},
+                        .metadata = meta})
                   .ok());
-  EXPECT_EQ(counter->reads(), 3);
-  EXPECT_EQ(back, data);
+  EXPECT_EQ(counter_->reads(), 3);
+  EXPECT_EQ(back, data_);
 }
 
 TransportResult RunRaw(Transport& t, const absl::StatusOr<Command>& c) {
