@@ -75,10 +75,14 @@ struct FormatOptions {
   // ADUs written (host, GC and metadata) between two checkpoints; bounds the work a recovery
   // replays. 0: automatic (docs/ftl.md). Recorded at format, overridable at mount.
   uint64_t checkpoint_interval_adus = 0;
-  // The placement ids the FTL may use, each below the domain's QosDomain::placement_ids(),
-  // no id twice, at most 64 (InvalidArgument naming the bad id otherwise). Recorded in the
-  // checkpoint (CheckReport::placement_ids), NOT USED YET: the FTL writes into super blocks
-  // it erased itself and uses no placement id (docs/ftl.md, "Not done").
+  // The placement ids user writes go by, hottest first, each below the domain's
+  // QosDomain::placement_ids(), no id twice, at most 4 and at most (the domain's max open
+  // super blocks - 2) / 2 (InvalidArgument naming the bad id or the count otherwise). Empty (the default): the FTL
+  // erases every super block it writes itself. Given: user writes go by placement id (the
+  // device opens and chains the SBs; new data by the last id, rewritten data one id hotter
+  // than its current SB's), and garbage-collection copies go into SBs the FTL erased, so user
+  // and GC data never share an SB (docs/ftl.md, "Writes by placement id"). Recorded in the
+  // checkpoint (CheckReport::placement_ids) and kept by every mount.
   std::vector<PlacementId> placement_ids;
 };
 
@@ -112,6 +116,9 @@ struct Stats {
   uint64_t checkpoints = 0;  // (persisted)
   uint64_t gc_victims = 0, gc_relocations = 0, internal_flushes = 0;
   uint64_t write_waits = 0;  // writes that waited for free space (back-pressure)
+  // Super blocks the device opened for user writes by placement id (FormatOptions), this
+  // mount: each cost one opener ADU (counted in metadata_adus_written).
+  uint64_t placement_sbs_opened = 0;
   uint64_t capacity_warnings = 0, patrols = 0, address_updates = 0;
   uint64_t recovered_adus = 0, recovered_trims = 0;  // replayed by the last Mount
   // The map (4 bytes per block, in pages of 1024 entries) is loaded after Mount returns:
@@ -240,7 +247,7 @@ struct CheckReport {
   // From the checkpoint header that was checked.
   uint64_t checkpoint_generation = 0;
   uint32_t checkpoint_version = 0;         // 2 (per-slot counts, checked against the map) or 1
-  std::vector<PlacementId> placement_ids;  // recorded at format (version 2; not used yet)
+  std::vector<PlacementId> placement_ids;  // chosen at format (version 2): user writes' ids
   uint64_t block_count = 0;
   double overprovisioning_percent = 0;
   uint64_t checkpoint_interval_adus = 0;

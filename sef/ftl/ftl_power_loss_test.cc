@@ -124,6 +124,8 @@ struct Config {
   hal::CompletionOrder order;
   uint16_t max_open;
   int cuts;
+  // FormatOptions::placement_ids: user writes by placement id (the device opens their SBs).
+  std::vector<PlacementId> placement_ids = {};
 };
 void PrintTo(const Config& c, std::ostream* os) { *os << c.name; }
 
@@ -334,6 +336,7 @@ class FtlPowerLossTest : public ::testing::TestWithParam<Config> {
   QosDomainId domain_;
   int cuts_ = 0, mount_cuts_ = 0, load_cuts_ = 0, unmount_cuts_ = 0, format_cuts_ = 0;
   uint64_t recovered_ = 0;
+  uint64_t placement_opened_ = 0;  // SBs the device opened for writes by placement id
   std::atomic<int> read_errors_{0};
 };
 
@@ -343,13 +346,15 @@ TEST_P(FtlPowerLossTest, RandomCutsOfAMixedWorkload) {
   const char* seed_env = std::getenv("FTL_TEST_SEED");
   const uint64_t seed_set = seed_env != nullptr ? std::strtoull(seed_env, nullptr, 10) : 0;
   std::mt19937_64 rng(0xF7 + GetParam().max_open * 31 + static_cast<int>(GetParam().order) +
-                      seed_set * 1000003);
+                      GetParam().placement_ids.size() * 7 + seed_set * 1000003);
   // A cut during the format first: the domain is formatted again, never taken for foreign.
   std::unique_ptr<BlockDevice> d;
   for (int attempt = 0; d == nullptr && attempt < 10; ++attempt) {
     if (attempt < 4) unit_->controller().CutPowerAfter(rng() % (40 * (attempt + 1)), rng());
     absl::StatusOr<std::unique_ptr<BlockDevice>> f =
-        BlockDevice::MountOrFormat(&unit_->unit(), domain_, {.overprovisioning_percent = 25});
+        BlockDevice::MountOrFormat(
+            &unit_->unit(), domain_,
+            {.overprovisioning_percent = 25, .placement_ids = GetParam().placement_ids});
     if (!unit_->controller().powered()) {
       ++cuts_;
       ++format_cuts_;
@@ -376,6 +381,7 @@ TEST_P(FtlPowerLossTest, RandomCutsOfAMixedWorkload) {
         oracle.AllDurable();
         unit_->controller().PowerCut(rng());  // and the power goes after it
       }
+      placement_opened_ += d->GetStats().placement_sbs_opened;
       d.reset();
       ++cuts_;
       ++unmount_cuts_;
@@ -386,6 +392,7 @@ TEST_P(FtlPowerLossTest, RandomCutsOfAMixedWorkload) {
         EXPECT_FALSE(failed) << "a request failed with the power on";
         unit_->controller().PowerCut(rng());
       }
+      placement_opened_ += d->GetStats().placement_sbs_opened;
       d.reset();  // destroyed after the cut: no unmount
       ++cuts_;
     }
@@ -410,13 +417,19 @@ TEST_P(FtlPowerLossTest, RandomCutsOfAMixedWorkload) {
     }
   }
   ASSERT_TRUE(d->Unmount().ok());
+  // With placement ids, user writes went by them: the device opened SBs for them.
+  if (!GetParam().placement_ids.empty()) {
+    EXPECT_GT(placement_opened_, 0u);
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "FtlPowerLossTest %s: %d power cuts (%d during format, %d during mount, %d during the "
-      "map load after it, %d around unmount), %lu ADUs replayed, %.1f s\n",
+      "map load after it, %d around unmount), %lu ADUs replayed, %lu SBs opened by placement "
+      "id, %.1f s\n",
       GetParam().name, cuts_, format_cuts_, mount_cuts_, load_cuts_, unmount_cuts_,
-      static_cast<unsigned long>(recovered_), secs);
+      static_cast<unsigned long>(recovered_), static_cast<unsigned long>(placement_opened_),
+      secs);
 }
 
 // ---- Regression tests for what the ShuffledOpen8 instance found ------------------------------
@@ -740,7 +753,13 @@ INSTANTIATE_TEST_SUITE_P(
     Cuts, FtlPowerLossTest,
     ::testing::Values(Config{"InlineOpen4", hal::CompletionOrder::kInline, 4, 80},
                       Config{"ShuffledOpen4", hal::CompletionOrder::kShuffled, 4, 130},
-                      Config{"ShuffledOpen8", hal::CompletionOrder::kShuffled, 8, 70}),
+                      Config{"ShuffledOpen8", hal::CompletionOrder::kShuffled, 8, 70},
+                      // User writes by placement ids 1 (hot) and 0: cuts also fall between
+                      // the device opening an SB and the FTL journaling it.
+                      Config{"ShuffledOpen8Placement", hal::CompletionOrder::kShuffled, 8, 70,
+                             {PlacementId(1), PlacementId(0)}},
+                      Config{"InlineOpen4Placement", hal::CompletionOrder::kInline, 4, 40,
+                             {PlacementId(0)}}),
     [](const ::testing::TestParamInfo<Config>& info) { return info.param.name; });
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <future>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "sef/base/clock.h"
 #include "sef/base/mutex.h"
+#include "sef/ftl/internal/format.h"
 #include "sef/ftl/testing/ftl_testing.h"
 #include "sef/hal/domain_kind.h"
 #include "sef/hal/model/unit_config.h"
@@ -179,6 +181,97 @@ TEST_P(FtlTest, OverwritesCollectGarbageAndKeepEveryBlock) {
   EXPECT_GT(st.write_amplification, 1.0);
   ExpectContents(*d, oracle);
   ASSERT_TRUE(d->Unmount().ok());
+}
+
+// With placement ids (docs/ftl.md, "Writes by placement id") user writes go by them: the
+// device opens their SBs, the FTL's opener ADU first; GC copies go into SBs the FTL erased.
+// What the domain holds afterwards shows it, and the data survives a clean and an unclean
+// stop.
+TEST_P(FtlTest, UserWritesGoByPlacementIdAndGcCopiesIntoErasedSuperBlocks) {
+  // Two ids where the domain's open SBs allow two placement streams; else one, and two are
+  // refused with the numbers.
+  absl::StatusOr<hal::QosDomainInfo> qinfo = unit_->GetQosDomainInfo(domain_);
+  ASSERT_TRUE(qinfo.ok()) << qinfo.status();
+  std::vector<PlacementId> ids = {PlacementId(1), PlacementId(0)};
+  if ((qinfo->max_open_super_blocks - 2) / 2 < 2) {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> refused =
+        BlockDevice::Format(unit_.get(), domain_, {.placement_ids = ids});
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(refused.status().message(),
+                HasSubstr(absl::StrCat("2 placement ids; with ", qinfo->max_open_super_blocks,
+                                       " open super blocks")));
+    ids.pop_back();
+  }
+  std::map<uint64_t, uint64_t> oracle;
+  {
+    std::unique_ptr<BlockDevice> d =
+        FormatOrDie({.overprovisioning_percent = 20, .placement_ids = ids});
+    ASSERT_NE(d, nullptr);
+    ASSERT_NO_FATAL_FAILURE(WritesAndTrims(*d, /*seed=*/5, static_cast<int>(d->block_count() * 3),
+                                           oracle));
+    const Stats st = d->GetStats();
+    EXPECT_GT(st.gc_copied_adus, 0u);
+    ExpectContents(*d, oracle);
+    ASSERT_TRUE(d->Unmount().ok());
+  }
+  {
+    absl::StatusOr<std::unique_ptr<hal::QosDomain>> q = unit_->OpenQosDomain(domain_);
+    ASSERT_TRUE(q.ok()) << q.status();
+    absl::StatusOr<std::vector<hal::SuperBlockEntry>> sbs = (*q)->ListSuperBlocks();
+    ASSERT_TRUE(sbs.ok()) << sbs.status();
+    std::set<uint16_t> placements_seen;
+    int erased_with_data = 0;
+    for (const hal::SuperBlockEntry& e : *sbs) {
+      absl::StatusOr<hal::SuperBlockDetails> info = (*q)->GetSuperBlockInfo(e.id);
+      ASSERT_TRUE(info.ok()) << info.status();
+      absl::StatusOr<std::vector<UserAddress>> uas = (*q)->GetUserAddressList(e.id);
+      ASSERT_TRUE(uas.ok()) << uas.status();
+      int data = 0, other = 0;
+      for (size_t i = 0; i < uas->size(); ++i) {
+        const UserAddress ua = (*uas)[i];
+        if (ua.is_ignore()) continue;
+        if (ua.tag() == internal::kDataTag) {
+          ++data;
+        } else if (i > 0 || ua.tag() != internal::kOpenerTag) {
+          ++other;
+        }
+      }
+      if (info->placement != PlacementId(0xFFFF)) {
+        // Opened by a write by placement id: the FTL's opener, then user data only.
+        placements_seen.insert(info->placement.value());
+        EXPECT_THAT(ids, ::testing::Contains(info->placement)) << "SB " << e.id.value();
+        ASSERT_FALSE(uas->empty());
+        EXPECT_EQ((*uas)[0].tag(), internal::kOpenerTag) << "SB " << e.id.value();
+        EXPECT_EQ(other, 0) << "SB " << e.id.value();
+      } else if (data > 0) {
+        ++erased_with_data;  // GC copies (user data is never written into an erased SB)
+        EXPECT_EQ(other, 0) << "SB " << e.id.value();
+      }
+    }
+    // Every id: new data by the last, rewritten data by the one before it.
+    EXPECT_EQ(placements_seen.size(), ids.size());
+    EXPECT_GT(erased_with_data, 0);
+  }
+  for (bool clean : {true, false}) {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(unit_.get(), domain_);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ExpectContents(**d, oracle);
+    ASSERT_NO_FATAL_FAILURE(WritesAndTrims(**d, /*seed=*/clean ? 6 : 7, 1000, oracle));
+    ASSERT_TRUE((*d)->Flush().ok());
+    if (clean) {
+      ASSERT_TRUE((*d)->Unmount().ok());
+    }
+    // Not clean: destroyed without Unmount; the next mount replays.
+  }
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d = BlockDevice::Mount(unit_.get(), domain_);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ExpectContents(**d, oracle);
+  EXPECT_TRUE((*d)->DebugCheckValidCounts().ok()) << (*d)->DebugCheckValidCounts();
+  ASSERT_TRUE((*d)->Unmount().ok());
+  absl::StatusOr<CheckReport> r = Check(unit_.get(), domain_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->problems, ::testing::IsEmpty());
+  EXPECT_EQ(r->placement_ids, ids);
 }
 
 TEST_P(FtlTest, UnmountAndMountKeepsData) {

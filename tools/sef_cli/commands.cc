@@ -178,8 +178,8 @@ const std::vector<CommandSpec>& Commands() {
         {"checkpoint-interval", 0, "ADUS",
          "flash ADUs written between two checkpoints (default 0: automatic)"},
         {"placement-ids", 0, "LIST",
-         "placement ids the FTL may use (e.g. 0,1), checked against the domain and recorded "
-         "in its checkpoint; not used yet by the write path"},
+         "placement ids user writes go by, hottest first (e.g. 1,0; default: none, the FTL "
+         "erases every super block it writes); checked against the domain, kept by every mount"},
         {"force", 'f', nullptr, "format a block FTL domain again (its data is discarded)"}},
        FtlConfigure},
       {"info",

@@ -72,7 +72,7 @@ absl::StatusOr<double> Overprovisioning(Context& c) {
   return percent;
 }
 
-// --placement-ids "0,1" or "0 1": the ids the FTL validates (against the domain) and records.
+// --placement-ids "1,0" or "1 0": the ids user writes go by (FormatOptions::placement_ids).
 absl::StatusOr<std::vector<PlacementId>> PlacementIds(Context& c) {
   std::vector<PlacementId> ids;
   const std::optional<std::string> v = c.Get("placement-ids");
@@ -98,7 +98,7 @@ std::string PlacementIdsText(const std::vector<PlacementId>& ids) {
   if (ids.empty()) return "none";
   std::vector<std::string> parts;
   for (PlacementId id : ids) parts.push_back(absl::StrCat(id.value()));
-  return absl::StrJoin(parts, ", ") + " (recorded, not used yet)";
+  return absl::StrJoin(parts, ", ") + " (user writes)";
 }
 
 // The FTL's error, with the domain and unit in front unless the message names them already.

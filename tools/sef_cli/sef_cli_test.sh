@@ -295,7 +295,7 @@ fails "ftl configure, placement id out of range" 1 "placement id 999: QoS domain
   configure ftl -u 1 -q 1 -f --placement-ids 999
 ok "ftl reconfigure" configure ftl -u 1 -q 1 --overprovisioning 30% --checkpoint-interval 4096 -f \
   --placement-ids 0
-has "ftl reconfigure" "^QoS domain 1 of .* is a block FTL: [0-9]+ blocks of 4096 bytes \([0-9.]+ MiB\), over-provisioning 30%; super blocks: 24, [0-9]+ held, [0-9]+ free; placement ids: 0 \(recorded, not used yet\)$"
+has "ftl reconfigure" "^QoS domain 1 of .* is a block FTL: [0-9]+ blocks of 4096 bytes \([0-9.]+ MiB\), over-provisioning 30%; super blocks: 24, [0-9]+ held, [0-9]+ free; placement ids: 0 \(user writes\)$"
 ok "domain list, ftl" list qos-domain -u 1
 has "domain list, ftl" "^1 .* ftl +31 32$"
 "$io" "$U" write --ftl --domain 1 --lba 0 --adus 200 --seed 9 >"$T/ftl.json" || fail "sef_hal_io write --ftl"

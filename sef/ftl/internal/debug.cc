@@ -48,10 +48,14 @@ std::string Ftl::DebugState() const {
                         "quarantined %u pending %u\n",
                         geo_.quota_sbs, held_sbs_, FreeSbsLocked(), open_sbs_, geo_.max_open,
                         journal_sbs_, free_slots_.size(), quarantine_.size(), pending_.size());
-  for (int i = 0; i < num_streams_; ++i) {
+  for (int i = 0; i < num_streams_ + num_placement_streams_; ++i) {
     const Stream& st = streams_[i];
     absl::StrAppendFormat(&out, "stream %d: cur %d next %d allocating %d", i, st.cur, st.next,
                           st.allocating);
+    if (IsPlacementStream(i)) {
+      absl::StrAppendFormat(&out, " placement id %u drained %d", st.placement.value(),
+                            PlacementStreamDrainedLocked(i));
+    }
     if (st.cur >= 0) {
       const Slot& s = slots_[st.cur];
       absl::StrAppendFormat(&out, " (cur: kind %d reserved %u completed %u failed %u)",

@@ -6,6 +6,9 @@
 //   Root pointer 0  flash address of the newest committed checkpoint header (0 = none).
 //   Root pointer 1  hal::kDomainKindBlockFtl (sef/hal/domain_kind.h), written first.
 //   Data ADUs       user address (LBA, kDataTag), metadata AduMeta{seq, kDataMetaMagic}.
+//   Opener ADUs     user address (stream, kOpenerTag), data OpenerPage, metadata
+//                   AduMeta{seq, kOpenerMetaMagic}: the first ADU of a data SB the device
+//                   opened for a write by placement id (FormatOptions::placement_ids).
 //   Journal ADUs    user address (page number, kJournalTag), data JournalPage.
 //   Checkpoint      user address (page index, kCheckpointTag): map pages, slot-table pages,
 //                   (version 2) per-slot count pages, then the CheckpointHeader, written in
@@ -26,15 +29,17 @@ namespace sef::ftl::internal {
 inline constexpr uint32_t kAduBytes = 4096;
 inline constexpr uint32_t kMetaBytes = 16;
 
-// User-address tags (bits 63:40 of a user address) of the three kinds of ADU the FTL writes.
+// User-address tags (bits 63:40 of a user address) of the four kinds of ADU the FTL writes.
 inline constexpr uint32_t kDataTag = 0xF7DA7A;
 inline constexpr uint32_t kJournalTag = 0xF7104A;
 inline constexpr uint32_t kCheckpointTag = 0xF7C4B7;
+inline constexpr uint32_t kOpenerTag = 0xF70BE1;
 
 // ---- per-ADU metadata (16 bytes, kept by the device with every ADU, and by Nameless Copy) ----
 
 inline constexpr uint32_t kDataMetaMagic = 0x44465453;     // "STFD"
 inline constexpr uint32_t kJournalMetaMagic = 0x4A465453;  // "STFJ"
+inline constexpr uint32_t kOpenerMetaMagic = 0x4F465453;   // "STFO"
 
 // Data and journal ADUs. `seq` is the FTL's write sequence number: one per write piece, trim
 // or journal commit, increasing across the life of the domain. A GC copy keeps it.
@@ -114,7 +119,7 @@ inline constexpr uint32_t kCheckpointVersion = 2;
 inline constexpr uint32_t kCheckpointVersion1 = 1;
 // SBs a checkpoint may span (header included); bounds the domain size (docs/ftl.md).
 inline constexpr uint32_t kMaxCheckpointSbs = 896;
-// Placement ids a header records (FormatOptions::placement_ids; recorded, not used yet).
+// Placement ids a header records (FormatOptions::placement_ids; user writes go by them).
 inline constexpr uint32_t kMaxPlacementIds = 64;
 inline constexpr uint32_t kPlacementIdsOffset = 128 + 4 * kMaxCheckpointSbs;
 
@@ -148,7 +153,7 @@ struct CheckpointHeader {
   uint64_t gc_copied_adus;      // 104
   uint64_t checkpoints;         // 112
   // Version 2: the placement ids chosen at format (FormatOptions::placement_ids), carried by
-  // every checkpoint; recorded, not used yet (docs/ftl.md). Version 1: 0 (reserved, zero).
+  // every checkpoint; user writes go by them (docs/ftl.md). Version 1: 0 (reserved, zero).
   uint16_t placement_id_count;               // 120
   uint8_t rsvd2[6];                          // 122
   uint32_t sbs[kMaxCheckpointSbs];           // 128  SuperBlockIds
@@ -170,6 +175,39 @@ inline uint32_t CheckpointHeaderCrc(const CheckpointHeader& h) {
   std::memcpy(&copy, &h, sizeof(copy));
   copy.crc = 0;
   return Crc32c(&copy, sizeof(copy));
+}
+
+// ---- opener pages (one ADU: the first of an SB opened by a write by placement id) ------------
+// With placement ids (FormatOptions::placement_ids) user writes go by placement id: the
+// device opens the SB. The FTL itself writes its first ADU, this page, to learn which SB it
+// is before any user data goes there; it journals the SB's allocation next (docs/ftl.md,
+// "Writes by placement id"). Recovery and GC skip it (its tag is not kDataTag); an SB that
+// holds an opener and no allocation record is released at mount like any unclaimed SB.
+// The rest of the ADU is zero.
+inline constexpr uint64_t kOpenerMagic = 0x31524E504F4C5446;  // "FTLOPNR1"
+inline constexpr uint32_t kOpenerVersion = 1;
+
+struct OpenerPage {
+  uint64_t magic;         // 0   kOpenerMagic
+  uint32_t version;       // 8   kOpenerVersion
+  uint16_t placement_id;  // 12  the placement id written by
+  uint8_t stream;         // 14  the FTL's stream (SlotEntry::stream)
+  uint8_t rsvd0;          // 15
+  uint64_t seq;           // 16  as in the ADU's metadata
+  uint32_t crc;           // 24  CRC-32C of bytes 0..23
+  uint32_t rsvd1;         // 28
+};
+static_assert(sizeof(OpenerPage) == 32);
+static_assert(offsetof(OpenerPage, seq) == 16 && offsetof(OpenerPage, crc) == 24);
+
+inline OpenerPage MakeOpenerPage(uint16_t placement_id, uint8_t stream, uint64_t seq) {
+  OpenerPage p{kOpenerMagic, kOpenerVersion, placement_id, stream, 0, seq, 0, 0};
+  p.crc = Crc32c(&p, offsetof(OpenerPage, crc));
+  return p;
+}
+inline bool OpenerPageValid(const OpenerPage& p) {
+  return p.magic == kOpenerMagic && p.version == kOpenerVersion &&
+         p.crc == Crc32c(&p, offsetof(OpenerPage, crc));
 }
 
 // ---- journal pages (one ADU each) -------------------------------------------------------------

@@ -11,7 +11,8 @@
 // the model completes inline, so a callback may run inside the call. Map entries, valid
 // counts and pins are atomics, read and updated without locks.
 //
-// Threads: the allocator (erases SBs for the user stream and the journal), the garbage
+// Threads: the allocator (erases SBs for the user streams and the journal, or has the device
+// open a placement stream's next SB with its opener write), the garbage
 // collector (victims, copies, releases), the checkpointer and, after a mount until the map
 // is loaded, the map loader (which also starts the requests that waited for map pages). Each
 // may make synchronous HAL calls; none waits for a thread that waits for it (docs/ftl.md,
@@ -19,11 +20,13 @@
 #ifndef SEF_FTL_INTERNAL_FTL_H_
 #define SEF_FTL_INTERNAL_FTL_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -84,6 +87,9 @@ struct UpdateOp {
     SuperBlockId sb;
     uint32_t first = 0, n = 0;
     uint64_t seq = 0;  // of the piece the chunk belongs to
+    // Set when the slot's SB was opened by the device for `placement`: the write goes by
+    // placement id (and must land in `sb`), not into `sb` by name.
+    std::optional<PlacementId> placement;
   };
   bool trim = false;
   uint64_t lba = 0, count = 0;
@@ -112,8 +118,16 @@ struct ReadOp {
   absl::Status status ABSL_GUARDED_BY(status_mu);
 };
 
-// Data streams by temperature (gc.cc): at most this many open data SBs take writes at once.
+// Data streams by temperature (gc.cc): streams [0, num_streams_) write into SBs the FTL erased
+// (every write without placement ids; GC copies with them), streams [num_streams_,
+// num_streams_ + num_placement_streams_) write by placement id (user writes, when format named
+// placement ids). At most this many of each.
 inline constexpr int kMaxStreams = 6;
+inline constexpr int kMaxPlacementStreams = 4;
+// How many placement streams a domain with `max_open` open SBs allows (FormatOptions).
+inline int MaxPlacementStreams(uint32_t max_open) {
+  return std::clamp<int>((static_cast<int>(max_open) - 2) / 2, 1, kMaxPlacementStreams);
+}
 
 // Reads ADUs first .. first+count-1 of `sb` (their 4096-byte data into `data`, unless null,
 // and their 16-byte metadata into `meta`), in commands of at most 256 ADUs and at most the
@@ -211,6 +225,9 @@ class Ftl {
 
   // ---- lifecycle.cc ----
   absl::Status OpenDomain();
+  // Sets num_streams_, num_placement_streams_ and the placement streams from geo_.max_open
+  // and placement_ids_ (format, and recovery once the header is read).
+  void SetUpStreams();
   void AllocateArrays();
   using MapPtr = std::unique_ptr<std::atomic<uint32_t>[], MapFree>;
   static MapPtr MapMemory(uint64_t entries);  // zero-filled, mmap'd
@@ -282,8 +299,18 @@ class Ftl {
   // `ahead`: a data SB erased before its stream needs it, which must leave more room.
   bool MayAllocateLocked(SlotKind kind, bool ahead = false) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The stream a user write of `lba` goes to: one hotter than its current version's.
+  // The stream a user write of `lba` goes to: one hotter than its current version's (with
+  // placement ids: among the placement streams; data GC moved counts as new).
   int StreamForWriteLocked(uint64_t lba) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool IsPlacementStream(int stream) const { return stream >= num_streams_; }
+  // A placement stream may open its next SB: no SB of it still takes writes or is being
+  // closed, so the device's current SB for the id is full or closed and the next write by
+  // the id opens a new one.
+  bool PlacementStreamDrainedLocked(int stream) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Has the device open an SB for placement stream `stream` by writing its opener ADU
+  // (format.h, OpenerPage) by placement id; returns it as AllocateSuperBlock would. FTL
+  // threads only; REQUIRES: the stream is drained and `allocating`.
+  absl::StatusOr<hal::SuperBlockAllocation> OpenByPlacement(int stream);
   // ADUs that can be reserved in `stream` now without erasing an SB.
   uint32_t RoomLocked(int stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RoomLocked for a user write: 0 while the stream's open SB came out of the GC class and
@@ -295,7 +322,9 @@ class Ftl {
   // Erases an SB for `stream` (FTL threads): its current SB, or the next one ahead of need.
   absl::Status AllocateForStream(int stream, SlotKind kind);
   // Erases an SB for `kind` and returns its slot: kOpen with its allocation record appended
-  // (data), or kAllocating until the journal changes over to it (journal). FTL threads only.
+  // (data), or kAllocating until the journal changes over to it (journal). For a placement
+  // stream the device opens the SB instead (OpenByPlacement); its opener ADU counts as
+  // reserved and written. FTL threads only.
   absl::StatusOr<uint32_t> AllocateSlot(SlotKind kind, int stream = 0);
   absl::StatusOr<uint32_t> TakeFreeSlotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SlotCompletedLocked(uint32_t slot, uint32_t ok, uint32_t failed,
@@ -423,7 +452,7 @@ class Ftl {
   std::unique_ptr<hal::QosDomain> domain_;
   Geometry geo_;
   uint64_t format_interval_ = 0;            // the checkpoint interval recorded at format
-  std::vector<PlacementId> placement_ids_;  // recorded at format (not used yet)
+  std::vector<PlacementId> placement_ids_;  // recorded at format: user writes go by them
   bool journal_continues_ = false;          // recovery: the journal goes on in its last SB
 
   // block_count entries (format.h), in whole map pages, in anonymous memory (MapMemory).
@@ -492,9 +521,13 @@ class Ftl {
     int cur = -1;
     int next = -1;
     bool allocating = false;
+    PlacementId placement;  // placement streams only
   };
-  Stream streams_[kMaxStreams] ABSL_GUARDED_BY(mu_);
-  int num_streams_ = 1;
+  // Placement streams also have `placement` (their id); `next` stays -1 (the device opens
+  // their SBs on demand).
+  Stream streams_[kMaxStreams + kMaxPlacementStreams] ABSL_GUARDED_BY(mu_);
+  int num_streams_ = 1;            // streams into SBs the FTL erased
+  int num_placement_streams_ = 0;  // then these, by placement id (placement_ids_ given)
   std::deque<UpdateOp*> waiters_ ABSL_GUARDED_BY(mu_);  // FIFO: space, barrier, journal room
   // Checkpoint barrier: no update starts while it is up; `inflight_` counts chunks, trims
   // and GC copies started and not finished.
@@ -551,7 +584,7 @@ class Ftl {
     std::atomic<uint64_t> host_adus_read{0}, host_adus_written{0}, trimmed_blocks{0};
     std::atomic<uint64_t> flash_adus_written{0}, gc_copied_adus{0}, metadata_adus_written{0};
     std::atomic<uint64_t> checkpoints{0}, gc_victims{0}, gc_relocations{0};
-    std::atomic<uint64_t> internal_flushes{0}, write_waits{0};
+    std::atomic<uint64_t> internal_flushes{0}, write_waits{0}, placement_sbs_opened{0};
     std::atomic<uint64_t> capacity_warnings{0}, patrols{0}, address_updates{0};
     std::atomic<uint64_t> recovered_adus{0}, recovered_trims{0};
     std::atomic<uint64_t> map_pages_loaded{0}, map_pages_failed{0};

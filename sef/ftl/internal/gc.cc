@@ -178,8 +178,12 @@ absl::Status Ftl::Collect(uint32_t victim) {
     MutexLock lock(&mu_);
     vsb = slots_[victim].sb;
     relocation = slots_[victim].relocate;
-    // Data that survives a collection is colder than its SB's stream.
-    stream = std::min<int>(slots_[victim].stream + 1, num_streams_ - 1);
+    // Data that survives a collection is colder than its SB's stream. User data written by
+    // placement id moves into the erase streams, placement stream i into erase stream i: GC
+    // copies never share an SB with user writes then.
+    const int from = slots_[victim].stream;
+    stream = IsPlacementStream(from) ? std::min(from - num_streams_, num_streams_ - 1)
+                                     : std::min<int>(from + 1, num_streams_ - 1);
   }
   auto give_back = [this, victim](absl::Status s) {
     MutexLock lock(&mu_);

@@ -3,9 +3,10 @@
 // A write or trim first takes its block range in the range lock (per-range FIFO), then
 // space: under mu_ it is given a sequence number and ADUs in the user stream's open super
 // block (writes are cut into pieces of at most one SB, each piece into at most two chunks,
-// one per SB it lands in), and each chunk becomes one HAL write into that SB. Reserving
-// before writing means a write never meets a full SB, and the device's order of ADUs inside
-// an SB does not matter. When the stream has no room, or a checkpoint's barrier is up, the
+// one per SB it lands in), and each chunk becomes one HAL write into that SB (with placement
+// ids: a write by the stream's placement id, which the device puts into that SB, its open SB
+// for the id). Reserving before writing means a write never meets a full SB, and the device's
+// order of ADUs inside an SB does not matter. When the stream has no room, or a checkpoint's barrier is up, the
 // update waits in waiters_ (FIFO) and is resumed by whoever made room.
 //
 // A completed chunk updates the map (one atomic exchange per block) and the valid counts;
@@ -265,6 +266,7 @@ bool Ftl::TryAdvanceLocked(UpdateOp* op, size_t* first_new, size_t* end_new, boo
     c.first = static_cast<uint32_t>(op->next_block);
     c.n = n;
     c.seq = next_seq_.fetch_add(1, std::memory_order_acq_rel);
+    if (IsPlacementStream(stream)) c.placement = streams_[stream].placement;
     op->chunks.push_back(c);
     // Counted now, under mu_: a concurrent ServeWaiters must not see the op finish before
     // every chunk it was given has been submitted and completed.
@@ -325,7 +327,13 @@ void Ftl::SubmitChunks(UpdateOp* op, size_t first, size_t end) {
     scratch_iov.clear();
     SliceIovecs(op->data, uint64_t{c.first} * kAduBytes, uint64_t{c.n} * kAduBytes, scratch_iov);
     hal::WriteOp w;
-    w.target = c.sb;
+    // By placement id, the device puts it into its open SB for the id, which is `c.sb`: the
+    // FTL opened it (OpenByPlacement) and never hands out more than it has room for.
+    if (c.placement.has_value()) {
+      w.target = hal::ByPlacement{*c.placement};
+    } else {
+      w.target = c.sb;
+    }
     w.start = DataAddress(op->lba + c.first);
     w.data = scratch_iov;
     w.metadata = {reinterpret_cast<const uint8_t*>(op->meta.data() + c.first),
@@ -381,9 +389,15 @@ void Ftl::ChunkDone(UpdateOp* op, size_t index, absl::StatusOr<hal::WriteResult>
     counters_.host_adus_written.fetch_add(n, std::memory_order_relaxed);
     counters_.flash_adus_written.fetch_add(n, std::memory_order_relaxed);
     if (n < c.n) {
-      OpFailed(op, absl::InternalError(
-                       absl::StrFormat("write: the device wrote %u of %u ADUs into super block %u",
-                                       n, c.n, c.sb.value())));
+      // By placement id, the rest went into another SB: the device closed `c.sb` early (an
+      // open SB expired?). That SB holds no mapped data; the next mount releases it.
+      OpFailed(op, absl::InternalError(absl::StrFormat(
+                       "write: the device wrote %u of %u ADUs into super block %u%s", n, c.n,
+                       c.sb.value(),
+                       c.placement.has_value()
+                           ? absl::StrFormat(" (by placement id %u; the rest went elsewhere)",
+                                             c.placement->value())
+                           : "")));
     }
   }
   uint64_t alloc_record = 0;

@@ -123,10 +123,28 @@ absl::Status Ftl::OpenDomain() {
           ? 0
           : static_cast<uint32_t>(std::min<uint64_t>(quota / vd.super_block_adus, 0x7FFFFFFF));
   geo_.max_open = info.max_open_super_blocks;
-  // Each stream keeps an open SB and sometimes its successor; the journal and a checkpoint
-  // need one each.
-  num_streams_ = std::clamp<int>((static_cast<int>(geo_.max_open) - 2) / 2, 2, kMaxStreams);
+  SetUpStreams();
   return absl::OkStatus();
+}
+
+void Ftl::SetUpStreams() {
+  // Each erase stream keeps an open SB and sometimes its successor, a placement stream one
+  // open SB (the device opens the next when it fills); the journal and a checkpoint need one
+  // each. Streams beyond the budget only wait for room more often (MayAllocateLocked).
+  const int open = static_cast<int>(geo_.max_open);
+  MutexLock lock(&mu_);
+  num_placement_streams_ =
+      std::min<int>(static_cast<int>(placement_ids_.size()), MaxPlacementStreams(geo_.max_open));
+  if (num_placement_streams_ == 0) {
+    num_streams_ = std::clamp<int>((open - 2) / 2, 2, kMaxStreams);
+  } else {
+    // Only GC copies use the erase streams.
+    num_streams_ = std::clamp<int>((open - 2 - num_placement_streams_) / 2, 1, kMaxStreams);
+  }
+  for (Stream& st : streams_) st = Stream{};
+  for (int i = 0; i < num_placement_streams_; ++i) {
+    streams_[num_streams_ + i].placement = placement_ids_[i];
+  }
 }
 
 void MapFree::operator()(std::atomic<uint32_t>* p) const {
@@ -178,13 +196,9 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Format(hal::Unit* unit, QosDomainId do
   SEF_RETURN_IF_ERROR(ftl->OpenDomain());
   SEF_ASSIGN_OR_RETURN(DomainContents c, Inspect(*ftl->domain_));
   if (c.holding == Holding::kOther || c.holding == Holding::kForeign) return Refuse(domain, c);
-  // Placement ids: validated and recorded, not used yet (docs/ftl.md, "Not done").
+  // Placement ids: user writes go by them (docs/ftl.md, "Writes by placement id").
   const uint32_t available = ftl->domain_->placement_ids();
-  if (options.placement_ids.size() > kMaxPlacementIds) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("format: %u placement ids; the block FTL records at most %u",
-                        options.placement_ids.size(), kMaxPlacementIds));
-  }
+  const int usable = MaxPlacementStreams(ftl->geo_.max_open);
   for (size_t i = 0; i < options.placement_ids.size(); ++i) {
     const PlacementId id = options.placement_ids[i];
     if (id.value() >= available) {
@@ -199,6 +213,13 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Format(hal::Unit* unit, QosDomainId do
             absl::StrFormat("format: placement id %u is named twice", id.value()));
       }
     }
+  }
+  if (options.placement_ids.size() > static_cast<size_t>(usable)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "format: %u placement ids; with %u open super blocks QoS domain %u takes at most %d "
+        "(one per two open SBs beyond two, at most %d)",
+        options.placement_ids.size(), ftl->geo_.max_open, domain.value(), usable,
+        kMaxPlacementStreams));
   }
   SEF_ASSIGN_OR_RETURN(
       Geometry g,
@@ -219,6 +240,7 @@ absl::StatusOr<std::unique_ptr<Ftl>> Ftl::Format(hal::Unit* unit, QosDomainId do
   ftl->geo_ = g;
   ftl->format_interval_ = g.checkpoint_interval_adus;
   ftl->placement_ids_ = options.placement_ids;
+  ftl->SetUpStreams();
   ftl->AllocateArrays();
   ftl->MarkMapLoaded();  // an empty map
   SEF_RETURN_IF_ERROR(ftl->StartJournal());
@@ -408,6 +430,7 @@ Stats Ftl::GetStats() const {
   st.gc_relocations = counters_.gc_relocations.load(std::memory_order_relaxed);
   st.internal_flushes = counters_.internal_flushes.load(std::memory_order_relaxed);
   st.write_waits = counters_.write_waits.load(std::memory_order_relaxed);
+  st.placement_sbs_opened = counters_.placement_sbs_opened.load(std::memory_order_relaxed);
   st.capacity_warnings = counters_.capacity_warnings.load(std::memory_order_relaxed);
   st.patrols = counters_.patrols.load(std::memory_order_relaxed);
   st.address_updates = counters_.address_updates.load(std::memory_order_relaxed);

@@ -123,6 +123,7 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
   for (uint32_t i = 0; i < h.placement_id_count; ++i) {
     placement_ids_.push_back(PlacementId(h.placement_ids[i]));
   }
+  SetUpStreams();
   geo_.checkpoint_interval_adus = options.checkpoint_interval_adus != 0
                                       ? options.checkpoint_interval_adus
                                       : h.checkpoint_interval_adus;
@@ -441,7 +442,8 @@ absl::Status Ftl::Recover(FlashAddress header_address, const MountOptions& optio
     s.sb = sb;
     s.serial = serial;
     s.kind = kind;
-    s.stream = static_cast<uint8_t>(std::min<int>(stream, num_streams_ - 1));
+    s.stream =
+        static_cast<uint8_t>(std::min<int>(stream, num_streams_ + num_placement_streams_ - 1));
     s.reserved = s.completed = geo_.sb_capacity;
     slot_sb_[slot].store(sb.value(), std::memory_order_release);
   };

@@ -17,7 +17,9 @@
 // knows its checkpointed contents are gone even if the device erased its id again.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "sef/base/await.h"
@@ -95,9 +97,75 @@ bool Ftl::MayAllocateLocked(SlotKind kind, bool ahead) const {
 
 int Ftl::StreamForWriteLocked(uint64_t lba) const {
   const uint32_t v = map_[lba].load(std::memory_order_acquire);
+  if (num_placement_streams_ > 0) {
+    // User writes go by placement id only. New data, and data GC moved, start in the
+    // coldest placement stream; rewritten data goes one hotter.
+    const int coldest = num_streams_ + num_placement_streams_ - 1;
+    if (v == kMapUnmapped) return coldest;
+    const int s = slots_[SlotOf(v)].stream;
+    if (!IsPlacementStream(s)) return coldest;
+    return std::max(num_streams_, std::min(s, coldest) - 1);
+  }
   if (v == kMapUnmapped) return num_streams_ - 1;  // new data starts cold
-  const int s = slots_[SlotOf(v)].stream;
+  const int s = std::min(static_cast<int>(slots_[SlotOf(v)].stream), num_streams_ - 1);
   return s > 0 ? s - 1 : 0;
+}
+
+bool Ftl::PlacementStreamDrainedLocked(int stream) const {
+  for (const Slot& s : slots_) {
+    if (s.stream == stream && s.kind == SlotKind::kUser &&
+        (s.state == SlotState::kOpen || s.closing)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<hal::SuperBlockAllocation> Ftl::OpenByPlacement(int stream) {
+  PlacementId placement;
+  {
+    MutexLock lock(&mu_);
+    placement = streams_[stream].placement;
+  }
+  const uint64_t seq = next_seq_.fetch_add(1, std::memory_order_acq_rel);
+  std::vector<uint8_t> page(kAduBytes, 0);
+  const OpenerPage opener =
+      MakeOpenerPage(placement.value(), static_cast<uint8_t>(stream), seq);
+  std::memcpy(page.data(), &opener, sizeof(opener));
+  const AduMeta meta = MakeAduMeta(seq, kOpenerMetaMagic);
+  iovec iov{page.data(), page.size()};
+  hal::WriteOp w;
+  w.target = hal::ByPlacement{placement};
+  w.start = UserAddress::FromRaw((uint64_t{kOpenerTag} << UserAddress::kLbaBits) |
+                                 static_cast<uint64_t>(stream));
+  w.data = {&iov, 1};
+  w.metadata = {reinterpret_cast<const uint8_t*>(&meta), kMetaBytes};
+  absl::StatusOr<hal::WriteResult> r = domain_->Write(w);
+  if (!r.ok()) return r.status();
+  if (r->addresses.size() != 1) {
+    return absl::InternalError(absl::StrFormat(
+        "opening a super block by placement id %u: the device returned %u addresses for one ADU",
+        placement.value(), r->addresses.size()));
+  }
+  counters_.metadata_adus_written.fetch_add(1, std::memory_order_relaxed);
+  counters_.flash_adus_written.fetch_add(1, std::memory_order_relaxed);
+  counters_.placement_sbs_opened.fetch_add(1, std::memory_order_relaxed);
+  const FlashAddress a = r->addresses[0];
+  hal::SuperBlockAllocation out;
+  out.id = domain_->SuperBlockOf(a);
+  if (domain_->OffsetOf(a).value() != 0) {
+    // The device's SB for this id was not full or closed: it is one the FTL holds (or one it
+    // lost track of). Never released here: it may hold data.
+    return absl::InternalError(absl::StrFormat(
+        "opening a super block by placement id %u: the opener landed at ADU %u of super block "
+        "%u, not at the start of a new one",
+        placement.value(), domain_->OffsetOf(a).value(), out.id.value()));
+  }
+  out.address = a;
+  out.capacity_adus = geo_.sb_capacity;  // checked against the SB's information by the caller
+  Trace("opened sb %u by placement id %u for stream %d", out.id.value(), placement.value(),
+        stream);
+  return out;
 }
 
 uint32_t Ftl::RoomLocked(int stream) {
@@ -145,7 +213,14 @@ absl::Status Ftl::AllocateForStream(int stream, SlotKind kind) {
   {
     MutexLock lock(&mu_);
     Stream& st = streams_[stream];
-    if (st.allocating || st.next >= 0 || !MayAllocateLocked(kind, st.cur >= 0)) {
+    if (st.allocating || st.next >= 0) return absl::ResourceExhaustedError("not now");
+    if (IsPlacementStream(stream)) {
+      // Never ahead of need: the device opens the next SB only once the current one is full.
+      if ((st.cur >= 0 && slots_[st.cur].reserved < geo_.sb_capacity) ||
+          !PlacementStreamDrainedLocked(stream) || !MayAllocateLocked(kind, false)) {
+        return absl::ResourceExhaustedError("not now");
+      }
+    } else if (!MayAllocateLocked(kind, st.cur >= 0)) {
       return absl::ResourceExhaustedError("not now");
     }
     st.allocating = true;
@@ -219,7 +294,9 @@ absl::StatusOr<uint32_t> Ftl::AllocateSlot(SlotKind kind, int stream) {
     free_slots_.push_back(slot);
     allocator_cv_.Signal();
   };
-  absl::StatusOr<hal::SuperBlockAllocation> a = domain_->AllocateSuperBlock();
+  const bool by_placement = kind == SlotKind::kUser && IsPlacementStream(stream);
+  absl::StatusOr<hal::SuperBlockAllocation> a =
+      by_placement ? OpenByPlacement(stream) : domain_->AllocateSuperBlock();
   if (!a.ok()) {
     undo();
     return a.status();
@@ -228,10 +305,12 @@ absl::StatusOr<uint32_t> Ftl::AllocateSlot(SlotKind kind, int stream) {
   absl::Status problem;
   if (!info.ok()) {
     problem = info.status();
-  } else if (a->capacity_adus != geo_.sb_capacity) {
+  } else if (a->capacity_adus != geo_.sb_capacity || info->capacity_adus != geo_.sb_capacity) {
     problem = absl::InternalError(
         absl::StrFormat("super block %u holds %u ADUs; the FTL was formatted for %u", a->id.value(),
-                        a->capacity_adus, geo_.sb_capacity));
+                        a->capacity_adus != geo_.sb_capacity ? a->capacity_adus
+                                                             : info->capacity_adus,
+                        geo_.sb_capacity));
   }
   if (!problem.ok()) {
     (void)domain_->ReleaseSuperBlock(a->id);
@@ -247,6 +326,7 @@ absl::StatusOr<uint32_t> Ftl::AllocateSlot(SlotKind kind, int stream) {
   s.kind = kind;
   s.stream = static_cast<uint8_t>(stream);
   s.scan_mark = 0;  // allocated after any barrier in progress: replayed from its start
+  if (by_placement) s.reserved = s.completed = 1;  // the opener ADU
   slot_sb_[slot].store(a->id.value(), std::memory_order_release);
   valid_[slot].store(0, std::memory_order_relaxed);
   if (kind != SlotKind::kJournal) {
@@ -298,6 +378,7 @@ void Ftl::CloseSlots(const std::vector<uint32_t>& slots) {
         MutexLock lock(&mu_);
         slots_[slot].closing = false;
         gc_cv_.Signal();
+        allocator_cv_.Signal();  // a placement stream may open its next SB now
       }
       EndBackgroundIo();
     });
@@ -389,8 +470,13 @@ void Ftl::AllocatorLoop() {
         mu_.Lock();
         continue;
       }
-      if (!streams_[s].allocating) want = s;
+      if (!streams_[s].allocating &&
+          (!IsPlacementStream(s) || PlacementStreamDrainedLocked(s))) {
+        want = s;
+      }
     }
+    // Successors ahead of need: erase streams only (a placement stream's next SB is opened
+    // by the device when its current one is full).
     for (int s = 0; want < 0 && s < num_streams_; ++s) {
       const Stream& st = streams_[s];
       if (st.cur >= 0 && st.next < 0 && !st.allocating &&
@@ -399,7 +485,8 @@ void Ftl::AllocatorLoop() {
         ahead = true;
       }
     }
-    if (want >= 0 && MayAllocateLocked(SlotKind::kUser, ahead || streams_[want].cur >= 0)) {
+    if (want >= 0 && MayAllocateLocked(SlotKind::kUser, ahead || (streams_[want].cur >= 0 &&
+                                                                 !IsPlacementStream(want)))) {
       mu_.Unlock();
       absl::Status s = AllocateForStream(want, SlotKind::kUser);
       mu_.Lock();
