@@ -62,6 +62,9 @@ class Checker {
   // False when the checkpoint cannot be used (the problems say why): nothing more is checked.
   bool ReadCheckpoint(FlashAddress header_address);
   absl::Status CheckAccounting();
+  // A data SB the device opened for a write by placement id: its id is one the format chose,
+  // and its first ADU is the FTL's opener (format.h, OpenerPage) for that id.
+  absl::Status CheckOpener(uint32_t slot, const hal::SuperBlockDetails& info);
   absl::Status CheckMap();
   absl::Status CheckSlotBlocks(uint32_t slot, std::vector<std::pair<uint32_t, uint64_t>>& blocks);
 
@@ -307,6 +310,7 @@ absl::Status Checker::CheckAccounting() {
     if (!journal && !pending) {
       standing_[i] = true;
       written_[i] = std::min(info.written_adus, sb_capacity_);
+      if (info.placement != PlacementId(0xFFFF)) SEF_RETURN_IF_ERROR(CheckOpener(i, info));
     }
   }
   if (table_[h_.journal_slot].kind != static_cast<uint8_t>(SlotKind::kJournal)) {
@@ -319,6 +323,36 @@ absl::Status Checker::CheckAccounting() {
     // (recovery releases it).
     ++report.unclaimed_sbs;
     report.needs_recovery = true;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Checker::CheckOpener(uint32_t slot, const hal::SuperBlockDetails& info) {
+  ++report.placement_sbs;
+  const uint16_t id = info.placement.value();
+  bool chosen = false;
+  for (uint32_t k = 0; k < h_.placement_id_count && k < internal::kMaxPlacementIds; ++k) {
+    chosen = chosen || h_.placement_ids[k] == id;
+  }
+  if (!chosen) {
+    Problem("slot %u (super block %u) was opened by placement id %u, which the format did not "
+            "choose",
+            slot, info.id.value(), id);
+  }
+  std::vector<uint8_t> page(kAduBytes);
+  AduMeta meta{};
+  if (absl::Status s = ReadAdus(info.id, 0, 1, page.data(), reinterpret_cast<uint8_t*>(&meta));
+      !s.ok()) {
+    Problem("slot %u (super block %u): its opener ADU cannot be read: %s", slot, info.id.value(),
+            s.ToString());
+    return absl::OkStatus();
+  }
+  internal::OpenerPage opener;
+  std::memcpy(&opener, page.data(), sizeof(opener));
+  if (!internal::AduMetaValid(meta, internal::kOpenerMetaMagic) ||
+      !internal::OpenerPageValid(opener) || opener.placement_id != id || opener.seq != meta.seq) {
+    Problem("slot %u (super block %u, placement id %u): ADU 0 is not the FTL's opener", slot,
+            info.id.value(), id);
   }
   return absl::OkStatus();
 }

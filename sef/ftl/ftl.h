@@ -260,6 +260,9 @@ struct CheckReport {
   uint32_t quota_sbs = 0, held_sbs = 0, checkpoint_sbs = 0, journal_sbs = 0, data_sbs = 0;
   uint32_t pending_release_sbs = 0;  // in the slot table, flagged empty and to release
   uint32_t unclaimed_sbs = 0;        // held, named by neither the slot table nor the header
+  // Standing data SBs the device opened for writes by placement id (each checked: an id the
+  // format chose, and the FTL's opener ADU first).
+  uint32_t placement_sbs = 0;
   bool needs_recovery = false;       // something was written since the checkpoint began
   // Repair.
   bool repaired = false;

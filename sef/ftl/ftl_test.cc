@@ -272,6 +272,7 @@ TEST_P(FtlTest, UserWritesGoByPlacementIdAndGcCopiesIntoErasedSuperBlocks) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->problems, ::testing::IsEmpty());
   EXPECT_EQ(r->placement_ids, ids);
+  EXPECT_GT(r->placement_sbs, 0u);  // each checked: its opener first
 }
 
 TEST_P(FtlTest, UnmountAndMountKeepsData) {

@@ -240,7 +240,8 @@ absl::Status FtlCheck(Context& c) {
              {"journal", r.journal_sbs},
              {"data", r.data_sbs},
              {"pending_release", r.pending_release_sbs},
-             {"unclaimed", r.unclaimed_sbs}}},
+             {"unclaimed", r.unclaimed_sbs},
+             {"by_placement", r.placement_sbs}}},
            {"needs_recovery", r.needs_recovery},
            {"repaired", r.repaired},
            {"problems", r.problems}};

@@ -12,9 +12,9 @@
 // counts and pins are atomics, read and updated without locks.
 //
 // Threads: the allocator (erases SBs for the user streams and the journal, or has the device
-// open a placement stream's next SB with its opener write), the garbage
-// collector (victims, copies, releases), the checkpointer and, after a mount until the map
-// is loaded, the map loader (which also starts the requests that waited for map pages). Each
+// open a placement stream's next SB with its opener write), the garbage collector (victims,
+// copies, releases), the checkpointer and, after a mount until the map is loaded, the map
+// loader (which also starts the requests that waited for map pages). Each
 // may make synchronous HAL calls; none waits for a thread that waits for it (docs/ftl.md,
 // "Concurrency"). The loader waits for nothing but its pages' reads.
 #ifndef SEF_FTL_INTERNAL_FTL_H_

@@ -6,8 +6,8 @@
 // one per SB it lands in), and each chunk becomes one HAL write into that SB (with placement
 // ids: a write by the stream's placement id, which the device puts into that SB, its open SB
 // for the id). Reserving before writing means a write never meets a full SB, and the device's
-// order of ADUs inside an SB does not matter. When the stream has no room, or a checkpoint's barrier is up, the
-// update waits in waiters_ (FIFO) and is resumed by whoever made room.
+// order of ADUs inside an SB does not matter. When the stream has no room, or a checkpoint's
+// barrier is up, the update waits in waiters_ (FIFO) and is resumed by whoever made room.
 //
 // A completed chunk updates the map (one atomic exchange per block) and the valid counts;
 // its callback runs before the range is released, so updates of a block are acknowledged in
