@@ -119,6 +119,9 @@ struct Stats {
   // Super blocks the device opened for user writes by placement id (FormatOptions), this
   // mount: each cost one opener ADU (counted in metadata_adus_written).
   uint64_t placement_sbs_opened = 0;
+  // Open super blocks left before the unit's open expiration period closed them (data SBs
+  // closed early, journal change-overs; docs/ftl.md, "Open-SB expiry"), this mount.
+  uint64_t sbs_retired_early = 0;
   uint64_t capacity_warnings = 0, patrols = 0, address_updates = 0;
   uint64_t recovered_adus = 0, recovered_trims = 0;  // replayed by the last Mount
   // The map (4 bytes per block, in pages of 1024 entries) is loaded after Mount returns:

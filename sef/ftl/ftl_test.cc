@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <map>
 #include <random>
@@ -738,30 +739,44 @@ TEST(FtlMapLoadFaultTest, AMapPageThatDoesNotReadFailsTheRequestsThatNeedIt) {
   ASSERT_TRUE((*d)->Unmount().ok());
 }
 
+// A tiny model unit on `clock`, its configuration changed by `edit`, and a domain on it with
+// one die per super block.
+struct TimedUnit {
+  std::unique_ptr<hal::testing::TestUnit> unit;
+  QosDomainId domain;
+};
+absl::StatusOr<TimedUnit> OpenTimedUnit(FakeClock* clock,
+                                        std::function<void(model::UnitConfig&)> edit) {
+  hal::testing::TestUnitOptions options;
+  options.clock = clock;
+  options.edit_config = std::move(edit);
+  TimedUnit t;
+  SEF_ASSIGN_OR_RETURN(t.unit, hal::testing::TestUnit::Open(std::move(options)));
+  SEF_ASSIGN_OR_RETURN(t.domain, t.unit->Provision({.dies_per_super_block = 1}));
+  return t;
+}
+
 TEST(FtlNotificationTest, PatrolEventsDuringMountAndTeardownDoNotTouchTheDomain) {
   FakeClock clock;
-  hal::testing::TestUnitOptions options;
-  options.clock = &clock;
-  options.edit_config = [](model::UnitConfig& c) { c.patrol_cycle_minutes = 1; };
-  absl::StatusOr<std::unique_ptr<hal::testing::TestUnit>> t =
-      hal::testing::TestUnit::Open(std::move(options));
-  ASSERT_TRUE(t.ok()) << t.status();
-  absl::StatusOr<QosDomainId> id = (*t)->Provision({.dies_per_super_block = 1});
-  ASSERT_TRUE(id.ok()) << id.status();
+  absl::StatusOr<TimedUnit> timed =
+      OpenTimedUnit(&clock, [](model::UnitConfig& c) { c.patrol_cycle_minutes = 1; });
+  ASSERT_TRUE(timed.ok()) << timed.status();
+  hal::testing::TestUnit& t = *timed->unit;
+  const QosDomainId id = timed->domain;
   // A patrol cycle passes: every closed SB of the domain gets a patrol-required event, which
   // the notification thread delivers one by one while the test goes on. (The clock moves
   // only while nothing is in flight: a pair half-sent across the jump would time out.)
   auto patrol_cycle = [&] {
     clock.Advance(std::chrono::seconds(61));
-    (*t)->controller().Tick();
+    t.controller().Tick();
   };
   uint64_t patrols = 0;
   Buffer b(16);
   for (int round = 0; round < 40; ++round) {
     patrol_cycle();  // events while OpenQosDomain subscribes and domain_ is being set
     absl::StatusOr<std::unique_ptr<BlockDevice>> d = round == 0
-                                                         ? BlockDevice::Format(&(*t)->unit(), *id)
-                                                         : BlockDevice::Mount(&(*t)->unit(), *id);
+                                                         ? BlockDevice::Format(&t.unit(), id)
+                                                         : BlockDevice::Mount(&t.unit(), id);
     ASSERT_TRUE(d.ok()) << d.status();
     for (uint32_t i = 0; i < 8; ++i) {  // closes SBs for the next events to name
       const uint64_t lba =
@@ -782,6 +797,92 @@ TEST(FtlNotificationTest, PatrolEventsDuringMountAndTeardownDoNotTouchTheDomain)
   }
   EXPECT_GT(patrols, 0u) << "no patrol event reached the FTL: the test tests nothing";
 }
+
+// Open-SB expiry (docs/ftl.md, "Open-SB expiry"): on a unit whose open SBs expire after 10
+// minutes, the FTL leaves its open data SBs and changes its journal over while they have a
+// quarter of the period left; when the period has passed for the SBs it had open, writes,
+// flushes and FUA writes go on, and the data is kept. Without it the device closed the SBs
+// under the FTL, and the next write failed (into an erased SB: Command Sequence Error;
+// by placement id: it landed in another SB).
+class FtlExpiryTest : public ::testing::TestWithParam<std::vector<PlacementId>> {};
+
+TEST_P(FtlExpiryTest, OpenSuperBlocksAreLeftBeforeTheyExpire) {
+  FakeClock clock;
+  absl::StatusOr<TimedUnit> timed =
+      OpenTimedUnit(&clock, [](model::UnitConfig& c) { c.open_expiration_seconds = 600; });
+  ASSERT_TRUE(timed.ok()) << timed.status();
+  hal::testing::TestUnit& t = *timed->unit;
+  const QosDomainId id = timed->domain;
+  absl::StatusOr<std::unique_ptr<hal::QosDomain>> q = t.unit().OpenQosDomain(id);
+  ASSERT_TRUE(q.ok()) << q.status();
+  // Every SB the domain has open: how many minutes it has left.
+  auto open_minutes_left = [&] {
+    std::vector<uint16_t> left;
+    absl::StatusOr<std::vector<hal::SuperBlockEntry>> sbs = (*q)->ListSuperBlocks();
+    EXPECT_TRUE(sbs.ok()) << sbs.status();
+    for (const hal::SuperBlockEntry& e : sbs.ok() ? *sbs : std::vector<hal::SuperBlockEntry>{}) {
+      absl::StatusOr<hal::SuperBlockDetails> info = (*q)->GetSuperBlockInfo(e.id);
+      if (!info.ok()) continue;  // released meanwhile
+      if (info->state == hal::SuperBlockState::kOpenByErase ||
+          info->state == hal::SuperBlockState::kOpenByWrite) {
+        left.push_back(info->minutes_left);
+      }
+    }
+    return left;
+  };
+  std::map<uint64_t, uint64_t> oracle;
+  absl::StatusOr<std::unique_ptr<BlockDevice>> d =
+      BlockDevice::Format(&t.unit(), id, {.placement_ids = GetParam()});
+  ASSERT_TRUE(d.ok()) << d.status();
+  Buffer b;
+  auto write = [&](uint64_t lba, bool fua) {
+    FillBlock(lba, ++oracle[lba], b.block(0));
+    return (*d)->Write(Lba(lba), 1, b.span(), fua);
+  };
+  for (uint64_t lba = 0; lba < 40; ++lba) ASSERT_TRUE(write(lba, false).ok());
+  ASSERT_TRUE((*d)->Flush().ok());
+  ASSERT_FALSE(open_minutes_left().empty());  // the journal and the user stream's SB at least
+  // 9 minutes on: every open SB has 1 minute left, within the FTL's margin (2 of 10).
+  clock.Advance(std::chrono::minutes(9));
+  bool left_all = false;
+  for (int i = 0; i < 400 && !left_all; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::vector<uint16_t> left = open_minutes_left();
+    left_all = std::none_of(left.begin(), left.end(), [](uint16_t m) { return m < 5; });
+  }
+  ASSERT_TRUE(left_all) << "the FTL still has SBs open that expire within 5 minutes:\n"
+                        << (*d)->GetStats().sbs_retired_early << " left early";
+  EXPECT_GE((*d)->GetStats().sbs_retired_early, 2u);  // a data SB and the journal
+  // The period passes for what was open before: the device closes what is still open of it.
+  clock.Advance(std::chrono::minutes(2));
+  t.controller().Tick();
+  for (uint64_t lba = 20; lba < 80; ++lba) {
+    const absl::Status s = write(lba, lba % 10 == 0);
+    ASSERT_TRUE(s.ok()) << "LBA " << lba << ": " << s;
+  }
+  const absl::Status flushed = (*d)->Flush();
+  ASSERT_TRUE(flushed.ok()) << flushed;
+  ASSERT_TRUE((*d)->Unmount().ok());
+  d = BlockDevice::Mount(&t.unit(), id);
+  ASSERT_TRUE(d.ok()) << d.status();
+  for (const auto& [lba, version] : oracle) {
+    ASSERT_TRUE((*d)->Read(Lba(lba), 1, b.span()).ok());
+    ASSERT_EQ(VersionOf(lba, b.block(0)), version) << "LBA " << lba;
+  }
+  ASSERT_TRUE((*d)->Unmount().ok());
+  d->reset();
+  q->reset();
+  absl::StatusOr<CheckReport> r = Check(&t.unit(), id);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->problems, ::testing::IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Placement, FtlExpiryTest,
+                         ::testing::Values(std::vector<PlacementId>{},
+                                           std::vector<PlacementId>{PlacementId(0)}),
+                         [](const ::testing::TestParamInfo<std::vector<PlacementId>>& info) {
+                           return info.param.empty() ? "Erased" : "ByPlacementId";
+                         });
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, FtlTest,

@@ -359,6 +359,9 @@ class Ftl {
   void JournalCommitAsync(uint64_t upto, StatusCallback done);  // records [0, upto) durable
   absl::Status JournalCommit(uint64_t upto);
   bool JournalNeedsSuccessor();
+  // The journal changes over to a successor as soon as it has one (its SB is close to the
+  // open expiration period), however much room it has left. False: it was asked already.
+  bool JournalRetire();
   void JournalSetSuccessor(uint32_t slot, SuperBlockId sb, uint32_t serial);
   void JournalPosition(uint32_t* slot, uint32_t* completed_pages, int* successor);
   void JournalReset(uint32_t slot, SuperBlockId sb, uint32_t used);
@@ -378,6 +381,16 @@ class Ftl {
   // The greedy victim: a closed data SB with the fewest valid ADUs (patrol first); -1 none.
   int PickVictimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool GcNeededLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Open-SB expiry (docs/ftl.md, "Open-SB expiry"): asks the device how long each open data
+  // SB and the journal SB have left, and leaves those close to the unit's open expiration
+  // period before the device closes them under the FTL's writes (RetireEarlyLocked, a
+  // journal change-over). GC thread, about once a second; nothing when the unit's SBs never
+  // expire.
+  void RotateAgingSbs() ABSL_LOCKS_EXCLUDED(mu_);
+  // An open data SB takes no more writes: it leaves its stream, its unwritten rest counts as
+  // failed, and it closes (explicitly) once the writes in flight into it are done.
+  void RetireEarlyLocked(uint32_t slot, std::vector<uint32_t>* to_close)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Collect(uint32_t victim);
   // Reserves up to `n` ADUs in `stream` for a copy, erasing an SB when needed; counts the
   // copy as in flight (checkpoint barrier). Returns the ADUs reserved.
@@ -454,6 +467,9 @@ class Ftl {
   uint64_t format_interval_ = 0;            // the checkpoint interval recorded at format
   std::vector<PlacementId> placement_ids_;  // recorded at format: user writes go by them
   bool journal_continues_ = false;          // recovery: the journal goes on in its last SB
+  // Open SBs this close to the unit's open expiration period (minutes left, as the device
+  // reports them) are left (RotateAgingSbs); -1: the unit's SBs never expire.
+  int expiry_margin_minutes_ = -1;
 
   // block_count entries (format.h), in whole map pages, in anonymous memory (MapMemory).
   std::unique_ptr<std::atomic<uint32_t>[], MapFree> map_;
@@ -570,6 +586,7 @@ class Ftl {
   SuperBlockId j_next_sb_ ABSL_GUARDED_BY(jmu_);
   JournalRecord j_chain_ ABSL_GUARDED_BY(jmu_){};  // the successor's allocation record
   bool j_chain_pending_ ABSL_GUARDED_BY(jmu_) = false;
+  bool j_retire_ ABSL_GUARDED_BY(jmu_) = false;  // JournalRetire: change over now
   bool j_chain_written_ ABSL_GUARDED_BY(jmu_) = false;
   bool j_write_has_chain_ ABSL_GUARDED_BY(jmu_) = false;
   uint64_t j_write_records_ ABSL_GUARDED_BY(jmu_) = 0;
@@ -585,6 +602,7 @@ class Ftl {
     std::atomic<uint64_t> flash_adus_written{0}, gc_copied_adus{0}, metadata_adus_written{0};
     std::atomic<uint64_t> checkpoints{0}, gc_victims{0}, gc_relocations{0};
     std::atomic<uint64_t> internal_flushes{0}, write_waits{0}, placement_sbs_opened{0};
+    std::atomic<uint64_t> sbs_retired_early{0};
     std::atomic<uint64_t> capacity_warnings{0}, patrols{0}, address_updates{0};
     std::atomic<uint64_t> recovered_adus{0}, recovered_trims{0};
     std::atomic<uint64_t> map_pages_loaded{0}, map_pages_failed{0};

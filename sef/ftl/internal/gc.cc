@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_format.h"
 #include "sef/ftl/internal/ftl.h"
+#include "sef/ftl/internal/trace.h"
 
 namespace sef::ftl::internal {
 namespace {
@@ -70,12 +71,71 @@ void Ftl::EndInternalOpLocked() {
   if (--inflight_ == 0 && barrier_) inflight_cv_.SignalAll();
 }
 
+void Ftl::RotateAgingSbs() {
+  struct Open {
+    uint32_t slot;
+    SuperBlockId sb;
+    bool journal;
+  };
+  std::vector<Open> open;
+  {
+    MutexLock lock(&mu_);
+    for (uint32_t i = 0; i < slots_.size(); ++i) {
+      const Slot& s = slots_[i];
+      if (s.state != SlotState::kOpen) continue;
+      if (IsDataKind(s.kind) || s.kind == SlotKind::kJournal) {
+        open.push_back({i, s.sb, s.kind == SlotKind::kJournal});
+      }
+    }
+  }
+  std::vector<Open> aging;
+  for (const Open& o : open) {
+    absl::StatusOr<hal::SuperBlockDetails> info = domain_->GetSuperBlockInfo(o.sb);
+    if (!info.ok()) {
+      DeviceError(info.status());
+      continue;
+    }
+    const bool still_open = info->state == hal::SuperBlockState::kOpenByErase ||
+                            info->state == hal::SuperBlockState::kOpenByWrite;
+    if (still_open && info->minutes_left <= expiry_margin_minutes_) aging.push_back(o);
+  }
+  if (aging.empty()) return;
+  std::vector<uint32_t> to_close;
+  {
+    MutexLock lock(&mu_);
+    for (const Open& o : aging) {
+      const Slot& s = slots_[o.slot];
+      if (s.sb != o.sb || s.state != SlotState::kOpen) continue;  // it moved on meanwhile
+      if (o.journal) {
+        if (!JournalRetire()) continue;  // changing over already
+        allocator_cv_.Signal();          // it erases the successor the journal changes over to
+      } else {
+        if (s.reserved == geo_.sb_capacity) continue;  // full: it closes as its writes end
+        RetireEarlyLocked(o.slot, &to_close);
+      }
+      Trace("sb %u (slot %u%s) is close to the open expiration period: left", o.sb.value(),
+            o.slot, o.journal ? ", the journal" : "");
+      counters_.sbs_retired_early.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (!to_close.empty()) CloseSlots(to_close);
+  ServeWaiters();  // a writer may wait for the room the retired SBs no longer give
+}
+
 void Ftl::GcLoop() {
   bool idle_tick = false;
+  auto next_rotation = std::chrono::steady_clock::now();
   MutexLock lock(&mu_);
   while (!stopping_) {
     if (!failed_.ok()) {  // the device is gone: nothing to do until the FTL is destroyed
       gc_cv_.WaitWithTimeout(&mu_, std::chrono::milliseconds(50));
+      continue;
+    }
+    if (expiry_margin_minutes_ >= 0 && std::chrono::steady_clock::now() >= next_rotation) {
+      next_rotation = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      mu_.Unlock();
+      RotateAgingSbs();
+      mu_.Lock();
       continue;
     }
     const bool eligible = std::any_of(pending_.begin(), pending_.end(), [this](uint32_t slot) {

@@ -72,9 +72,17 @@ uint64_t Ftl::JournalDurable() {
 bool Ftl::JournalNeedsSuccessor() {
   MutexLock lock(&jmu_);
   if (j_next_slot_ >= 0 || j_chain_pending_) return false;
+  if (j_retire_) return true;
   const uint32_t free = geo_.sb_capacity - std::min(j_used_, geo_.sb_capacity);
   return free < std::max<uint32_t>(8, geo_.sb_capacity / 4) ||
          PagesFor(jbuf_.size()) + kRecordReservePages + 1 >= free;
+}
+
+bool Ftl::JournalRetire() {
+  MutexLock lock(&jmu_);
+  if (j_retire_) return false;
+  j_retire_ = true;
+  return true;
 }
 
 void Ftl::JournalPosition(uint32_t* slot, uint32_t* completed_pages, int* successor) {
@@ -92,6 +100,7 @@ void Ftl::JournalReset(uint32_t slot, SuperBlockId sb, uint32_t used) {
   j_completed_pages_ = used;
   j_next_slot_ = -1;
   j_chain_pending_ = j_chain_written_ = false;
+  j_retire_ = false;
   // Records appended before (by recovery) count from here.
   j_written_ = j_durable_ = 0;
   j_appended_ = jbuf_.size();
@@ -262,6 +271,7 @@ void Ftl::JournalWriteDone(absl::StatusOr<hal::WriteResult> r) {
         j_used_ = j_completed_pages_ = 0;
         j_next_slot_ = -1;
         j_chain_pending_ = j_chain_written_ = false;
+        j_retire_ = false;
       }
       TakeDurableWaitersLocked(&ready);
       if (!j_waiters_.empty() || j_chain_pending_) JournalStartLocked(&plan);

@@ -123,6 +123,11 @@ absl::Status Ftl::OpenDomain() {
           ? 0
           : static_cast<uint32_t>(std::min<uint64_t>(quota / vd.super_block_adus, 0x7FFFFFFF));
   geo_.max_open = info.max_open_super_blocks;
+  SEF_ASSIGN_OR_RETURN(hal::UnitInfo unit_info, unit_->Info());
+  // Leave an open SB with a quarter of the period left (at least a minute's notice); a period
+  // under 8 minutes leaves no such margin: SBs are left in their last minute.
+  const uint32_t eop = unit_info.open_expiration_seconds;
+  expiry_margin_minutes_ = eop == 0 ? -1 : static_cast<int>(eop >= 480 ? eop / 240 : 0);
   SetUpStreams();
   return absl::OkStatus();
 }
@@ -431,6 +436,7 @@ Stats Ftl::GetStats() const {
   st.internal_flushes = counters_.internal_flushes.load(std::memory_order_relaxed);
   st.write_waits = counters_.write_waits.load(std::memory_order_relaxed);
   st.placement_sbs_opened = counters_.placement_sbs_opened.load(std::memory_order_relaxed);
+  st.sbs_retired_early = counters_.sbs_retired_early.load(std::memory_order_relaxed);
   st.capacity_warnings = counters_.capacity_warnings.load(std::memory_order_relaxed);
   st.patrols = counters_.patrols.load(std::memory_order_relaxed);
   st.address_updates = counters_.address_updates.load(std::memory_order_relaxed);

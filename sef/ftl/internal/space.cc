@@ -362,6 +362,24 @@ void Ftl::SlotCompletedLocked(uint32_t slot, uint32_t ok, uint32_t failed,
   }
 }
 
+void Ftl::RetireEarlyLocked(uint32_t slot, std::vector<uint32_t>* to_close) {
+  Slot& s = slots_[slot];
+  for (Stream& st : streams_) {
+    if (st.cur == static_cast<int>(slot)) {
+      st.cur = st.next;
+      st.next = -1;
+    } else if (st.next == static_cast<int>(slot)) {
+      st.next = -1;
+    }
+  }
+  // The rest is never written: counted as failed, so the SB closes (explicitly, being short
+  // of full) when the writes in flight into it are done, now if there are none.
+  s.failed += geo_.sb_capacity - s.reserved;
+  s.reserved = geo_.sb_capacity;
+  SlotCompletedLocked(slot, 0, 0, to_close);
+  allocator_cv_.Signal();  // its stream needs another SB
+}
+
 void Ftl::CloseSlots(const std::vector<uint32_t>& slots) {
   for (uint32_t slot : slots) {
     SuperBlockId sb;
