@@ -77,12 +77,13 @@ struct FormatOptions {
   uint64_t checkpoint_interval_adus = 0;
   // The placement ids user writes go by, hottest first, each below the domain's
   // QosDomain::placement_ids(), no id twice, at most 4 and at most (the domain's max open
-  // super blocks - 2) / 2 (InvalidArgument naming the bad id or the count otherwise). Empty (the default): the FTL
-  // erases every super block it writes itself. Given: user writes go by placement id (the
-  // device opens and chains the SBs; new data by the last id, rewritten data one id hotter
-  // than its current SB's), and garbage-collection copies go into SBs the FTL erased, so user
-  // and GC data never share an SB (docs/ftl.md, "Writes by placement id"). Recorded in the
-  // checkpoint (CheckReport::placement_ids) and kept by every mount.
+  // super blocks - 2) / 2 (InvalidArgument naming the bad id or the count otherwise).
+  // Empty (the default): the FTL erases every super block it writes itself. Given: user
+  // writes go by placement id (the device opens and chains the SBs; new data by the last id,
+  // rewritten data one id hotter than its current SB's), and garbage-collection copies go
+  // into SBs the FTL erased, so user and GC data never share an SB (docs/ftl.md, "Writes by
+  // placement id"). Recorded in the checkpoint (CheckReport::placement_ids) and kept by
+  // every mount.
   std::vector<PlacementId> placement_ids;
 };
 

@@ -49,6 +49,8 @@ json StatsJson(const ftl::Stats& s) {
           {"gc_relocations", s.gc_relocations},
           {"internal_flushes", s.internal_flushes},
           {"write_waits", s.write_waits},
+          {"placement_sbs_opened", s.placement_sbs_opened},
+          {"sbs_retired_early", s.sbs_retired_early},
           {"capacity_warnings", s.capacity_warnings},
           {"patrols", s.patrols},
           {"address_updates", s.address_updates},

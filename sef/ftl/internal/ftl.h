@@ -7,9 +7,9 @@
 // Mount returned; requests waiting for their map pages).
 //
 // Locks, outermost first: mu_ (slots, streams, waiters, flush rounds, threads' work), then
-// jmu_ (the journal). range_lock_, load_mu_ and pool_mu_ are leaves. No lock is held across a HAL call:
-// the model completes inline, so a callback may run inside the call. Map entries, valid
-// counts and pins are atomics, read and updated without locks.
+// jmu_ (the journal). range_lock_, load_mu_ and pool_mu_ are leaves. No lock is held across
+// a HAL call: the model completes inline, so a callback may run inside the call. Map entries,
+// valid counts and pins are atomics, read and updated without locks.
 //
 // Threads: the allocator (erases SBs for the user streams and the journal, or has the device
 // open a placement stream's next SB with its opener write), the garbage collector (victims,

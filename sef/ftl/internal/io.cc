@@ -389,8 +389,9 @@ void Ftl::ChunkDone(UpdateOp* op, size_t index, absl::StatusOr<hal::WriteResult>
     counters_.host_adus_written.fetch_add(n, std::memory_order_relaxed);
     counters_.flash_adus_written.fetch_add(n, std::memory_order_relaxed);
     if (n < c.n) {
-      // By placement id, the rest went into another SB: the device closed `c.sb` early (an
-      // open SB expired?). That SB holds no mapped data; the next mount releases it.
+      // By placement id, the rest went into another SB: the device closed `c.sb` early (for
+      // a reason of its own: expiry is forestalled, RotateAgingSbs). That SB holds no mapped
+      // data; the next mount releases it.
       OpFailed(op, absl::InternalError(absl::StrFormat(
                        "write: the device wrote %u of %u ADUs into super block %u%s", n, c.n,
                        c.sb.value(),
